@@ -1,0 +1,1 @@
+"""Trial Companion: a Rasa assistant for clinical-trial participants."""

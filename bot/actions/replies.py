@@ -1,0 +1,55 @@
+"""Sending config-driven texts from actions."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Iterable
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.study import current_study
+from bot.wording import messages
+
+Button = dict[str, str]
+
+
+def button(title: str, payload: str) -> Button:
+    """A quick-reply button (shown as a numbered option over SMS)."""
+    return {"title": title, "payload": payload}
+
+
+YES_NO = (button("Yes", "yes"), button("No", "no"))
+
+
+def say(
+    dispatcher: CollectingDispatcher,
+    texts: Iterable[str],
+    *,
+    buttons: Iterable[Button] = (),
+) -> None:
+    """Send each text as its own message; buttons go with the last one."""
+    texts = list(texts)
+    for index, text in enumerate(texts):
+        last = index == len(texts) - 1
+        dispatcher.utter_message(text=text, buttons=list(buttons) if last else [])
+
+
+class WordingAction(Action):
+    """An action that sends one of the study's configurable wordings (see bot.wording)."""
+
+    wording_key: str = ""
+    buttons: tuple[Button, ...] = ()
+
+    @abstractmethod
+    def name(self) -> str:
+        """The action's name in the domain."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Send the study's wording for this key."""
+        say(dispatcher, messages(current_study(), self.wording_key), buttons=self.buttons)
+        return []

@@ -1,0 +1,91 @@
+"""The `trialbot` command line: run the whole assistant, migrate the database, check the study."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.settings import SettingsError, get_settings
+from bot.study import StudyConfigError, load_study_config
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from bot.supervisor import run
+
+    return run(get_settings())
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from bot.db.session import migrate
+
+    migrate()
+    print("database schema is up to date")
+    return 0
+
+
+def _check_study(args: argparse.Namespace) -> int:
+    from bot.plain_language import check_text
+    from bot.study import FAQ_TOPICS
+    from bot.wording import DEFAULTS, messages
+
+    path = Path(args.path) if args.path else get_settings().study_config
+    study = load_study_config(path)
+    texts = [(f"faq.{topic}", study.faq_answer(topic) or []) for topic in FAQ_TOPICS]
+    texts += [
+        (f"faq.{topic} (simpler)", study.faq_answer(topic, simpler=True) or [])
+        for topic in FAQ_TOPICS
+    ]
+    texts += [(f"wording.{key}", messages(study, key)) for key in DEFAULTS]
+    problems = 0
+    for key, messages_ in texts:
+        if not messages_:
+            print(f"missing: {key} (participants get a generic answer)")
+        for text in messages_:
+            result = check_text(text)
+            if not result.ok:
+                problems += 1
+                print(f"too hard or long: {key}: {result.problem()}: {text!r}")
+    print(f"{path}: {len(texts)} entries checked, {problems} problem(s)")
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(prog="trialbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the assistant, action server and web app").set_defaults(
+        handler=_run
+    )
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        handler=_migrate
+    )
+    check = commands.add_parser(
+        "check-study", help="check a study config: every answer present, short and plain"
+    )
+    check.add_argument("path", nargs="?", help="the study YAML (default: STUDY_CONFIG)")
+    check.set_defaults(handler=_check_study)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `trialbot` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=get_settings().log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (SettingsError, StudyConfigError) as error:
+        print(f"trialbot: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

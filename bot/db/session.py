@@ -1,0 +1,97 @@
+"""Engines and sessions (SQLAlchemy 1.4 in the 2.0 style), and schema migrations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import get_settings
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+_lock = threading.Lock()
+_sessionmakers: dict[str, sessionmaker] = {}
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """WAL lets the Rasa server, action server and web app share one SQLite file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, future=True, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sessionmaker(url: str | None) -> sessionmaker:
+    url = url or get_settings().database_url
+    with _lock:
+        factory = _sessionmakers.get(url)
+        if factory is None:
+            factory = sessionmaker(bind=_create_engine(url), future=True, expire_on_commit=False)
+            _sessionmakers[url] = factory
+        return factory
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The shared engine of a database URL (the settings' DATABASE_URL by default)."""
+    engine: Engine = _sessionmaker(url).kw["bind"]
+    return engine
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    session: Session = _sessionmaker(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection and forget the engines (tests; before a fork)."""
+    with _lock:
+        for factory in _sessionmakers.values():
+            factory.kw["bind"].dispose()
+        _sessionmakers.clear()
+
+
+def alembic_config(url: str | None = None) -> Any:
+    """Alembic's configuration for this project's migrations, pointed at a database."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    database_url = url or get_settings().database_url
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the database schema up to date (creates the SQLite folder if needed)."""
+    from alembic import command
+
+    get_engine(url)  # creates the SQLite folder
+    command.upgrade(alembic_config(url), "head")

@@ -1,0 +1,134 @@
+"""`trialbot run`: starts the Rasa server, the action server and the web app together.
+
+honcho supervises them: their output is interleaved with a name prefix, and Ctrl-C (or
+any one of them stopping) stops them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shlex
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+
+from honcho.manager import Manager
+from honcho.printer import Message
+
+from bot.db.session import migrate
+from bot.settings import PROJECT_ROOT, Settings
+
+logger = logging.getLogger(__name__)
+
+READY_TIMEOUT_SECONDS = 300
+
+
+def _command(*parts: str | Path) -> str:
+    return " ".join(shlex.quote(str(part)) for part in parts)
+
+
+def process_commands(settings: Settings) -> dict[str, str]:
+    """The shell command of each supervised process."""
+    python = Path(sys.executable)
+    rasa = python.parent / "rasa"
+    return {
+        "rasa": _command(
+            rasa,
+            "run",
+            "--model",
+            settings.rasa_model,
+            "--endpoints",
+            "endpoints.yml",
+            "--credentials",
+            "credentials.yml",
+            "--interface",
+            settings.host,
+            "--port",
+            str(settings.rasa_port),
+            "--enable-api",
+            "--auth-token",
+            settings.rasa_api_token,
+        ),
+        "actions": _command(
+            python,
+            "-m",
+            "rasa_sdk",
+            "--actions",
+            "bot.actions",
+            "--port",
+            str(settings.actions_port),
+        ),
+        "web": _command(
+            python,
+            "-m",
+            "uvicorn",
+            "bot.web.app:app",
+            "--ws",
+            "none",  # uvicorn's websocket support needs a newer `websockets` than Rasa pins
+            "--host",
+            settings.host,
+            "--port",
+            str(settings.web_port),
+        ),
+    }
+
+
+def _responds(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - our own http URL
+            return bool(200 <= reply.status < 500)
+    except OSError:
+        return False
+
+
+def _announce_when_ready(manager: Manager, settings: Settings) -> None:
+    """Print the chat address once all three servers answer."""
+    checks = [
+        f"{settings.rasa_url}/",
+        f"http://{settings.host}:{settings.actions_port}/health",
+        f"http://{settings.host}:{settings.web_port}/healthz",
+    ]
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if all(_responds(url) for url in checks):
+            text = (
+                f"\n\n  Trial Companion is ready. Chat with it at {settings.web_url}/\n"
+                f"  (Ctrl-C stops everything.)\n\n"
+            )
+            break
+        time.sleep(1)
+    else:
+        text = f"not all servers answered within {READY_TIMEOUT_SECONDS} s; see the output above\n"
+    now = datetime.now().astimezone()  # honcho stamps lines with the local time
+    manager.events.put(Message(type="line", data=text, time=now, name="system", colour=None))
+
+
+def run(settings: Settings) -> int:
+    """Migrate the database, start every process, and wait until they stop."""
+    if not settings.rasa_model.exists():
+        logger.error("no trained model at %s: run `make train` first", settings.rasa_model)
+        return 2
+    migrate(settings.database_url)
+    if not settings.rasa_api_token:
+        # The HTTP API (used to start check-ins) needs a token; a fresh one per run is fine.
+        settings = settings.copy(update={"rasa_api_token": secrets.token_urlsafe(24)})
+    environment = {
+        **os.environ,
+        **settings.child_environment(),
+        "SANIC_HOST": settings.host,  # the action server listens on this interface only
+        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
+    manager = Manager()
+    for name, command in process_commands(settings).items():
+        manager.add_process(name, command, env=environment, cwd=str(PROJECT_ROOT))
+    threading.Thread(target=_announce_when_ready, args=(manager, settings), daemon=True).start()
+    manager.loop()
+    # Ctrl-C (130) and SIGTERM (143) are the normal way to stop.
+    return 0 if manager.returncode in (None, 130, 143) else int(manager.returncode)

@@ -1,0 +1,72 @@
+"""The web app: serves the chat page and relays its messages to Rasa's REST channel."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+
+from bot.settings import get_settings
+from bot.study import current_study
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+RASA_TIMEOUT_SECONDS = 30.0
+
+app = FastAPI(title="Trial Companion", docs_url=None, redoc_url=None, openapi_url=None)
+app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+class ChatMessage(BaseModel):
+    """A message typed on the chat page."""
+
+    sender: str = Field(..., regex=r"^web-[A-Za-z0-9_-]{6,64}$")
+    message: str = Field(..., min_length=1, max_length=1600)
+
+
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness check for the supervisor and load balancers."""
+    return {"status": "ok"}
+
+
+@app.get("/", response_class=HTMLResponse)
+async def chat_page(request: Request) -> HTMLResponse:
+    """The participant chat window."""
+    study = current_study()
+    return templates.TemplateResponse(
+        request, "chat.html", {"study_name": study.study.name, "emergency": study.emergency_number}
+    )
+
+
+@app.post("/api/chat")
+async def relay_chat(message: ChatMessage) -> JSONResponse:
+    """Pass a chat message to the assistant and return its replies."""
+    url = f"{get_settings().rasa_url}/webhooks/rest/webhook"
+    payload: dict[str, Any] = {"sender": message.sender, "message": message.message}
+    try:
+        async with httpx.AsyncClient(timeout=RASA_TIMEOUT_SECONDS) as client:
+            reply = await client.post(url, json=payload)
+    except httpx.HTTPError:
+        logger.warning("chat relay: the assistant is not reachable at %s", url)
+        return _unavailable()
+    if reply.status_code != 200:
+        logger.warning("chat relay: the assistant answered %s", reply.status_code)
+        return _unavailable()
+    return JSONResponse({"messages": reply.json()})
+
+
+def _unavailable() -> JSONResponse:
+    return JSONResponse(
+        {"error": "The helper is not answering right now. Please try again in a minute."},
+        status_code=503,
+    )

@@ -1,0 +1,101 @@
+"""Shared fixtures: settings pointed at temporary folders, and databases on SQLite and PostgreSQL.
+
+A test that needs PostgreSQL runs against the local server. It is skipped when no server
+answers, unless TRIALBOT_REQUIRE_SERVICES=1 (set by .ci/run), which turns the skip into a
+failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.settings import PROJECT_ROOT, get_settings
+
+EXAMPLE_STUDY = PROJECT_ROOT / "studies" / "example.yml"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_SERVICES = os.environ.get("TRIALBOT_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(reason: str) -> None:
+    """Skip, or fail when CI requires every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (TRIALBOT_REQUIRE_SERVICES=1: services are required)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own data folder and database, and the example study."""
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'var' / 'trialbot.db'}")
+    monkeypatch.setenv("STUDY_CONFIG", str(EXAMPLE_STUDY))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+    from bot.db.session import dispose_engines
+
+    dispose_engines()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    name = f"trialbot_test_{secrets.token_hex(4)}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # no server, or no rights
+        admin.dispose()
+        service_missing(f"PostgreSQL is not available at {POSTGRES_ADMIN_URL}: {error}")
+    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    yield url
+    from bot.db.session import dispose_engines
+
+    dispose_engines()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A migrated, empty database: SQLite in a temporary folder, then the local PostgreSQL."""
+    from bot.db.models import Base
+    from bot.db.session import get_engine, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'var' / 'trialbot.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("DATABASE_URL", url)
+    get_settings.cache_clear()
+    migrate(url)
+    yield url
+    if request.param == "postgresql":
+        engine = get_engine(url)
+        with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    """A session on the test database (committed work is visible to other sessions)."""
+    from bot.db.session import get_engine
+
+    factory = sessionmaker(bind=get_engine(database_url), future=True, expire_on_commit=False)
+    with factory() as db_session:
+        yield db_session
