@@ -24,7 +24,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 NLU_DATA    := $(shell find data -name '*.yml' 2>/dev/null)
 DOMAIN      := $(shell find domain -name '*.yml' 2>/dev/null)
 NLP_SOURCES := $(shell find bot/nlp -name '*.py' -o -name '*.yml' 2>/dev/null)
-STORY_TESTS := $(wildcard tests/test_*.yml)
+
 
 .PHONY: help
 help: ## List the targets
@@ -70,7 +70,7 @@ run: setup ## Set up, then start the assistant, action server and web app (Ctrl-
 	$(BIN)/trialbot run
 
 .PHONY: test
-test: install nlp lint validate pytest train story-test ## Set up, lint, validate the data, run every test
+test: install nlp lint validate train pytest story-test ## Set up, lint, validate the data, run every test
 
 # --- quality gates ------------------------------------------------------------------
 
@@ -81,16 +81,16 @@ lint: $(VENV)/.installed ## ruff and mypy
 	$(BIN)/mypy
 
 .PHONY: validate
-validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings
-	$(RASA) data validate --config config.yml --domain domain --data data --fail-on-warnings
+validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing on any unexpected warning
+	$(BIN)/python -m bot.data_check
 
 .PHONY: pytest
-pytest: $(VENV)/.installed nlp ## The pytest suite (database tests on SQLite and PostgreSQL)
+pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model)
 	$(BIN)/pytest
 
 .PHONY: story-test
 story-test: $(MODEL) ## Rasa test stories (tests/test_*.yml) against the trained model
-	$(RASA) test core --model $(MODEL) --stories $(STORY_TESTS) --out $(RESULTS)/core --fail-on-prediction-errors --no-plot
+	$(RASA) test core --e2e --model $(MODEL) --stories tests --out $(RESULTS)/core --fail-on-prediction-errors --no-plot
 
 .PHONY: eval
 eval: setup ## 5-fold cross-validation of the NLU; prints intent and FAQ macro-F1

@@ -54,6 +54,54 @@ def _check_study(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _enroll(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot.db.models import Channel
+    from bot.db.session import migrate, session_scope
+    from bot.enrollment import EnrollmentError, enroll, parse_clock
+    from bot.study import current_study
+
+    channel = Channel(args.channel)
+    try:
+        checkin_time = parse_clock(args.checkin_time) if args.checkin_time else None
+        enrolled_on = date.fromisoformat(args.enrolled_on) if args.enrolled_on else None
+        migrate()
+        with session_scope() as session:
+            result = enroll(
+                session=session,
+                study=current_study(),
+                study_id=args.study_id,
+                channel=channel,
+                phone=args.phone,
+                timezone_name=args.tz,
+                checkin_time=checkin_time,
+                language=args.language,
+                enrolled_on=enrolled_on,
+            )
+            participant = result.participant
+            print(
+                f"enrolled {participant.study_id} on {channel.value}, {participant.timezone}, "
+                f"check-ins at {participant.preferred_contact_time:%H:%M} local time"
+            )
+            if result.enrollment_code:
+                print(
+                    f"Telegram enrollment code: {result.enrollment_code} "
+                    f"(the participant opens the bot and sends: /start {result.enrollment_code})"
+                )
+    except (EnrollmentError, ValueError) as error:
+        print(f"trialbot enroll: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _new_key(args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="trialbot", description=__doc__)
@@ -64,6 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         handler=_migrate
     )
+    enroll = commands.add_parser("enroll", help="enroll a participant on SMS or Telegram")
+    enroll.add_argument("--study-id", required=True, help="e.g. P-001")
+    enroll.add_argument("--channel", choices=("sms", "telegram"), default="sms")
+    enroll.add_argument("--phone", help="E.164, e.g. +15555550100 (SMS)")
+    enroll.add_argument("--tz", required=True, help="IANA time zone, e.g. America/Chicago")
+    enroll.add_argument("--checkin-time", help="local HH:MM (default: the study's)")
+    enroll.add_argument("--language", default="en")
+    enroll.add_argument("--enrolled-on", help="YYYY-MM-DD (default: today, local)")
+    enroll.set_defaults(handler=_enroll)
+    commands.add_parser(
+        "new-key", help="print a new ENCRYPTION_KEY (for phone numbers and chat IDs at rest)"
+    ).set_defaults(handler=_new_key)
     check = commands.add_parser(
         "check-study", help="check a study config: every answer present, short and plain"
     )

@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     web_chat_enabled: bool = Field(True, env="WEB_CHAT_ENABLED")
     log_level: str = Field("INFO", env="LOG_LEVEL")
 
+    # Encrypts phone numbers and chat IDs at rest (a Fernet key). Unset with the embedded
+    # SQLite default: one is made once under DATA_DIR. Required with any other database.
+    encryption_key: str = Field("", env="ENCRYPTION_KEY")
+
+    # SMS through Twilio: enabled when the account SID, auth token and a sender are set.
+    twilio_account_sid: str = Field("", env="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str = Field("", env="TWILIO_AUTH_TOKEN")
+    twilio_from_number: str = Field("", env="TWILIO_FROM_NUMBER")
+    twilio_messaging_service_sid: str = Field("", env="TWILIO_MESSAGING_SERVICE_SID")
+    # The public address Twilio calls (the Rasa server behind your proxy): webhook
+    # signatures are checked against it.
+    twilio_webhook_base_url: str = Field("", env="TWILIO_WEBHOOK_BASE_URL")
+    twilio_api_base_url: str = Field("https://api.twilio.com", env="TWILIO_API_BASE_URL")
+
+    # Telegram: enabled when the bot token and the webhook secret are set.
+    telegram_bot_token: str = Field("", env="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_secret: str = Field("", env="TELEGRAM_WEBHOOK_SECRET")
+    telegram_webhook_base_url: str = Field("", env="TELEGRAM_WEBHOOK_BASE_URL")
+    telegram_api_base_url: str = Field("https://api.telegram.org", env="TELEGRAM_API_BASE_URL")
+
     class Config:
         env_file = PROJECT_ROOT / ".env"
         env_file_encoding = "utf-8"
@@ -80,6 +100,17 @@ class Settings(BaseSettings):
             "ACTION_ENDPOINT_URL": self.action_endpoint_url,
             "LOG_LEVEL": self.log_level,
         }
+
+    @property
+    def twilio_enabled(self) -> bool:
+        """True when SMS can be received and sent."""
+        sender = self.twilio_from_number or self.twilio_messaging_service_sid
+        return bool(self.twilio_account_sid and self.twilio_auth_token and sender)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        """True when Telegram can be received and sent."""
+        return bool(self.telegram_bot_token and self.telegram_webhook_secret)
 
     @property
     def is_sqlite(self) -> bool:

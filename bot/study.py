@@ -119,6 +119,36 @@ class CheckinSchedule(BaseModel):
     _clock = validator("default_time", pre=True, allow_reuse=True)(_parse_clock)
 
 
+class VisitReminders(BaseModel):
+    """When participants are reminded of a visit."""
+
+    hours_before: list[int] = Field(default_factory=lambda: [48, 2])
+    # Visits are planned at this local time unless staff set another.
+    default_time: time = time(9, 0)
+
+    _clock = validator("default_time", pre=True, allow_reuse=True)(_parse_clock)
+
+
+class DoseReminders(BaseModel):
+    """Daily reminders to take the study medicine, at these local times."""
+
+    enabled: bool = False
+    times: list[time] = Field(default_factory=list)
+
+    @validator("times", pre=True)
+    def _clocks(cls, value: Any) -> list[time]:
+        """Each time as "HH:MM"."""
+        return [_parse_clock(item) for item in value or []]
+
+
+class Outreach(BaseModel):
+    """What happens to proactive messages that could not go out on time."""
+
+    # A message due while the assistant was down is sent late within this many minutes,
+    # else skipped (and logged).
+    late_grace_minutes: int = 60
+
+
 class QuietHours(BaseModel):
     """Local hours when nothing but an answer to the participant is sent."""
 
@@ -185,6 +215,9 @@ class StudyConfig(BaseModel):
     escalation: EscalationRules = Field(default_factory=EscalationRules)
     compensation: Compensation = Field(default_factory=Compensation)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    visit_reminders: VisitReminders = Field(default_factory=VisitReminders)
+    dose_reminders: DoseReminders = Field(default_factory=DoseReminders)
+    outreach: Outreach = Field(default_factory=Outreach)
     faq: dict[str, FaqAnswer] = Field(default_factory=dict)
     wording: dict[str, Messages] = Field(default_factory=dict)
 
@@ -228,9 +261,9 @@ class StudyConfig(BaseModel):
             return f"You can call your study team at {coordinator.phone}."
         return "Please ask your study team."
 
-    def render(self, template: str) -> str:
-        """Fill a text's placeholders; an unknown or empty one reads as "your study team"."""
-        return _SafeFormatter().vformat(template, (), _Facts(self.facts()))
+    def render(self, template: str, **extra: str) -> str:
+        """Fill a text's placeholders from the facts (and `extra`); a missing one reads safely."""
+        return _SafeFormatter().vformat(template, (), _Facts({**self.facts(), **extra}))
 
     def faq_answer(self, topic: str, *, simpler: bool = False) -> Messages | None:
         """The rendered answer to a FAQ topic, or None when the config has none."""
@@ -240,10 +273,10 @@ class StudyConfig(BaseModel):
         messages = (entry.simpler or entry.answer) if simpler else entry.answer
         return [self.render(message) for message in messages] or None
 
-    def wording_text(self, key: str) -> Messages | None:
-        """Rendered participant-facing wording (rights, risks, data use ...), if configured."""
+    def wording_text(self, key: str, **extra: str) -> Messages | None:
+        """The study's own rendered wording for a key, if it has one."""
         messages = self.wording.get(key)
-        return [self.render(message) for message in messages] if messages else None
+        return [self.render(message, **extra) for message in messages] if messages else None
 
 
 def _text(value: Any) -> str:

@@ -10,10 +10,13 @@ import logging
 import os
 import secrets
 import shlex
+import subprocess
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -78,7 +81,29 @@ def process_commands(settings: Settings) -> dict[str, str]:
     }
 
 
-def _responds(url: str) -> bool:
+def process_environment(settings: Settings) -> dict[str, str]:
+    """The environment every supervised process starts with."""
+    return {
+        **os.environ,
+        **settings.child_environment(),
+        "SANIC_HOST": settings.host,  # the action server listens on this interface only
+        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
+
+
+def readiness_urls(settings: Settings) -> list[str]:
+    """One URL per process that answers once the process is ready."""
+    return [
+        f"{settings.rasa_url}/",
+        f"http://{settings.host}:{settings.actions_port}/health",
+        f"http://{settings.host}:{settings.web_port}/healthz",
+    ]
+
+
+def responds(url: str) -> bool:
+    """True when the URL answers with a non-server-error status."""
     try:
         with urllib.request.urlopen(url, timeout=2) as reply:  # noqa: S310 - our own http URL
             return bool(200 <= reply.status < 500)
@@ -88,14 +113,10 @@ def _responds(url: str) -> bool:
 
 def _announce_when_ready(manager: Manager, settings: Settings) -> None:
     """Print the chat address once all three servers answer."""
-    checks = [
-        f"{settings.rasa_url}/",
-        f"http://{settings.host}:{settings.actions_port}/health",
-        f"http://{settings.host}:{settings.web_port}/healthz",
-    ]
+    checks = readiness_urls(settings)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        if all(_responds(url) for url in checks):
+        if all(responds(url) for url in checks):
             text = (
                 f"\n\n  Trial Companion is ready. Chat with it at {settings.web_url}/\n"
                 f"  (Ctrl-C stops everything.)\n\n"
@@ -117,14 +138,7 @@ def run(settings: Settings) -> int:
     if not settings.rasa_api_token:
         # The HTTP API (used to start check-ins) needs a token; a fresh one per run is fine.
         settings = settings.copy(update={"rasa_api_token": secrets.token_urlsafe(24)})
-    environment = {
-        **os.environ,
-        **settings.child_environment(),
-        "SANIC_HOST": settings.host,  # the action server listens on this interface only
-        "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "RASA_TELEMETRY_ENABLED": "false",
-    }
+    environment = process_environment(settings)
     manager = Manager()
     for name, command in process_commands(settings).items():
         manager.add_process(name, command, env=environment, cwd=str(PROJECT_ROOT))
@@ -132,3 +146,55 @@ def run(settings: Settings) -> int:
     manager.loop()
     # Ctrl-C (130) and SIGTERM (143) are the normal way to stop.
     return 0 if manager.returncode in (None, 130, 143) else int(manager.returncode)
+
+
+class StartError(RuntimeError):
+    """A supervised process stopped or did not become ready in time."""
+
+
+@contextmanager
+def running(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
+    """Start every process with output to `logs/<name>.log`; stop them all on exit.
+
+    For tests and benchmarks, which need the real servers without the console output.
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    environment = process_environment(settings)
+    processes: list[subprocess.Popen] = []
+    try:
+        for name, command in process_commands(settings).items():
+            with (logs / f"{name}.log").open("w") as log:
+                processes.append(
+                    subprocess.Popen(  # noqa: S602 - our own commands, quoted with shlex
+                        command,
+                        shell=True,
+                        cwd=PROJECT_ROOT,
+                        env=environment,
+                        stdout=log,
+                        stderr=log,
+                    )
+                )
+        _wait_until_ready(settings, processes, logs)
+        yield processes
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_until_ready(settings: Settings, processes: list[subprocess.Popen], logs: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in processes):
+            break
+        if all(responds(url) for url in readiness_urls(settings)):
+            return
+        time.sleep(1)
+    tails = "\n".join(
+        f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted(logs.iterdir())
+    )
+    raise StartError(f"the assistant did not start:\n{tails}")

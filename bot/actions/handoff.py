@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from bot.actions.replies import WordingAction
+from bot.actions.replies import StaffNotice, WordingAction
+from bot.db.models import EscalationLevel, EscalationType
 
 
-class ActionContactPerson(WordingAction):
-    """Gives the coordinator's and the nurse line's contact details from the study config."""
+class ActionRequestHuman(WordingAction):
+    """They asked for a person: tell staff (a handoff request) and say what happens next."""
 
-    wording_key = "contact_person"
+    wording_key = "handoff_requested"
+    notice = StaffNotice(
+        EscalationLevel.URGENT, EscalationType.HANDOFF, "asked to talk to a person"
+    )
 
     def name(self) -> str:
         """The action's name in the domain."""
-        return "action_contact_person"
+        return "action_request_human"

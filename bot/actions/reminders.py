@@ -2,17 +2,42 @@
 
 from __future__ import annotations
 
-from bot.actions.replies import WordingAction
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from bot.actions.records import in_session, participant_id
+from bot.actions.replies import WordingAction, say
+from bot.db.repository import record_dose
+from bot.study import current_study
+from bot.wording import messages
 
 
-class ActionMissedDose(WordingAction):
-    """Gives the study's missed-dose instruction (never "take two")."""
-
-    wording_key = "missed_dose"
+class ActionMissedDose(Action):
+    """Records the missed dose and gives the study's missed-dose instruction."""
 
     def name(self) -> str:
         """The action's name in the domain."""
         return "action_missed_dose"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Store a dose report (not taken) and answer with the study's instruction."""
+
+        def work(session: Session) -> None:
+            record_dose(
+                session=session,
+                participant_id=participant_id(session, tracker),
+                taken="no",
+                source="message",
+            )
+
+        await in_session(work)
+        say(dispatcher, messages(current_study(), "missed_dose"))
+        return []
 
 
 class ActionRescheduleVisit(WordingAction):

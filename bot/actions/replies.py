@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.actions.records import escalate
+from bot.db.models import EscalationLevel, EscalationType
 from bot.study import current_study
 from bot.wording import messages
 
@@ -37,11 +40,21 @@ def say(
         dispatcher.utter_message(text=text, buttons=list(buttons) if last else [])
 
 
+@dataclass(frozen=True)
+class StaffNotice:
+    """An escalation an action stores: how urgent, what about, and why (staff language)."""
+
+    level: EscalationLevel
+    type: EscalationType
+    reason: str
+
+
 class WordingAction(Action):
-    """An action that sends one of the study's configurable wordings (see bot.wording)."""
+    """Sends one of the study's configurable wordings (bot.wording), and may tell staff first."""
 
     wording_key: str = ""
     buttons: tuple[Button, ...] = ()
+    notice: StaffNotice | None = None
 
     @abstractmethod
     def name(self) -> str:
@@ -50,6 +63,10 @@ class WordingAction(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        """Send the study's wording for this key."""
+        """Store the escalation (if any), then send the study's wording for this key."""
+        if self.notice is not None:
+            await escalate(
+                tracker, level=self.notice.level, type=self.notice.type, reason=self.notice.reason
+            )
         say(dispatcher, messages(current_study(), self.wording_key), buttons=self.buttons)
         return []

@@ -1,15 +1,407 @@
-"""Symptoms the participant reports."""
+"""Symptom reports: which symptoms, how often, how bad, how much in the way (PRO-CTCAE).
+
+The same interview runs on its own (`report_symptom` -> symptom_form) and inside the
+check-in (checkin_form). Symptoms come from the message through the project's spaCy
+pipeline (the SYMPTOM entities, already mapped to canonical names and with negated
+mentions removed). Each finished symptom is stored, checked against the study's alert
+rules, and the participant is told what happens next.
+"""
 
 from __future__ import annotations
 
-from bot.actions.replies import WordingAction
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from bot.actions.answers import Answer, read_choice
+from bot.actions.records import in_session, participant_id
+from bot.actions.replies import Button, button, say
+from bot.alert_rules import decide
+from bot.db.models import EscalationLevel, EscalationType
+from bot.db.repository import previous_symptom_grade, record_symptom
+from bot.escalations import latest_inbound_message_id, raise_escalation
+from bot.nlp.analysis import symptom_info, symptom_names
+from bot.pro_ctcae import SCALES, Attribute, read_answer
+from bot.study import current_study
+from bot.wording import messages
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "symptom_queue"
+CURRENT = "current_symptom"
+DESCRIPTION = "symptom_description"
+DONE = "symptoms_done"
+CHECKIN_ID = "checkin_id"
+ATTRIBUTE_ORDER = (Attribute.FREQUENCY, Attribute.SEVERITY, Attribute.INTERFERENCE)
+OTHER = "other"
+OTHER_LABEL = "this problem"
 
 
-class ActionSymptomContact(WordingAction):
-    """Points a reported symptom to the study nurse."""
+def attribute_slot(attribute: Attribute) -> str:
+    """The slot holding one attribute of the current symptom, e.g. symptom_severity."""
+    return f"symptom_{attribute.value}"
 
-    wording_key = "symptom_contact"
+
+ATTRIBUTE_SLOTS = tuple(attribute_slot(attribute) for attribute in ATTRIBUTE_ORDER)
+
+
+def symptoms_in_message(latest_message: dict[str, Any]) -> list[str]:
+    """Canonical symptom names the pipeline found in the message, in order, once each."""
+    known = set(symptom_names())
+    found: list[str] = []
+    for entity in latest_message.get("entities") or []:
+        value = entity.get("value")
+        if entity.get("entity") == "SYMPTOM" and value in known and value not in found:
+            found.append(value)
+    return found
+
+
+def attributes_of(symptom: str) -> tuple[Attribute, ...]:
+    """The PRO-CTCAE attributes to ask for a symptom, in the item library's order."""
+    if symptom == OTHER:
+        return (Attribute.SEVERITY,)
+    asked = set(symptom_info(symptom).attributes)
+    return tuple(attribute for attribute in ATTRIBUTE_ORDER if attribute.value in asked)
+
+
+def symptom_label(symptom: str | None) -> str:
+    """How to name the symptom to the participant."""
+    if not symptom or symptom == OTHER:
+        return OTHER_LABEL
+    return symptom_info(symptom).label
+
+
+def scale_buttons(attribute: Attribute) -> tuple[Button, ...]:
+    """0-4 answer buttons with the scale's words ("0 None" ... "4 Very severe")."""
+    labels = SCALES[attribute].labels
+    return tuple(
+        button(f"{point} {text.capitalize()}", str(point)) for point, text in enumerate(labels)
+    )
+
+
+def start_events(symptoms: list[str]) -> list[EventType]:
+    """Slot events that start an interview of these symptoms (none yet: ask what it is)."""
+    current, queue = (symptoms[0], symptoms[1:]) if symptoms else (None, [])
+    return [
+        SlotSet(QUEUE, queue),
+        SlotSet(CURRENT, current),
+        SlotSet(DESCRIPTION, None),
+        SlotSet(DONE, False),
+        *[SlotSet(slot, None) for slot in ATTRIBUTE_SLOTS],
+    ]
+
+
+def interview_slots(tracker: Tracker) -> list[str]:
+    """The slots still to ask for the symptom interview (empty when it is done)."""
+    if tracker.get_slot(DONE):
+        return []
+    current = tracker.get_slot(CURRENT)
+    if not current:
+        return [DESCRIPTION]
+    return [attribute_slot(attribute) for attribute in attributes_of(current)]
+
+
+def _grade(answers: dict[Attribute, Answer]) -> int | None:
+    """The alert grade: severity, else frequency, else interference; None if one did not fit."""
+    if not all(answer.fits for answer in answers.values()):
+        return None
+    for attribute in (Attribute.SEVERITY, Attribute.FREQUENCY, Attribute.INTERFERENCE):
+        if attribute in answers:
+            return answers[attribute].point
+    return None
+
+
+def _store_and_decide(
+    session: Session,
+    tracker: Tracker,
+    symptom: str,
+    answers: dict[Attribute, Answer],
+    raw_answers: list[str],
+) -> EscalationLevel | None:
+    """Store a graded symptom and raise the escalation the study's rules call for."""
+    study = current_study()
+    owner = participant_id(session, tracker)
+    grade = _grade(answers)
+    previous = previous_symptom_grade(session=session, participant_id=owner, symptom=symptom)
+    checkin_id = tracker.get_slot(CHECKIN_ID)
+    record_symptom(
+        session=session,
+        participant_id=owner,
+        symptom=symptom,
+        grade=grade,
+        severity=_point(answers, Attribute.SEVERITY),
+        frequency=_point(answers, Attribute.FREQUENCY),
+        interference=_point(answers, Attribute.INTERFERENCE),
+        raw_answer=" | ".join(raw_answers),
+        checkin_id=int(checkin_id) if checkin_id else None,
+    )
+    decision = decide(symptom=symptom, grade=grade, previous_grade=previous, rules=study.escalation)
+    if decision.level is not None:
+        trigger = tracker.latest_message.get("message_id")
+        raise_escalation(
+            session=session,
+            participant_id=owner,
+            level=decision.level,
+            type=EscalationType.SYMPTOM,
+            reason=decision.reason,
+            message_log_id=latest_inbound_message_id(session=session, sender_id=tracker.sender_id),
+            trigger_message_id=str(trigger) if trigger else None,
+        )
+    return decision.level
+
+
+def _point(answers: dict[Attribute, Answer], attribute: Attribute) -> int | None:
+    answer = answers.get(attribute)
+    return answer.point if answer else None
+
+
+OUTCOME_WORDING = {
+    EscalationLevel.URGENT: "symptom_urgent",
+    EscalationLevel.ROUTINE: "symptom_routine",
+    None: "symptom_noted",
+}
+
+
+class SymptomInterview:
+    """Extraction and validation of the symptom slots, shared by both forms."""
+
+    async def extract_symptom_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Take the description (and the symptoms in it) when it is the slot being asked."""
+        if tracker.get_slot("requested_slot") != DESCRIPTION or is_interruption(tracker):
+            return {}
+        return {DESCRIPTION: tracker.latest_message.get("text", "")}
+
+    async def validate_symptom_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Queue the symptoms named; with none recognised, grade the problem as told."""
+        symptoms = symptoms_in_message(tracker.latest_message) or [OTHER]
+        return {DESCRIPTION: value, CURRENT: symptoms[0], QUEUE: symptoms[1:]}
+
+    async def _extract_attribute(self, tracker: Tracker, attribute: Attribute) -> dict[str, Any]:
+        slot = attribute_slot(attribute)
+        if tracker.get_slot("requested_slot") != slot or is_interruption(tracker):
+            return {}
+        text = tracker.latest_message.get("text", "")
+        return {slot: read_choice(text, lambda answer: read_answer(attribute, answer))}
+
+    async def extract_symptom_frequency(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Read "how often" on the 0-4 frequency scale."""
+        return await self._extract_attribute(tracker, Attribute.FREQUENCY)
+
+    async def extract_symptom_severity(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Read "how bad" on the 0-4 severity scale."""
+        return await self._extract_attribute(tracker, Attribute.SEVERITY)
+
+    async def extract_symptom_interference(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Read "how much in the way" on the 0-4 interference scale."""
+        return await self._extract_attribute(tracker, Attribute.INTERFERENCE)
+
+    async def _validate_attribute(
+        self,
+        attribute: Attribute,
+        value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+    ) -> dict[str, Any]:
+        slot = attribute_slot(attribute)
+        answer = Answer.from_slot(value)
+        if answer.needs_reask(tracker, slot):
+            say(dispatcher, messages(current_study(), "reask_scale"))
+            return {slot: None, "reasked_slot": slot}
+        updates: dict[str, Any] = {slot: answer.as_slot(), "reasked_slot": None}
+        symptom = tracker.get_slot(CURRENT)
+        if answer.point == 0 and attribute is not Attribute.INTERFERENCE:
+            # "never" / "none": nothing more to ask about this symptom.
+            for later in attributes_of(symptom)[attributes_of(symptom).index(attribute) + 1 :]:
+                updates[attribute_slot(later)] = Answer(0, "").as_slot()
+        if all(
+            updates.get(attribute_slot(a)) or tracker.get_slot(attribute_slot(a))
+            for a in attributes_of(symptom)
+        ):
+            updates.update(await self._finish_symptom(dispatcher, tracker, symptom, updates))
+        return updates
+
+    async def _finish_symptom(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        symptom: str,
+        updates: dict[str, Any],
+    ) -> dict[str, Any]:
+        """Store the finished symptom, say what happens next, and move to the next one."""
+        answers = {
+            attribute: Answer.from_slot(
+                updates.get(attribute_slot(attribute))
+                or tracker.get_slot(attribute_slot(attribute))
+            )
+            for attribute in attributes_of(symptom)
+        }
+        raw = [answer.text for answer in answers.values() if answer.text]
+        if tracker.get_slot(DESCRIPTION):
+            raw.insert(0, str(tracker.get_slot(DESCRIPTION)))
+        level = await in_session(
+            lambda session: _store_and_decide(session, tracker, symptom, answers, raw)
+        )
+        say(dispatcher, messages(current_study(), OUTCOME_WORDING[level]))
+        queue = list(tracker.get_slot(QUEUE) or [])
+        if not queue:
+            return {DONE: True}
+        return {
+            CURRENT: queue[0],
+            QUEUE: queue[1:],
+            **{slot: None for slot in ATTRIBUTE_SLOTS},
+        }
+
+    async def validate_symptom_frequency(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept a frequency, or ask again once with an example."""
+        return await self._validate_attribute(Attribute.FREQUENCY, value, dispatcher, tracker)
+
+    async def validate_symptom_severity(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept a severity, or ask again once with an example."""
+        return await self._validate_attribute(Attribute.SEVERITY, value, dispatcher, tracker)
+
+    async def validate_symptom_interference(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept an interference answer, or ask again once with an example."""
+        return await self._validate_attribute(Attribute.INTERFERENCE, value, dispatcher, tracker)
+
+
+# Intents that interrupt a form instead of answering its question: the form steps aside
+# and the rules for these intents run (an emergency always wins).
+INTERRUPTIONS = frozenset(
+    {
+        "emergency",
+        "faq",
+        "bot_challenge",
+        "pause",
+        "goodbye",
+        "withdraw",
+        "medical_advice",
+        "request_human",
+    }
+)
+
+
+def is_interruption(tracker: Tracker) -> bool:
+    message = tracker.latest_message
+    if message.get("red_flags"):
+        return True
+    intent = (message.get("intent") or {}).get("name")
+    return intent in INTERRUPTIONS
+
+
+class ActionStartSymptomReport(Action):
+    """Starts a symptom report with the symptoms named in the message."""
 
     def name(self) -> str:
         """The action's name in the domain."""
-        return "action_symptom_contact"
+        return "action_start_symptom_report"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Queue the named symptoms (the form asks what it is when there are none)."""
+        return [
+            SlotSet(CHECKIN_ID, None),
+            *start_events(symptoms_in_message(tracker.latest_message)),
+        ]
+
+
+class ValidateSymptomForm(SymptomInterview, FormValidationAction):
+    """The symptom report on its own: only the interview's slots."""
+
+    def name(self) -> str:
+        """The validation action's name (validate_<form>)."""
+        return "validate_symptom_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        """The interview's remaining slots."""
+        return interview_slots(tracker)
+
+
+class AskSymptomQuestion(Action):
+    """Asks one attribute of the current symptom, with 0-4 answer buttons."""
+
+    attribute: Attribute = Attribute.SEVERITY
+
+    def name(self) -> str:
+        """The action's name in the domain (action_ask_<slot>)."""
+        return f"action_ask_{attribute_slot(self.attribute)}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask, naming the symptom in plain words."""
+        label = symptom_label(tracker.get_slot(CURRENT))
+        say(
+            dispatcher,
+            messages(current_study(), f"ask_{attribute_slot(self.attribute)}", symptom=label),
+            buttons=scale_buttons(self.attribute),
+        )
+        return []
+
+
+class ActionAskSymptomFrequency(AskSymptomQuestion):
+    """How often."""
+
+    attribute = Attribute.FREQUENCY
+
+
+class ActionAskSymptomInterference(AskSymptomQuestion):
+    """How much in the way of daily activities."""
+
+    attribute = Attribute.INTERFERENCE
+
+
+class ActionAskSymptomDescription(Action):
+    """Asks what is bothering them."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_ask_symptom_description"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask for a short description."""
+        say(dispatcher, messages(current_study(), "ask_symptom_description"))
+        return []
+
+
+class ActionFinishSymptomReport(Action):
+    """Clears the interview's slots after a symptom report."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_finish_symptom_report"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Reset for the next report."""
+        return [*start_events([]), SlotSet(DONE, None), SlotSet("reasked_slot", None)]

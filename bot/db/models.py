@@ -6,6 +6,8 @@ import enum
 from datetime import datetime, time
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     Column,
     Enum,
     ForeignKey,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeMeta, Mapped, registry, relationship
 
@@ -29,6 +32,7 @@ class Base(metaclass=DeclarativeMeta):
     registry = mapper_registry
     metadata = mapper_registry.metadata
     __init__ = mapper_registry.constructor
+
 
 # Tables that belong to Rasa, not to our migrations.
 RASA_TABLES = frozenset({"events"})
@@ -73,13 +77,26 @@ class Participant(Base):
     """A person enrolled in the study, and how to reach them."""
 
     __tablename__ = "participants"
+    __table_args__ = (
+        UniqueConstraint("enrollment_code", name="uq_participants_enrollment_code"),
+        UniqueConstraint("address_hash", name="uq_participants_address_hash"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     study_id: Mapped[str] = Column(String(64), nullable=False, unique=True)
     # The conversation ID Rasa keys its tracker by (never the phone number).
     sender_id: Mapped[str] = Column(String(255), nullable=False, unique=True)
     channel: Mapped[Channel] = Column(_enum(Channel, "channel"), nullable=False)
-    channel_address: Mapped[str | None] = Column(Text)
+    # The phone number or Telegram chat ID, encrypted (bot.crypto); never stored in clear.
+    address_encrypted: Mapped[str | None] = Column(Text)
+    # A keyed hash of the address, to find the participant a message comes from.
+    address_hash: Mapped[str | None] = Column(String(64))
+    # What a Telegram participant sends as `/start <code>` to link their chat.
+    enrollment_code: Mapped[str | None] = Column(String(32))
+    # Set by SMS STOP (and the like): no outbound message of any kind until START.
+    opted_out_at: Mapped[datetime | None] = Column(UTCDateTime)
+    # Set after too many missed check-ins in a row; cleared when they answer again.
+    at_risk_since: Mapped[datetime | None] = Column(UTCDateTime)
     timezone: Mapped[str] = Column(String(64), nullable=False, default="UTC")
     preferred_contact_time: Mapped[time | None] = Column(Time)
     language: Mapped[str] = Column(String(16), nullable=False, default="en")
@@ -100,7 +117,15 @@ class MessageLog(Base):
     __tablename__ = "message_log"
     __table_args__ = (
         Index("ix_message_log_sender_created", "sender_id", "created_at"),
-        Index("ix_message_log_channel_external", "channel", "external_id"),
+        # A channel's message ID is seen once per direction: a retried webhook is a duplicate.
+        Index(
+            "ux_message_log_channel_direction_external",
+            "channel",
+            "direction",
+            "external_id",
+            unique=True,
+        ),
+        Index("ix_message_log_retry", "delivery_status", "next_attempt_at"),
     )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
@@ -115,9 +140,209 @@ class MessageLog(Base):
     external_id: Mapped[str | None] = Column(String(128))
     delivery_status: Mapped[str | None] = Column(String(20))
     error: Mapped[str | None] = Column(Text)
+    # Buttons sent with an outbound message (so a failed send can be sent again as it was).
+    buttons: Mapped[list | None] = Column(JSON)
+    attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = Column(UTCDateTime)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
     )
 
     participant = relationship("Participant", back_populates="messages", lazy="raise")
+
+
+class EscalationLevel(str, enum.Enum):
+    """How fast staff must act."""
+
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+
+class EscalationType(str, enum.Enum):
+    """What an escalation is about."""
+
+    SYMPTOM = "symptom"
+    EMERGENCY = "emergency"
+    WITHDRAWAL = "withdrawal"
+    QUESTION = "question"
+    HANDOFF = "handoff"
+    OTHER = "other"
+
+
+class EscalationStatus(str, enum.Enum):
+    """Where an escalation stands with staff."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class CheckinStatus(str, enum.Enum):
+    """Where a check-in conversation stands."""
+
+    IN_PROGRESS = "in_progress"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+
+
+class Escalation(Base):
+    """Something staff must look at: a red flag, a severe or worsening symptom, a request."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (Index("ix_escalations_status_level", "status", "level"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    level: Mapped[EscalationLevel] = Column(
+        _enum(EscalationLevel, "escalation_level"), nullable=False
+    )
+    type: Mapped[EscalationType] = Column(_enum(EscalationType, "escalation_type"), nullable=False)
+    # Staff language, never the participant's own words (those stay in the message log).
+    reason: Mapped[str] = Column(Text, nullable=False)
+    message_log_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("message_log.id", ondelete="SET NULL")
+    )
+    # Rasa's ID of the user message that triggered it (UserUttered.message_id).
+    trigger_message_id: Mapped[str | None] = Column(String(64))
+    status: Mapped[EscalationStatus] = Column(
+        _enum(EscalationStatus, "escalation_status"),
+        nullable=False,
+        default=EscalationStatus.OPEN,
+    )
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    acknowledged_by: Mapped[str | None] = Column(String(128))
+    acknowledged_at: Mapped[datetime | None] = Column(UTCDateTime)
+    resolved_by: Mapped[str | None] = Column(String(128))
+    resolved_at: Mapped[datetime | None] = Column(UTCDateTime)
+    resolution_note: Mapped[str | None] = Column(Text)
+
+    participant = relationship("Participant", lazy="raise")
+
+
+class Checkin(Base):
+    """One check-in conversation: how they feel, new problems, medicine, questions."""
+
+    __tablename__ = "checkins"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    status: Mapped[CheckinStatus] = Column(
+        _enum(CheckinStatus, "checkin_status"), nullable=False, default=CheckinStatus.IN_PROGRESS
+    )
+    # 1 (very good) to 5 (very bad); None when the answer was free text (see answers_text).
+    overall_feeling: Mapped[int | None] = Column(Integer)
+    new_problem: Mapped[bool | None] = Column(Boolean)
+    took_medicine: Mapped[str | None] = Column(String(16))  # yes / no / some
+    question: Mapped[str | None] = Column(Text)
+    # Answers that did not fit the choices, kept word for word for staff (JSON object).
+    free_text_answers: Mapped[dict | None] = Column(JSON)
+    started_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    completed_at: Mapped[datetime | None] = Column(UTCDateTime)
+
+
+class SymptomReport(Base):
+    """One symptom graded on the PRO-CTCAE scales (0 none to 4 very severe)."""
+
+    __tablename__ = "symptom_reports"
+    __table_args__ = (Index("ix_symptom_reports_participant_symptom", "participant_id", "symptom"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False
+    )
+    checkin_id: Mapped[int | None] = Column(Integer, ForeignKey("checkins.id", ondelete="SET NULL"))
+    symptom: Mapped[str] = Column(String(64), nullable=False)
+    severity: Mapped[int | None] = Column(Integer)
+    frequency: Mapped[int | None] = Column(Integer)
+    interference: Mapped[int | None] = Column(Integer)
+    # The grade the alert rules use: severity, else frequency, else interference.
+    # None when an answer did not fit the scale (kept in raw_answer for staff to read).
+    grade: Mapped[int | None] = Column(Integer)
+    raw_answer: Mapped[str] = Column(Text, nullable=False, default="")
+    reported_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DoseReport(Base):
+    """Whether a study dose was taken as planned (from a check-in or a missed-dose message)."""
+
+    __tablename__ = "dose_reports"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    checkin_id: Mapped[int | None] = Column(Integer, ForeignKey("checkins.id", ondelete="SET NULL"))
+    taken: Mapped[str] = Column(String(16), nullable=False)  # yes / no / some
+    source: Mapped[str] = Column(String(16), nullable=False)  # checkin / message
+    reported_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class AppointmentStatus(str, enum.Enum):
+    """Where a planned visit stands."""
+
+    PLANNED = "planned"
+    DONE = "done"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+
+
+class Appointment(Base):
+    """A participant's visit, planned from the study's schedule and their enrollment date."""
+
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    visit_key: Mapped[str] = Column(String(64), nullable=False)
+    scheduled_at: Mapped[datetime] = Column(UTCDateTime, nullable=False)
+    status: Mapped[AppointmentStatus] = Column(
+        _enum(AppointmentStatus, "appointment_status"),
+        nullable=False,
+        default=AppointmentStatus.PLANNED,
+    )
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class OutreachStatus(str, enum.Enum):
+    """Where a planned proactive message stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class ScheduledMessage(Base):
+    """A proactive message due at a time: check-in prompt, nudge, visit or dose reminder.
+
+    `dedupe_key` makes planning idempotent and a send happen once, across restarts.
+    """
+
+    __tablename__ = "scheduled_messages"
+    __table_args__ = (Index("ix_scheduled_messages_due", "status", "due_at"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = Column(String(32), nullable=False)
+    due_at: Mapped[datetime] = Column(UTCDateTime, nullable=False)
+    dedupe_key: Mapped[str] = Column(String(160), nullable=False, unique=True)
+    status: Mapped[OutreachStatus] = Column(
+        _enum(OutreachStatus, "outreach_status"), nullable=False, default=OutreachStatus.PENDING
+    )
+    detail: Mapped[dict | None] = Column(JSON)
+    attempts: Mapped[int] = Column(Integer, nullable=False, default=0)
+    sent_at: Mapped[datetime | None] = Column(UTCDateTime)
+    note: Mapped[str | None] = Column(Text)
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)

@@ -8,7 +8,18 @@ from datetime import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.models import Channel, Direction, MessageLog, Participant, ParticipantStatus
+from bot.db.models import (
+    Channel,
+    Checkin,
+    CheckinStatus,
+    Direction,
+    DoseReport,
+    MessageLog,
+    Participant,
+    ParticipantStatus,
+    SymptomReport,
+)
+from bot.db.types import utcnow
 
 
 def get_participant_by_sender(*, session: Session, sender_id: str) -> Participant | None:
@@ -25,12 +36,28 @@ def get_participant_by_study_id(*, session: Session, study_id: str) -> Participa
     ).scalar_one_or_none()
 
 
+def get_participant_by_address_hash(*, session: Session, address_hash: str) -> Participant | None:
+    """The participant a phone number or chat ID belongs to (see bot.crypto.address_digest)."""
+    return session.execute(
+        select(Participant).where(Participant.address_hash == address_hash)
+    ).scalar_one_or_none()
+
+
+def get_participant_by_enrollment_code(*, session: Session, code: str) -> Participant | None:
+    """The participant an enrollment code was given to."""
+    return session.execute(
+        select(Participant).where(Participant.enrollment_code == code)
+    ).scalar_one_or_none()
+
+
 def enroll_participant(
     *,
     session: Session,
     study_id: str,
     channel: Channel,
-    channel_address: str | None = None,
+    address_encrypted: str | None = None,
+    address_hash: str | None = None,
+    enrollment_code: str | None = None,
     sender_id: str | None = None,
     timezone: str = "UTC",
     preferred_contact_time: time | None = None,
@@ -41,7 +68,9 @@ def enroll_participant(
         study_id=study_id,
         sender_id=sender_id or study_id,
         channel=channel,
-        channel_address=channel_address,
+        address_encrypted=address_encrypted,
+        address_hash=address_hash,
+        enrollment_code=enrollment_code,
         timezone=timezone,
         preferred_contact_time=preferred_contact_time,
         language=language,
@@ -53,7 +82,11 @@ def enroll_participant(
 
 
 def ensure_web_participant(*, session: Session, sender_id: str) -> Participant:
-    """The web-chat visitor's participant record, created on first contact (demo study IDs)."""
+    """The conversation's participant; a web-chat visitor is enrolled on first contact.
+
+    Web chats get demo study IDs (WEB-…). Any other sender reaches the assistant only
+    through a channel that checked it is enrolled.
+    """
     participant = get_participant_by_sender(session=session, sender_id=sender_id)
     if participant is not None:
         return participant
@@ -100,3 +133,98 @@ def recent_messages(*, session: Session, sender_id: str, limit: int = 20) -> lis
         .limit(limit)
     ).scalars()
     return list(reversed(list(rows)))
+
+
+def record_symptom(
+    *,
+    session: Session,
+    participant_id: int,
+    symptom: str,
+    grade: int | None,
+    raw_answer: str,
+    severity: int | None = None,
+    frequency: int | None = None,
+    interference: int | None = None,
+    checkin_id: int | None = None,
+) -> SymptomReport:
+    """Store one graded symptom."""
+    report = SymptomReport(
+        participant_id=participant_id,
+        checkin_id=checkin_id,
+        symptom=symptom,
+        severity=severity,
+        frequency=frequency,
+        interference=interference,
+        grade=grade,
+        raw_answer=raw_answer,
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def previous_symptom_grade(*, session: Session, participant_id: int, symptom: str) -> int | None:
+    """The grade of the participant's latest stored report of this symptom, if any."""
+    return session.execute(
+        select(SymptomReport.grade)
+        .where(SymptomReport.participant_id == participant_id, SymptomReport.symptom == symptom)
+        .order_by(SymptomReport.reported_at.desc(), SymptomReport.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def start_checkin(*, session: Session, participant_id: int) -> Checkin:
+    """Open a new check-in."""
+    checkin = Checkin(participant_id=participant_id, status=CheckinStatus.IN_PROGRESS)
+    session.add(checkin)
+    session.flush()
+    return checkin
+
+
+def get_checkin(*, session: Session, checkin_id: int) -> Checkin | None:
+    """A check-in by ID."""
+    return session.get(Checkin, checkin_id)
+
+
+def record_dose(
+    *,
+    session: Session,
+    participant_id: int,
+    taken: str,
+    source: str,
+    checkin_id: int | None = None,
+) -> DoseReport:
+    """Store whether a dose was taken as planned (yes / no / some)."""
+    report = DoseReport(
+        participant_id=participant_id, taken=taken, source=source, checkin_id=checkin_id
+    )
+    session.add(report)
+    session.flush()
+    return report
+
+
+def finish_checkin(
+    *,
+    session: Session,
+    checkin_id: int,
+    status: CheckinStatus,
+    overall_feeling: int | None,
+    new_problem: bool | None,
+    took_medicine: str | None,
+    question: str | None,
+    free_text_answers: dict[str, str] | None,
+) -> Checkin | None:
+    """Save a check-in's answers and how it ended."""
+    checkin = session.get(Checkin, checkin_id)
+    if checkin is None:
+        return None
+    checkin.status = status
+    checkin.overall_feeling = overall_feeling
+    checkin.new_problem = new_problem
+    checkin.took_medicine = took_medicine
+    checkin.question = question
+    checkin.free_text_answers = free_text_answers or None
+    if status is CheckinStatus.COMPLETED:
+        checkin.completed_at = utcnow()
+    session.flush()
+    return checkin

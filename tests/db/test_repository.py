@@ -35,7 +35,8 @@ def test_enroll_then_find_by_conversation(session: Session) -> None:
         session=session,
         study_id="P-001",
         channel=Channel.SMS,
-        channel_address="+15555550100",
+        address_encrypted="opaque",
+        address_hash="digest",
         timezone="America/Chicago",
         preferred_contact_time=time(18, 0),
     )

@@ -1,0 +1,81 @@
+"""Answers to a form's questions: read them, ask again once, then keep the words for staff.
+
+A slot holding an answer stores `{"value": <what it means or None>, "text": <as typed>}`.
+An answer that does not fit is asked again once with an example; a second one that does
+not fit is accepted as free text (value None), so the participant is never stuck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Tracker
+
+REASKED = "reasked_slot"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an answer means (None: it did not fit) and the words it was given in."""
+
+    value: Any
+    text: str
+
+    @classmethod
+    def from_slot(cls, slot_value: Any) -> Answer:
+        """Read an answer back from its slot."""
+        if isinstance(slot_value, dict):
+            return cls(slot_value.get("value"), str(slot_value.get("text") or ""))
+        return cls(slot_value, "" if slot_value is None else str(slot_value))
+
+    def as_slot(self) -> dict[str, Any]:
+        """The slot value that stores this answer."""
+        return {"value": self.value, "text": self.text}
+
+    @property
+    def point(self) -> int | None:
+        """The answer as a point on a scale, if it is one."""
+        return (
+            self.value if isinstance(self.value, int) and not isinstance(self.value, bool) else None
+        )
+
+    @property
+    def fits(self) -> bool:
+        """True when the answer was understood."""
+        return self.value is not None
+
+    def needs_reask(self, tracker: Tracker, slot: str) -> bool:
+        """True for a first answer that does not fit (a second one is kept as free text)."""
+        return not self.fits and tracker.get_slot(REASKED) != slot
+
+
+def read_choice(text: str, parse: Callable[[str], Any]) -> dict[str, Any]:
+    """Parse a typed answer into the slot value of an Answer."""
+    return Answer(parse(text), text.strip()).as_slot()
+
+
+YES_WORDS = frozenset(
+    {"yes", "y", "yeah", "yep", "yup", "ya", "yea", "sure", "ok", "okay", "i did", "did",
+     "yes i did", "true", "correct", "right", "uh huh", "of course", "definitely"}
+)  # fmt: skip
+NO_WORDS = frozenset(
+    {"no", "n", "nope", "nah", "naw", "not really", "no thanks", "nothing", "none",
+     "i didnt", "i did not", "didnt", "did not", "nothing new", "all good", "no i didnt",
+     "not today", "nothing else", "no questions", "no question"}
+)  # fmt: skip
+
+
+def _words(text: str) -> str:
+    return " ".join(text.lower().replace("'", "").replace("\u2019", "").strip(" .!?,").split())
+
+
+def read_yes_no(text: str) -> bool | None:
+    """Yes -> True, no -> False, anything else -> None."""
+    words = _words(text)
+    if words in YES_WORDS or words.startswith(("yes ", "yeah ", "yep ")):
+        return True
+    if words in NO_WORDS or words.startswith(("no ", "nope ", "nah ")):
+        return False
+    return None

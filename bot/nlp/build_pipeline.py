@@ -1,0 +1,447 @@
+"""Build the project's spaCy pipeline into a folder: `python -m bot.nlp.build_pipeline --out DIR`.
+
+The pipeline is `spacy.blank("en")` + `trialbot_spelling` + `entity_ruler` (matching on
+`NORM`) + `trialbot_negation`. Everything it needs at run time (tokenizer exceptions,
+spelling vocabulary, patterns, negation triggers) is written into the folder, so
+`spacy.load(DIR)` never reads `bot/nlp/lexicon`.
+
+Lexicon entries use a small pattern notation (one string per pattern):
+
+- `word word`: literal words (tokenised and normalised like any message);
+- `(a|b c|)`: one of the alternatives (an empty one makes the group optional);
+  `(a|b)?` is the same as `(a|b|)`;
+- `*N`: up to N words of any kind inside one clause (never punctuation or "but");
+- `<many>`, `<ten>`, `<lots>`: a number of at least 5, 10, 15 (digits or words);
+- `<med>`: a one-word medication word ("pills", "tylenol"); `<drug>`: a drug name only.
+
+A notation without `*N` or `<...>` that stands for at most 400 phrases becomes phrase
+patterns (fast); the others become token patterns on `NORM`, where one-word
+alternatives share one `IN` set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import spacy
+import yaml
+from spacy.language import Language
+
+from bot.nlp.analysis import RED_FLAG_CATEGORIES
+from bot.nlp.components import (
+    IDIOM_LABEL,
+    RED_FLAG_LABEL,
+    SpellingNormalizer,
+    SpellingVocabulary,
+)
+
+logger = logging.getLogger(__name__)
+
+LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
+PIPELINE_NAME = "trialbot_en"
+PIPELINE_VERSION = "1.0.0"
+MIN_TARGET_LENGTH = 4
+MAX_PHRASES = 400
+MAX_TOKEN_PATTERNS = 128
+
+_ITEM = re.compile(
+    r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
+)
+_NUMBER_WORDS = {
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "dozen": 12,
+    "fifteen": 15,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "hundred": 100,
+}
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Up to `size` words of any kind inside one clause."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class Macro:
+    """A named one-token pattern (`<many>`, `<med>`)."""
+
+    name: str
+
+
+Segment = tuple[str, ...] | Gap | Macro
+
+
+@dataclass(frozen=True)
+class LexiconEntry:
+    """One pattern of the lexicon, in the pattern notation."""
+
+    label: str
+    key: str
+    notation: str
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    """What a build produced."""
+
+    out: Path
+    phrase_patterns: int
+    token_patterns: int
+    entries: dict[str, int]
+
+    def line(self) -> str:
+        """One short line for the command line."""
+        counts = ", ".join(f"{n} {label}" for label, n in sorted(self.entries.items()))
+        return (
+            f"built {self.out}: {self.phrase_patterns} phrase + {self.token_patterns} token"
+            f" patterns from lexicon entries ({counts})"
+        )
+
+
+# --- the pattern notation ---------------------------------------------------------------
+
+
+def parse_notation(notation: str) -> list[Segment]:
+    """Split a pattern string into literal groups, gaps and macros."""
+    segments: list[Segment] = []
+    for match in _ITEM.finditer(notation.lower()):
+        if match.group("group") is not None:
+            options = tuple(o.strip() for o in match.group("group").split("|"))
+            segments.append((*options, "") if match.group("optional") else options)
+        elif match.group("macro"):
+            segments.append(Macro(match.group("macro")))
+        elif match.group("gap"):
+            segments.append(Gap(int(match.group("gap"))))
+        else:
+            segments.append((match.group(0),))
+    return segments
+
+
+def variant_count(segments: Sequence[Segment]) -> int:
+    """How many phrases a notation stands for."""
+    count = 1
+    for segment in segments:
+        count *= len(segment) if isinstance(segment, tuple) else 1
+    return count
+
+
+def phrases(notation: str) -> Iterator[str]:
+    """Every phrase a notation without gaps or macros stands for."""
+    groups = [s for s in parse_notation(notation) if isinstance(s, tuple)]
+    if len(groups) != len(parse_notation(notation)):
+        raise ValueError(f"not a plain phrase notation: {notation}")
+    for combination in itertools.product(*groups):
+        yield " ".join(str(word) for word in combination if word)
+
+
+# --- lexicon files ----------------------------------------------------------------------
+
+
+def read_lexicon(name: str, lexicon_dir: Path = LEXICON_DIR) -> Any:
+    """Parse one YAML file of the lexicon."""
+    with (lexicon_dir / name).open(encoding="utf8") as handle:
+        return yaml.safe_load(handle)
+
+
+def lexicon_entries(lexicon_dir: Path = LEXICON_DIR) -> list[LexiconEntry]:
+    """Every pattern of the lexicon with its label and canonical id."""
+    entries: list[LexiconEntry] = []
+    symptoms = read_lexicon("symptoms.yml", lexicon_dir)
+    for key, info in symptoms.items():
+        entries.extend(LexiconEntry("SYMPTOM", key, n) for n in info["terms"])
+    for label, file_name in (
+        ("BODY_PART", "body_parts.yml"),
+        ("MEDICATION", "medications.yml"),
+        (RED_FLAG_LABEL, "red_flags.yml"),
+        (IDIOM_LABEL, "idioms.yml"),
+    ):
+        for key, notations in read_lexicon(file_name, lexicon_dir).items():
+            entries.extend(LexiconEntry(label, key, n) for n in notations)
+    _check_red_flag_categories(entries)
+    return entries
+
+
+def _check_red_flag_categories(entries: Iterable[LexiconEntry]) -> None:
+    """Fail when red_flags.yml and RED_FLAG_CATEGORIES disagree."""
+    found = {e.key for e in entries if e.label == RED_FLAG_LABEL}
+    if found != set(RED_FLAG_CATEGORIES):
+        raise ValueError(
+            f"red_flags.yml categories {sorted(found)} != RED_FLAG_CATEGORIES"
+            f" {sorted(RED_FLAG_CATEGORIES)}"
+        )
+
+
+def spelling_corrections(spelling: dict[str, Any]) -> dict[str, str]:
+    """The misspelling -> normal form table (the YAML lists variants under each form)."""
+    corrections: dict[str, str] = {}
+    for norm, variants in spelling["corrections"].items():
+        for variant in variants:
+            corrections[str(variant).lower()] = str(norm).lower()
+    return corrections
+
+
+def add_tokenizer_exceptions(nlp: Language, exceptions: dict[str, list[list[str]]]) -> None:
+    """Split SMS contractions ("cnt", "dnt", "im") like spaCy splits "cant"."""
+    for text, pieces in exceptions.items():
+        for variant in {text, text.capitalize(), text.upper()}:
+            parts, offset = [], 0
+            for orth, norm in pieces:
+                piece = variant[offset : offset + len(orth)]
+                parts.append({"ORTH": piece, "NORM": norm})
+                offset += len(orth)
+            tokenizer: Any = nlp.tokenizer
+            tokenizer.add_special_case(variant, parts)
+
+
+# --- building ---------------------------------------------------------------------------
+
+
+def _norms(nlp: Language, text: str) -> list[str]:
+    """The normal forms of the tokens of `text` (tokenizer + spelling, as at run time)."""
+    doc = nlp.get_pipe("trialbot_spelling")(nlp.make_doc(text))
+    return [t.norm_ for t in doc]
+
+
+def _segment_options(
+    nlp: Language, segment: Segment, macros: dict[str, dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """The token sequences one segment can stand for (one-word alternatives share an IN)."""
+    if isinstance(segment, Gap):
+        return [[dict(macros["gap"]) for _ in range(segment.size)]]
+    if isinstance(segment, Macro):
+        return [[macros[segment.name]]]
+    sequences = {tuple(_norms(nlp, alternative)) for alternative in segment if alternative}
+    singles = sorted(seq[0] for seq in sequences if len(seq) == 1)
+    options: list[list[dict[str, Any]]] = []
+    if singles:
+        spec: dict[str, Any] = {"NORM": singles[0] if len(singles) == 1 else {"IN": singles}}
+        if "" in segment and len(singles) == len(sequences):
+            return [[{**spec, "OP": "?"}]]
+        options.append([spec])
+    options.extend([{"NORM": norm} for norm in seq] for seq in sorted(sequences) if len(seq) > 1)
+    if "" in segment:
+        options.append([])
+    return options
+
+
+def token_patterns(
+    nlp: Language, notation: str, macros: dict[str, dict[str, Any]]
+) -> list[list[dict[str, Any]]]:
+    """Token patterns on NORM for a notation (gaps, macros, or too many phrases)."""
+    per_segment = [_segment_options(nlp, s, macros) for s in parse_notation(notation)]
+    count = 1
+    for options in per_segment:
+        count *= len(options)
+    if count > MAX_TOKEN_PATTERNS:
+        raise ValueError(f"{notation!r} needs {count} token patterns (max {MAX_TOKEN_PATTERNS})")
+    patterns = [
+        [spec for option in combo for spec in option] for combo in itertools.product(*per_segment)
+    ]
+    for pattern in patterns:
+        if all(spec.get("OP") == "?" for spec in pattern):
+            raise ValueError(f"{notation!r} can match nothing")
+    return patterns
+
+
+def compile_notation(nlp: Language, notation: str, macros: dict[str, dict[str, Any]]) -> list[Any]:
+    """Phrase patterns (strings) when few enough, else token patterns."""
+    segments = parse_notation(notation)
+    plain = all(isinstance(s, tuple) for s in segments)
+    if plain and variant_count(segments) <= MAX_PHRASES:
+        return list(dict.fromkeys(phrases(notation)))
+    return list(token_patterns(nlp, notation, macros))
+
+
+def compile_patterns(
+    nlp: Language, entries: Iterable[LexiconEntry], macros: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Entity-ruler patterns for every lexicon entry (deduplicated, in lexicon order)."""
+    patterns: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for entry in entries:
+        for body in compile_notation(nlp, entry.notation, macros):
+            pattern = {"label": entry.label, "id": entry.key, "pattern": body}
+            fingerprint = json.dumps(pattern, sort_keys=True)
+            if fingerprint not in seen:
+                seen.add(fingerprint)
+                patterns.append(pattern)
+    return patterns
+
+
+def _pattern_words(nlp: Language, body: Any) -> Iterator[str]:
+    """The normal forms of the literal words of one phrase or token pattern."""
+    if isinstance(body, str):
+        yield from _norms(nlp, body)
+        return
+    for spec in body:
+        norm = spec.get("NORM")
+        if isinstance(norm, str):
+            yield norm
+        elif isinstance(norm, dict) and "IN" in norm:
+            yield from norm["IN"]
+
+
+def lexicon_words(nlp: Language, patterns: Iterable[dict[str, Any]]) -> frozenset[str]:
+    """Every word of the lexicon: real words the corrector must leave alone."""
+    words: set[str] = set()
+    for pattern in patterns:
+        words.update(w for w in _pattern_words(nlp, pattern["pattern"]) if w.isalpha())
+    return frozenset(words)
+
+
+def stop_words(nlp: Language) -> frozenset[str]:
+    """spaCy's English stop words (never corrected)."""
+    return frozenset(w.lower() for w in nlp.Defaults.stop_words if w.isalpha())
+
+
+def fuzzy_targets(
+    nlp: Language, patterns: Iterable[dict[str, Any]], wanted: Iterable[str]
+) -> frozenset[str]:
+    """The curated correction targets (spelling.yml), each checked to occur in the lexicon."""
+    words: set[str] = set()
+    for pattern in patterns:
+        if pattern["label"] != IDIOM_LABEL:
+            words.update(_pattern_words(nlp, pattern["pattern"]))
+    targets = {_norms(nlp, str(w))[0] for w in wanted}
+    missing = sorted(targets - words)
+    if missing:
+        raise ValueError(f"spelling.yml fuzzy_targets not in the lexicon: {missing}")
+    return frozenset(t for t in targets if len(t) >= MIN_TARGET_LENGTH)
+
+
+def _one_word_medications(
+    nlp: Language, lexicon_dir: Path, exclude: frozenset[str] = frozenset()
+) -> list[str]:
+    """The normal forms of one-word medication names (for `<med>` and `<drug>`)."""
+    words: set[str] = set()
+    for key, notations in read_lexicon("medications.yml", lexicon_dir).items():
+        if key in exclude:
+            continue
+        for notation in notations:
+            for phrase in phrases(notation):
+                norms = _norms(nlp, phrase)
+                if len(norms) == 1:
+                    words.add(norms[0])
+    return sorted(words)
+
+
+def _number_at_least(smallest: int) -> dict[str, Any]:
+    """A token pattern for a number (digits or a word) from `smallest` (5 to 99) upwards."""
+    tens, ones = divmod(smallest, 10)
+    if tens == 0:
+        digits = [f"[{ones}-9]", r"[1-9]\d"]
+    else:
+        digits = [f"{tens}[{ones}-9]"] + ([rf"[{tens + 1}-9]\d"] if tens < 9 else [])
+    digits.append(r"[1-9]\d{2,}")
+    words = [w for w, n in _NUMBER_WORDS.items() if n >= smallest]
+    return {"NORM": {"REGEX": "^(?:" + "|".join(digits + words) + ")$"}}
+
+
+def _macros(
+    nlp: Language, negation: dict[str, Any], lexicon_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """The one-token patterns behind `<many>`, `<ten>`, `<lots>`, `<med>`, `<drug>`, `*N`."""
+    clause_words = sorted(set(negation["terminators"]) | {"and"})
+    generic = frozenset({"medicine", "inhaler", "study_drug"})
+    return {
+        "many": _number_at_least(5),
+        "ten": _number_at_least(10),
+        "lots": _number_at_least(15),
+        "med": {"NORM": {"IN": _one_word_medications(nlp, lexicon_dir)}},
+        "drug": {"NORM": {"IN": _one_word_medications(nlp, lexicon_dir, generic)}},
+        "gap": {"OP": "?", "IS_PUNCT": False, "IS_SPACE": False, "NORM": {"NOT_IN": clause_words}},
+    }
+
+
+def _blank_with_spelling(spelling: dict[str, Any]) -> tuple[Language, SpellingNormalizer]:
+    """A blank English pipeline with SMS contractions and the fixed spelling table."""
+    nlp = spacy.blank("en")
+    add_tokenizer_exceptions(nlp, spelling["tokenizer_exceptions"])
+    normalizer = cast(SpellingNormalizer, nlp.add_pipe("trialbot_spelling"))
+    normalizer.configure(
+        SpellingVocabulary(
+            corrections=spelling_corrections(spelling),
+            protected=frozenset(str(w).lower() for w in spelling["protected"]),
+        )
+    )
+    return nlp, normalizer
+
+
+def _summary(
+    out: Path, patterns: list[dict[str, Any]], entries: list[LexiconEntry]
+) -> BuildSummary:
+    """Counts for the one-line report."""
+    phrase = sum(isinstance(p["pattern"], str) for p in patterns)
+    labels: dict[str, int] = {}
+    for entry in entries:
+        labels[entry.label] = labels.get(entry.label, 0) + 1
+    return BuildSummary(out, phrase, len(patterns) - phrase, labels)
+
+
+def build(out: Path, lexicon_dir: Path = LEXICON_DIR) -> BuildSummary:
+    """Build the pipeline from the lexicon and write it to `out`."""
+    spelling = read_lexicon("spelling.yml", lexicon_dir)
+    negation = read_lexicon("negation.yml", lexicon_dir)
+    nlp, normalizer = _blank_with_spelling(spelling)
+    entries = lexicon_entries(lexicon_dir)
+    patterns = compile_patterns(nlp, entries, _macros(nlp, negation, lexicon_dir))
+    vocabulary = normalizer.vocabulary
+    vocabulary.targets = fuzzy_targets(nlp, patterns, spelling["fuzzy_targets"])
+    vocabulary.protected |= lexicon_words(nlp, patterns) | stop_words(nlp)
+    normalizer.configure(vocabulary)
+    logger.debug(
+        "spelling: %d corrections, %d targets, %d protected words",
+        len(vocabulary.corrections),
+        len(vocabulary.targets),
+        len(vocabulary.protected),
+    )
+    ruler: Any = nlp.add_pipe(
+        "entity_ruler",
+        config={"phrase_matcher_attr": "NORM", "validate": True, "overwrite_ents": True},
+    )
+    ruler.add_patterns(patterns)
+    nlp.add_pipe("trialbot_negation", config=negation)
+    nlp.meta.update(
+        {
+            "name": PIPELINE_NAME,
+            "version": PIPELINE_VERSION,
+            "description": "Trial Companion: lay symptom lexicon, red flags, negation.",
+        }
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    nlp.to_disk(out)
+    return _summary(out, patterns, entries)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder to write")
+    args = parser.parse_args(argv)
+    summary = build(args.out)
+    print(summary.line())  # noqa: T201
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""A Rasa NLU component that makes emergencies deterministic (safety rule 1).
+
+It runs last in the NLU pipeline, on every message, and reads the spaCy doc the project's
+pipeline made:
+
+- a red flag that is not negated sets the intent to `emergency` (confidence 1.0), whatever
+  the model predicted, and lists the red flags on the message (`red_flags`) so actions
+  can tell self-harm from the rest;
+- an `emergency` prediction is kept when no red flag was found at all (the model may know
+  a phrasing the lexicon does not), but it is withdrawn when the only red flags in the
+  message are negated ("no chest pain today");
+- SYMPTOM entities get their canonical symptom name as value ("threw up" -> vomiting).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.constants import SPACY_DOCS
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from spacy.tokens import Doc
+
+from bot.nlp.analysis import red_flags_in
+from bot.nlp.components import NEGATED_SPANS, RED_FLAG_LABEL
+
+logger = logging.getLogger(__name__)
+
+EMERGENCY = "emergency"
+RED_FLAGS = "red_flags"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class RedFlagGuard(GraphComponent):
+    """Overrides the intent with `emergency` on any red flag; respects negation."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> RedFlagGuard:
+        """Create the component (it has nothing to train)."""
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Check every message."""
+        for message in messages:
+            doc = message.get(SPACY_DOCS[TEXT])
+            if doc is None:
+                continue  # no text (e.g. a payload); nothing to check
+            _canonical_symptoms(message, doc)
+            _guard(message, doc)
+        return messages
+
+
+def _guard(message: Message, doc: Doc) -> None:
+    flags = red_flags_in(doc)
+    message.set(
+        RED_FLAGS, [{"category": f.category, "text": f.text} for f in flags], add_to_output=True
+    )
+    intent = message.get(INTENT) or {}
+    ranking = [entry for entry in message.get(INTENT_RANKING_KEY) or [] if entry]
+    if flags:
+        message.set(INTENT, {"name": EMERGENCY, "confidence": 1.0}, add_to_output=True)
+        others = [entry for entry in ranking if entry.get("name") != EMERGENCY]
+        message.set(
+            INTENT_RANKING_KEY,
+            [{"name": EMERGENCY, "confidence": 1.0}, *others],
+            add_to_output=True,
+        )
+        logger.info("red flag: %s", ", ".join(f.category for f in flags))
+        return
+    negated = [span for span in doc.spans.get(NEGATED_SPANS, []) if span.label_ == RED_FLAG_LABEL]
+    if intent.get("name") == EMERGENCY and negated:
+        fallback = next((e for e in ranking if e.get("name") != EMERGENCY), None)
+        if fallback is not None:
+            message.set(INTENT, dict(fallback), add_to_output=True)
+            message.set(
+                INTENT_RANKING_KEY,
+                [e for e in ranking if e.get("name") != EMERGENCY],
+                add_to_output=True,
+            )
+
+
+def _canonical_symptoms(message: Message, doc: Doc) -> None:
+    by_offsets = {
+        (ent.start_char, ent.end_char): ent.ent_id_ for ent in doc.ents if ent.label_ == "SYMPTOM"
+    }
+    for entity in message.get(ENTITIES) or []:
+        if entity.get("entity") != "SYMPTOM":
+            continue
+        canonical = by_offsets.get((entity.get("start"), entity.get("end")))
+        if canonical:
+            entity["value"] = canonical

@@ -1,0 +1,158 @@
+"""Safety rules 1-3 as the actions carry them out: emergency, no advice, leaving freely."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.actions.handoff import ActionRequestHuman
+from bot.actions.reminders import ActionMissedDose
+from bot.actions.safety import (
+    ActionEmergency,
+    ActionMedicalAdvice,
+    ActionMedicalAdviceDeclined,
+    ActionPassQuestionToTeam,
+    ActionWithdrawCallYes,
+    ActionWithdrawInfo,
+)
+from bot.db.models import DoseReport, Escalation, EscalationLevel, EscalationType
+from bot.study import load_study_config
+from tests.actions.conftest import TrackerFactory
+from tests.actions.scenarios import texts
+from tests.conftest import EXAMPLE_STUDY
+
+pytestmark = pytest.mark.usefixtures("database_url")
+STUDY = load_study_config(EXAMPLE_STUDY)
+
+
+def red_flag(category: str, text: str) -> list[dict[str, str]]:
+    return [{"category": category, "text": text}]
+
+
+async def test_emergency_says_call_now_and_stores_an_emergency(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(text="crushing chest pain", intent="emergency")
+    tracker.latest_message["red_flags"] = red_flag("chest_pain", "crushing chest pain")
+
+    events = await ActionEmergency().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher)[0].startswith(f"Call {STUDY.emergency_number} now")
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.level, escalation.type) == (
+        EscalationLevel.EMERGENCY,
+        EscalationType.EMERGENCY,
+    )
+    assert escalation.reason == "red flag: chest pain"
+    assert events == []
+
+
+async def test_emergency_in_the_middle_of_a_form_ends_the_form(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="crushing chest pain",
+        intent="emergency",
+        active_loop={"name": "checkin_form"},
+        slots={"requested_slot": "checkin_feeling"},
+    )
+    tracker.latest_message["red_flags"] = red_flag("chest_pain", "crushing chest pain")
+
+    events = await ActionEmergency().run(dispatcher, tracker, domain)
+
+    assert events == [ActiveLoop(None), SlotSet("requested_slot", None)]
+    assert STUDY.emergency_number in texts(dispatcher)[0]
+
+
+async def test_self_harm_gets_the_crisis_line(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(text="i want to end it all", intent="emergency")
+    tracker.latest_message["red_flags"] = red_flag("self_harm", "end it all")
+
+    await ActionEmergency().run(dispatcher, tracker, domain)
+
+    said = " ".join(texts(dispatcher))
+    assert STUDY.crisis_line in said
+    assert STUDY.emergency_number in said
+    assert session.execute(select(Escalation.reason)).scalar_one() == "red flag: self harm"
+
+
+async def test_emergency_from_the_model_alone_is_still_an_emergency(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionEmergency().run(dispatcher, make_tracker(intent="emergency"), domain)
+
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert escalation.level is EscalationLevel.EMERGENCY
+    assert "language model" in escalation.reason
+
+
+async def test_medical_advice_is_declined_and_offered_to_the_team(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionMedicalAdvice().run(dispatcher, make_tracker(intent="medical_advice"), domain)
+
+    assert "can't give medical advice" in texts(dispatcher)[0]
+    assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["yes", "no"]
+    assert session.execute(select(Escalation)).first() is None  # only if they accept
+
+
+async def test_accepted_question_is_stored_for_the_team(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionPassQuestionToTeam().run(dispatcher, make_tracker(intent="affirm"), domain)
+
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.level, escalation.type) == (EscalationLevel.ROUTINE, EscalationType.QUESTION)
+    assert STUDY.contacts.nurse.phone in texts(dispatcher)[0]
+
+
+async def test_declined_question_stores_nothing(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionMedicalAdviceDeclined().run(dispatcher, make_tracker(intent="deny"), domain)
+
+    assert session.execute(select(Escalation)).first() is None
+    assert texts(dispatcher)
+
+
+async def test_withdrawal_is_respected_and_staff_told(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionWithdrawInfo().run(dispatcher, make_tracker(intent="withdraw"), domain)
+
+    said = " ".join(texts(dispatcher))
+    assert "right to leave" in said
+    assert "care" in said
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.level, escalation.type) == (
+        EscalationLevel.ROUTINE,
+        EscalationType.WITHDRAWAL,
+    )
+
+    await ActionWithdrawCallYes().run(CollectingDispatcher(), make_tracker(intent="affirm"), domain)
+    reasons = session.execute(select(Escalation.reason)).scalars().all()
+    assert "wants to leave the study and asked for a call" in reasons
+
+
+async def test_missed_dose_is_recorded_with_the_study_instruction(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionMissedDose().run(dispatcher, make_tracker(intent="missed_dose"), domain)
+
+    report = session.execute(select(DoseReport)).scalar_one()
+    assert (report.taken, report.source) == ("no", "message")
+    assert texts(dispatcher) == STUDY.wording_text("missed_dose")
+
+
+async def test_request_for_a_person_is_an_urgent_handoff(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionRequestHuman().run(dispatcher, make_tracker(intent="request_human"), domain)
+
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.level, escalation.type) == (EscalationLevel.URGENT, EscalationType.HANDOFF)

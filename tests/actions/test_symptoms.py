@@ -1,0 +1,239 @@
+"""The symptom interview: extraction, grading, storage, alert rules, and what is said."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.actions.symptoms import (
+    ActionStartSymptomReport,
+    ValidateSymptomForm,
+    attributes_of,
+    interview_slots,
+    symptoms_in_message,
+)
+from bot.db.models import Channel, Escalation, EscalationLevel, EscalationType, SymptomReport
+from bot.db.repository import enroll_participant, record_symptom
+from bot.pro_ctcae import Attribute
+from tests.actions.conftest import TrackerFactory
+from tests.actions.scenarios import texts
+
+pytestmark = pytest.mark.usefixtures("database_url")
+
+
+def symptom_entities(*names: str) -> list[dict[str, Any]]:
+    """SYMPTOM entities as the NLU pipeline gives them (canonical values)."""
+    return [{"entity": "SYMPTOM", "value": name, "start": 0, "end": 1} for name in names]
+
+
+def answer(text: str, value: Any) -> dict[str, Any]:
+    return {"value": value, "text": text}
+
+
+async def test_start_queues_every_symptom_named(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="i threw up 3 times and my head is killing me",
+        intent="report_symptom",
+        entities=symptom_entities("vomiting", "headache"),
+    )
+
+    events = await ActionStartSymptomReport().run(dispatcher, tracker, domain)
+
+    slots = {event["name"]: event["value"] for event in events}
+    assert slots["current_symptom"] == "vomiting"
+    assert slots["symptom_queue"] == ["headache"]
+    assert slots["symptoms_done"] is False
+
+
+def test_only_known_symptoms_count_once() -> None:
+    message = {
+        "entities": [
+            *symptom_entities("nausea", "nausea"),
+            {"entity": "BODY_PART", "value": "head"},
+        ]
+    }
+    assert symptoms_in_message(message) == ["nausea"]
+
+
+def test_attributes_follow_the_pro_ctcae_items() -> None:
+    assert attributes_of("headache") == (
+        Attribute.FREQUENCY,
+        Attribute.SEVERITY,
+        Attribute.INTERFERENCE,
+    )
+    assert attributes_of("diarrhea") == (Attribute.FREQUENCY,)
+    assert attributes_of("other") == (Attribute.SEVERITY,)
+
+
+def test_interview_asks_what_it_is_when_nothing_was_named(make_tracker: TrackerFactory) -> None:
+    assert interview_slots(make_tracker(slots={"current_symptom": None})) == ["symptom_description"]
+    assert interview_slots(make_tracker(slots={"current_symptom": "headache"})) == [
+        "symptom_frequency",
+        "symptom_severity",
+        "symptom_interference",
+    ]
+    assert interview_slots(make_tracker(slots={"symptoms_done": True})) == []
+
+
+async def test_severity_words_are_read_when_severity_is_asked(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(text="pretty bad", slots={"requested_slot": "symptom_severity"})
+
+    extracted = await ValidateSymptomForm().extract_symptom_severity(dispatcher, tracker, domain)
+
+    assert extracted == {"symptom_severity": answer("pretty bad", 3)}
+
+
+async def test_an_emergency_is_never_taken_as_an_answer(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="crushing chest pain",
+        intent="emergency",
+        slots={"requested_slot": "symptom_severity"},
+    )
+
+    assert await ValidateSymptomForm().extract_symptom_severity(dispatcher, tracker, domain) == {}
+
+
+async def test_an_answer_that_does_not_fit_is_asked_again_once_then_kept(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    form = ValidateSymptomForm()
+    first = make_tracker(slots={"current_symptom": "nausea", "requested_slot": "symptom_severity"})
+
+    again = await form.validate_symptom_severity(answer("dunno", None), dispatcher, first, domain)
+
+    assert again == {"symptom_severity": None, "reasked_slot": "symptom_severity"}
+    assert "number from 0 to 4" in texts(dispatcher)[0]
+
+    second = make_tracker(
+        slots={
+            "current_symptom": "nausea",
+            "requested_slot": "symptom_severity",
+            "reasked_slot": "symptom_severity",
+            "symptom_frequency": answer("often", 3),
+        }
+    )
+    later = CollectingDispatcher()
+    kept = await form.validate_symptom_severity(answer("like a wave", None), later, second, domain)
+
+    assert kept["symptom_severity"] == answer("like a wave", None)
+    assert kept["symptoms_done"] is True
+    # An answer that did not fit the scale goes to staff to read.
+    assert "noted it for the care team" in texts(later)[0]
+
+
+async def test_severe_symptom_is_stored_and_urgent(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="4",
+        slots={
+            "current_symptom": "vomiting",
+            "symptom_queue": ["headache"],
+            "requested_slot": "symptom_severity",
+            "symptom_frequency": answer("3 times", 2),
+            "symptom_description": "i threw up 3 times",
+        },
+    )
+
+    updates = await ValidateSymptomForm().validate_symptom_severity(
+        answer("4", 4), dispatcher, tracker, domain
+    )
+
+    report = session.execute(select(SymptomReport)).scalar_one()
+    assert (report.symptom, report.frequency, report.severity, report.grade) == (
+        "vomiting",
+        2,
+        4,
+        4,
+    )
+    assert "i threw up 3 times" in report.raw_answer
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert escalation.level is EscalationLevel.URGENT
+    assert escalation.type is EscalationType.SYMPTOM
+    assert "vomiting" in escalation.reason
+    assert "A nurse will call you today" in texts(dispatcher)[0]
+    # On to the next symptom, with its answers cleared.
+    assert updates["current_symptom"] == "headache"
+    assert updates["symptom_queue"] == []
+    assert updates["symptom_frequency"] is None
+
+
+async def test_worse_by_two_points_since_last_report_is_urgent(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    participant = enroll_participant(session=session, study_id="P-009", channel=Channel.WEB)
+    record_symptom(
+        session=session,
+        participant_id=participant.id,
+        symptom="fatigue",
+        grade=0,
+        raw_answer="none",
+    )
+    session.commit()
+    tracker = make_tracker(
+        sender_id="P-009",
+        slots={
+            "current_symptom": "fatigue",
+            "requested_slot": "symptom_interference",
+            "symptom_severity": answer("moderate", 2),
+        },
+    )
+
+    await ValidateSymptomForm().validate_symptom_interference(
+        answer("a little", 1), dispatcher, tracker, domain
+    )
+
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert escalation.level is EscalationLevel.URGENT
+    assert "worse by 2" in escalation.reason
+
+
+async def test_mild_symptom_is_stored_without_alert(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        slots={"current_symptom": "dry_mouth", "requested_slot": "symptom_severity"},
+    )
+
+    updates = await ValidateSymptomForm().validate_symptom_severity(
+        answer("mild", 1), dispatcher, tracker, domain
+    )
+
+    assert session.execute(select(SymptomReport.grade)).scalar_one() == 1
+    assert session.execute(select(Escalation)).first() is None
+    assert updates["symptoms_done"] is True
+    assert texts(dispatcher) == [
+        "Thanks for telling me. I have noted it. Tell me if it gets worse."
+    ]
+
+
+async def test_never_skips_the_rest_of_the_symptom(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        slots={"current_symptom": "headache", "requested_slot": "symptom_frequency"}
+    )
+
+    updates = await ValidateSymptomForm().validate_symptom_frequency(
+        answer("never", 0), dispatcher, tracker, domain
+    )
+
+    assert updates["symptoms_done"] is True
+    assert session.execute(select(SymptomReport.grade)).scalar_one() == 0
+
+
+def test_start_events_are_slot_events() -> None:
+    from bot.actions.symptoms import start_events
+
+    assert SlotSet("current_symptom", "cough") in start_events(["cough"])

@@ -1,0 +1,68 @@
+"""The whole assistant running for real: Rasa server with the trained model, action server
+and web app, on free ports, with a fresh database. Started once per test session.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.db.session import migrate
+from bot.settings import PROJECT_ROOT, Settings
+from bot.supervisor import StartError, running
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Addresses of the running assistant, and its settings."""
+
+    settings: Settings
+    web_url: str
+    rasa_url: str
+
+    def chat(self, sender: str, message: str) -> list[dict]:
+        """Send a message through the chat page's API; return the assistant's messages."""
+        reply = httpx.post(
+            f"{self.web_url}/api/chat", json={"sender": sender, "message": message}, timeout=60
+        )
+        reply.raise_for_status()
+        return list(reply.json()["messages"])
+
+    def texts(self, sender: str, message: str) -> list[str]:
+        """Just the texts of the assistant's reply."""
+        return [m["text"] for m in self.chat(sender, message) if m.get("text")]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Start the three processes the way `trialbot run` does, and stop them afterwards."""
+    model = PROJECT_ROOT / "models" / "trialbot.tar.gz"
+    if not model.exists():
+        pytest.fail(f"no trained model at {model}: run `make train` first")
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=f"sqlite:///{data_dir / 'trialbot.db'}",
+        rasa_port=free_port(),
+        actions_port=free_port(),
+        web_port=free_port(),
+        rasa_api_token="e2e-token",
+    )
+    migrate(settings.database_url)
+    try:
+        with running(settings, data_dir / "logs"):
+            yield Stack(settings, f"http://127.0.0.1:{settings.web_port}", settings.rasa_url)
+    except StartError as error:
+        pytest.fail(str(error))
