@@ -12,7 +12,11 @@ from bot.study import StudyConfig
 
 # Placeholders an action fills per message (not study facts), with an example value used
 # by the plain-language tests: the longest symptom label.
-MESSAGE_VALUES = {"symptom": "wheezing (a whistling sound when you breathe)"}
+MESSAGE_VALUES = {
+    "symptom": "wheezing (a whistling sound when you breathe)",
+    "visit_name": "Week 12 clinic visit",
+    "visit_when": "Tuesday, March 3 at 9:30 AM",
+}
 
 DEFAULTS: dict[str, tuple[str, ...]] = {
     "emergency": (
@@ -115,6 +119,46 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Thank you. I have noted it for the care team to look at. Tell me if it gets worse.",
     ),
     "symptom_noted": ("Thanks for telling me. I have noted it. Tell me if it gets worse.",),
+    # SMS keywords and channel edge cases (bot/channels).
+    "sms_opted_out": (
+        "You will not get any more texts from the {study_name} helper. "
+        "Reply START to turn them back on. In an emergency, call {emergency_number}.",
+    ),
+    "sms_opted_in": (
+        "Welcome back! You will get texts from the {study_name} helper again. "
+        "Reply STOP to stop them.",
+    ),
+    "sms_help": (
+        "This is the {study_name} study helper. To talk to a person, call {coordinator_name} "
+        "at {coordinator_phone}. In an emergency, call {emergency_number}. "
+        "Reply STOP to stop texts.",
+    ),
+    "unknown_sender": (
+        "Sorry, this number is not part of a study I know. Please contact the study team that gave you this number.",
+    ),
+    "text_only": (
+        "Sorry, I can only read text. Please type your message. "
+        "In an emergency, call {emergency_number}.",
+    ),
+    "telegram_unknown_chat": (
+        "Hi! This chat is not linked to a study yet. Please ask the study team for your code, "
+        "then send /start and the code.",
+    ),
+    "telegram_linked": (
+        "Thank you! This chat is now linked to the {study_name} study. "
+        "You can ask me about the study at any time.",
+    ),
+    "telegram_bad_code": ("Sorry, that code did not work. Please check it with the study team.",),
+    # Proactive messages (bot/outreach).
+    "checkin_prompt": ("Hi! It is time for your check-in. It takes about a minute.",),
+    "checkin_nudge": (
+        'Just a reminder: your check-in is still waiting. Reply "check in" when you are ready.',
+    ),
+    "visit_reminder": (
+        "Reminder: your {visit_name} is on {visit_when} at {site_name}. "
+        "To change it, call {coordinator_name} at {coordinator_phone}.",
+    ),
+    "dose_reminder": ("Good morning! This is your reminder to take your study medicine today.",),
     "fallback": (
         "Sorry, I am not sure what you mean. You can ask me about the study, "
         "tell me how you feel, or ask to talk to a person.",
