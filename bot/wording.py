@@ -134,7 +134,8 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Reply STOP to stop texts.",
     ),
     "unknown_sender": (
-        "Sorry, this number is not part of a study I know. Please contact the study team that gave you this number.",
+        "Sorry, this number is not part of a study I know. "
+        "Please contact the study team that gave you this number.",
     ),
     "text_only": (
         "Sorry, I can only read text. Please type your message. "
