@@ -129,6 +129,8 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Accept a feeling; a symptom told instead leads straight into the interview."""
+        if value is None:
+            return {FEELING: None}
         answer = Answer.from_slot(value)
         symptoms = symptoms_in_message(tracker.latest_message)
         if not answer.fits and symptoms:
@@ -156,6 +158,8 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Yes starts the symptom interview (with the symptoms named, if any); no skips it."""
+        if value is None:
+            return {NEW_PROBLEM: None}
         answer = Answer.from_slot(value)
         if answer.value is True:
             return {
@@ -182,6 +186,8 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Accept the answer, or ask again once with an example."""
+        if value is None:
+            return {MEDICINE: None}
         return _accept_or_reask(
             Answer.from_slot(value), MEDICINE, "reask_medicine", dispatcher, tracker
         )
@@ -201,6 +207,8 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """A bare "yes" asks them to type the question."""
+        if value is None:
+            return {QUESTION: None}
         answer = Answer.from_slot(value)
         if answer.value is True:
             say(dispatcher, messages(current_study(), "ask_question_text"))
@@ -284,7 +292,11 @@ def _reset_events() -> list[EventType]:
 
 
 class ActionStartCheckin(Action):
-    """Starts a check-in, or picks up a recent paused one where it stopped."""
+    """Starts a check-in, or picks up a recent paused one where it stopped.
+
+    A check-in the outreach worker starts (entity `trigger: schedule`) opens with the
+    `checkin_prompt` wording: the participant did not ask for it.
+    """
 
     def name(self) -> str:
         """The action's name in the domain."""
@@ -313,7 +325,8 @@ class ActionStartCheckin(Action):
         if resumed:
             say(dispatcher, messages(study, "checkin_resume"))
             return [SlotSet(REASKED, None)]
-        say(dispatcher, messages(study, "checkin_start"))
+        scheduled = next(tracker.get_latest_entity_values("trigger"), None) == "schedule"
+        say(dispatcher, messages(study, "checkin_prompt" if scheduled else "checkin_start"))
         return [*_reset_events(), SlotSet(CHECKIN_ID, float(checkin_id))]
 
 

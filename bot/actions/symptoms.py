@@ -182,6 +182,8 @@ class SymptomInterview:
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         """Queue the symptoms named; with none recognised, grade the problem as told."""
+        if value is None:
+            return {DESCRIPTION: None}
         symptoms = symptoms_in_message(tracker.latest_message) or [OTHER]
         return {DESCRIPTION: value, CURRENT: symptoms[0], QUEUE: symptoms[1:]}
 
@@ -218,6 +220,8 @@ class SymptomInterview:
         tracker: Tracker,
     ) -> dict[str, Any]:
         slot = attribute_slot(attribute)
+        if value is None:  # cleared by an action, not answered
+            return {slot: None}
         answer = Answer.from_slot(value)
         if answer.needs_reask(tracker, slot):
             say(dispatcher, messages(current_study(), "reask_scale"))

@@ -222,3 +222,54 @@ async def test_finishing_stores_everything_and_flags_the_question(
     assert all("when is my next visit" not in e.reason for e in escalations)  # no words in alerts
     assert texts(dispatcher)[-1].startswith("Thank you! Your check-in is done.")
     assert SlotSet("checkin_id", None) in events
+
+
+def _after_start(text: str, **slots: Any) -> list[dict[str, Any]]:
+    """Events as Rasa sends them: a user message, then action_start_checkin clearing slots."""
+    return [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": {"intent": {"name": "start_checkin"}}},
+        {"event": "action", "name": "action_start_checkin"},
+        *[{"event": "slot", "name": name, "value": value} for name, value in slots.items()],
+    ]
+
+
+async def test_form_run_after_start_asks_nothing_and_fills_nothing(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    cleared = dict.fromkeys(
+        ["checkin_feeling", "checkin_new_problem", "checkin_medicine", "checkin_question"]
+    )
+    tracker = make_tracker(
+        text="i want to do my check in",
+        intent="start_checkin",
+        events=_after_start("i want to do my check in", **cleared),
+        slots={**cleared, "requested_slot": None},
+        active_loop={"name": "checkin_form"},
+    )
+
+    events = await ValidateCheckinForm().run(dispatcher, tracker, domain)
+
+    assert dispatcher.messages == []
+    filled = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert all(filled.get(name) is None for name in cleared)
+
+
+async def test_form_run_reads_the_requested_answer(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="4",
+        intent="answer",
+        events=[
+            {"event": "action", "name": "action_listen"},
+            {"event": "user", "text": "4", "parse_data": {"intent": {"name": "answer"}}},
+        ],
+        slots={"requested_slot": "checkin_feeling"},
+        active_loop={"name": "checkin_form"},
+    )
+
+    events = await ValidateCheckinForm().run(dispatcher, tracker, domain)
+
+    filled = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert filled["checkin_feeling"] == answer("4", 4)
