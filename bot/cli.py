@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -95,6 +96,65 @@ def _enroll(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.outreach.worker import serve
+
+    return asyncio.run(serve(get_settings(), interval=args.interval, once=args.once))
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """The new user's password: one line from stdin, or typed twice without echo."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password again: "):
+        raise ValueError("the two passwords are not the same")
+    return first
+
+
+def _create_user(args: argparse.Namespace) -> int:
+    from bot.db.models import StaffRole
+    from bot.db.session import migrate, session_scope
+    from bot.staff.audit import SYSTEM_ACTOR
+    from bot.staff.auth import check_password_rules, create_user
+
+    role = StaffRole(args.role)
+    try:
+        password = _read_password(args)
+        check_password_rules(password)
+        migrate()
+        with session_scope() as session:
+            user = create_user(
+                session=session,
+                actor=SYSTEM_ACTOR,
+                username=args.username,
+                display_name=args.name or args.username,
+                role=role,
+                password=password,
+                phone=args.phone,
+                telegram_chat_id=args.telegram_chat_id,
+            )
+            print(f"created {role.value} user {user.username}; sign in at /console")
+    except ValueError as error:  # StaffUserError is a ValueError
+        print(f"trialbot {args.command}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by create-admin and create-user."""
+    parser.add_argument("--username", required=True, help="letters, digits, . _ -")
+    parser.add_argument("--name", help="the name others see (default: the username)")
+    parser.add_argument("--phone", help="E.164 number for SMS alerts (optional)")
+    parser.add_argument("--telegram-chat-id", help="Telegram chat ID for alerts (optional)")
+    parser.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    parser.set_defaults(handler=_create_user)
+
+
 def _new_key(args: argparse.Namespace) -> int:
     from cryptography.fernet import Fernet
 
@@ -121,9 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--language", default="en")
     enroll.add_argument("--enrolled-on", help="YYYY-MM-DD (default: today, local)")
     enroll.set_defaults(handler=_enroll)
+    worker = commands.add_parser(
+        "worker", help="send check-in prompts, nudges and reminders when due (until stopped)"
+    )
+    worker.add_argument("--interval", type=float, default=30.0, help="seconds between ticks")
+    worker.add_argument("--once", action="store_true", help="run one tick and stop")
+    worker.set_defaults(handler=_worker)
     commands.add_parser(
         "new-key", help="print a new ENCRYPTION_KEY (for phone numbers and chat IDs at rest)"
     ).set_defaults(handler=_new_key)
+    admin = commands.add_parser("create-admin", help="create a staff-console admin user")
+    _add_user_arguments(admin)
+    admin.set_defaults(role="admin")
+    user = commands.add_parser("create-user", help="create a staff-console user")
+    _add_user_arguments(user)
+    user.add_argument("--role", required=True, choices=("staff", "researcher", "admin"))
     check = commands.add_parser(
         "check-study", help="check a study config: every answer present, short and plain"
     )

@@ -8,6 +8,7 @@ what caused it.
 from __future__ import annotations
 
 import logging
+import secrets
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,11 @@ from bot.db.models import (
 
 logger = logging.getLogger(__name__)
 
+# Easy to read and type on a phone: no 0/O, 1/I/L.
+ACK_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+ACK_CODE_LENGTH = 6
+ACK_CODE_TRIES = 10
+
 
 def latest_inbound_message_id(*, session: Session, sender_id: str) -> int | None:
     """The message-log ID of the participant's latest message (the one being handled)."""
@@ -32,6 +38,16 @@ def latest_inbound_message_id(*, session: Session, sender_id: str) -> int | None
         .order_by(MessageLog.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def new_ack_code(*, session: Session) -> str:
+    """A short code no other escalation has, that staff text back as `ACK <code>`."""
+    for _ in range(ACK_CODE_TRIES):
+        code = "".join(secrets.choice(ACK_CODE_ALPHABET) for _ in range(ACK_CODE_LENGTH))
+        taken = session.execute(select(Escalation.id).where(Escalation.ack_code == code)).first()
+        if taken is None:
+            return code
+    raise RuntimeError("could not find a free acknowledgement code")
 
 
 def raise_escalation(
@@ -53,6 +69,7 @@ def raise_escalation(
         message_log_id=message_log_id,
         trigger_message_id=trigger_message_id,
         status=EscalationStatus.OPEN,
+        ack_code=new_ack_code(session=session),
     )
     session.add(escalation)
     session.flush()

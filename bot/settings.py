@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # SQLite default: one is made once under DATA_DIR. Required with any other database.
     encryption_key: str = Field("", env="ENCRYPTION_KEY")
 
+    # Signs the staff console's session cookies (at least 32 characters). Unset with the
+    # embedded SQLite default: one is made once under DATA_DIR. Required with any other database.
+    secret_key: str = Field("", env="SECRET_KEY")
+
     # SMS through Twilio: enabled when the account SID, auth token and a sender are set.
     twilio_account_sid: str = Field("", env="TWILIO_ACCOUNT_SID")
     twilio_auth_token: str = Field("", env="TWILIO_AUTH_TOKEN")

@@ -1,4 +1,5 @@
-"""`trialbot run`: starts the Rasa server, the action server and the web app together.
+"""`trialbot run`: starts the Rasa server, the action server, the web app and the outreach
+worker together.
 
 honcho supervises them: their output is interleaved with a name prefix, and Ctrl-C (or
 any one of them stopping) stops them all.
@@ -78,6 +79,9 @@ def process_commands(settings: Settings) -> dict[str, str]:
             "--port",
             str(settings.web_port),
         ),
+        # Proactive outreach (bot/outreach/worker.py); it serves no HTTP, so readiness
+        # does not wait for it.
+        "worker": _command(python, "-m", "bot.outreach.worker"),
     }
 
 
@@ -166,7 +170,9 @@ def running(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
             with (logs / f"{name}.log").open("w") as log:
                 processes.append(
                     subprocess.Popen(  # noqa: S602 - our own commands, quoted with shlex
-                        command,
+                        # exec: the shell becomes the process, so terminate() reaches it
+                        # (without it the shell dies and the server lives on, orphaned).
+                        f"exec {command}",
                         shell=True,
                         cwd=PROJECT_ROOT,
                         env=environment,

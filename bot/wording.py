@@ -160,6 +160,17 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "To change it, call {coordinator_name} at {coordinator_phone}.",
     ),
     "dose_reminder": ("Good morning! This is your reminder to take your study medicine today.",),
+    # Feedback (bot/actions/feedback.py).
+    "feedback_start": ("Thank you for taking a moment to tell us how it is going.",),
+    "ask_feedback_rating": ("How would you rate the study so far? 1 is poor and 5 is great.",),
+    "ask_feedback_comment": (
+        "Is there anything you would like to tell the study team? Type it here, or reply no.",
+    ),
+    "reask_rating": ("Sorry, I did not get that. Please reply with a number from 1 to 5.",),
+    "feedback_thanks": (
+        "Thank you for telling us. The study team reads every note. "
+        "It helps us make the study better.",
+    ),
     "fallback": (
         "Sorry, I am not sure what you mean. You can ask me about the study, "
         "tell me how you feel, or ask to talk to a person.",

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no
 from bot.actions.records import in_session, participant_id
-from bot.actions.replies import YES_NO, button, say
+from bot.actions.replies import YES_NO, AskAction, button, say
 from bot.actions.symptoms import (
     CHECKIN_ID,
     DONE,
@@ -234,24 +234,6 @@ def _accept_or_reask(
 
 def _slot_dict(events: list[EventType]) -> dict[str, Any]:
     return {event["name"]: event["value"] for event in events if event.get("event") == "slot"}
-
-
-class AskAction(Action):
-    """Asks a form question from the study's wording, with answer buttons."""
-
-    slot: str = ""
-    buttons: tuple[dict[str, str], ...] = ()
-
-    def name(self) -> str:
-        """action_ask_<slot>, which Rasa forms call to ask for the slot."""
-        return f"action_ask_{self.slot}"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        """Ask the question."""
-        say(dispatcher, messages(current_study(), f"ask_{self.slot}"), buttons=self.buttons)
-        return []
 
 
 class ActionAskCheckinFeeling(AskAction):

@@ -10,6 +10,7 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from bot.actions.records import escalate
 from bot.db.models import EscalationLevel, EscalationType
@@ -69,4 +70,22 @@ class WordingAction(Action):
                 tracker, level=self.notice.level, type=self.notice.type, reason=self.notice.reason
             )
         say(dispatcher, messages(current_study(), self.wording_key), buttons=self.buttons)
+        return []
+
+
+class AskAction(Action):
+    """Asks a form question from the study's wording, with answer buttons."""
+
+    slot: str = ""
+    buttons: tuple[dict[str, str], ...] = ()
+
+    def name(self) -> str:
+        """action_ask_<slot>, which Rasa forms call to ask for the slot."""
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Ask the question."""
+        say(dispatcher, messages(current_study(), f"ask_{self.slot}"), buttons=self.buttons)
         return []

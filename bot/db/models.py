@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeMeta, Mapped, registry, relationship
 
@@ -36,6 +38,8 @@ class Base(metaclass=DeclarativeMeta):
 
 # Tables that belong to Rasa, not to our migrations.
 RASA_TABLES = frozenset({"events"})
+# Tables whose rows the database refuses to change or delete (triggers made in migration 0005).
+APPEND_ONLY_TABLES = frozenset({"audit_events"})
 
 
 class Channel(str, enum.Enum):
@@ -192,7 +196,10 @@ class Escalation(Base):
     """Something staff must look at: a red flag, a severe or worsening symptom, a request."""
 
     __tablename__ = "escalations"
-    __table_args__ = (Index("ix_escalations_status_level", "status", "level"),)
+    __table_args__ = (
+        Index("ix_escalations_status_level", "status", "level"),
+        UniqueConstraint("ack_code", name="uq_escalations_ack_code"),
+    )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
     participant_id: Mapped[int] = Column(
@@ -220,6 +227,8 @@ class Escalation(Base):
     resolved_by: Mapped[str | None] = Column(String(128))
     resolved_at: Mapped[datetime | None] = Column(UTCDateTime)
     resolution_note: Mapped[str | None] = Column(Text)
+    # What staff text back (`ACK <code>`) to acknowledge it; set by raise_escalation.
+    ack_code: Mapped[str] = Column(String(12), nullable=False)
 
     participant = relationship("Participant", lazy="raise")
 
@@ -346,3 +355,144 @@ class ScheduledMessage(Base):
     sent_at: Mapped[datetime | None] = Column(UTCDateTime)
     note: Mapped[str | None] = Column(Text)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class StaffRole(str, enum.Enum):
+    """What a console user may do (bot.staff.permissions has the matrix)."""
+
+    STAFF = "staff"
+    RESEARCHER = "researcher"
+    ADMIN = "admin"
+
+
+class StaffUser(Base):
+    """A study-team member who signs in to the staff console and receives alerts."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (
+        UniqueConstraint("username", name="uq_staff_users_username"),
+        UniqueConstraint("phone_hash", name="uq_staff_users_phone_hash"),
+        UniqueConstraint("telegram_chat_id_hash", name="uq_staff_users_telegram_chat_id_hash"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    username: Mapped[str] = Column(String(64), nullable=False)
+    display_name: Mapped[str] = Column(String(128), nullable=False)
+    role: Mapped[StaffRole] = Column(_enum(StaffRole, "staff_role"), nullable=False)
+    # argon2id (argon2-cffi's encoded form, parameters included); never the password.
+    password_hash: Mapped[str] = Column(String(255), nullable=False)
+    active: Mapped[bool] = Column(Boolean, nullable=False, default=True, server_default=true())
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = Column(UTCDateTime)
+    # Where alerts reach them, encrypted (bot.crypto), and keyed hashes to recognise a reply.
+    phone_encrypted: Mapped[str | None] = Column(Text)
+    phone_hash: Mapped[str | None] = Column(String(64))
+    telegram_chat_id_encrypted: Mapped[str | None] = Column(Text)
+    telegram_chat_id_hash: Mapped[str | None] = Column(String(64))
+
+
+class AuditEvent(Base):
+    """Who did or saw what, when, about which participant: append-only (database triggers).
+
+    No foreign keys on purpose: the log outlives the rows it names, and a cascade would
+    have to change or delete audit rows, which the triggers refuse.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_participant_at", "participant_id", "at"),
+        Index("ix_audit_events_escalation_at", "escalation_id", "at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow, index=True)
+    # A staff username, or "system".
+    actor: Mapped[str] = Column(String(128), nullable=False)
+    action: Mapped[str] = Column(String(64), nullable=False)
+    participant_id: Mapped[int | None] = Column(Integer)
+    escalation_id: Mapped[int | None] = Column(Integer)
+    # Staff language, never the participant's words, phone numbers or passwords.
+    detail: Mapped[str] = Column(Text, nullable=False, default="", server_default="")
+
+
+class SignInAttempt(Base):
+    """One console sign-in attempt, kept for rate limiting across processes."""
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_username_at", "username", "at"),
+        Index("ix_sign_in_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    username: Mapped[str] = Column(String(64), nullable=False)
+    ip: Mapped[str] = Column(String(64), nullable=False)
+    at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    success: Mapped[bool] = Column(Boolean, nullable=False)
+
+
+class Feedback(Base):
+    """A participant's rating (1-5) and comment about the study or the assistant."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    rating: Mapped[int | None] = Column(Integer)
+    comment: Mapped[str | None] = Column(Text)
+    # "conversation" (they offered it) or the milestone key that asked for it ("week_12").
+    source: Mapped[str] = Column(String(32), nullable=False, default="conversation")
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class LedgerStatus(str, enum.Enum):
+    """Whether an incentive has been paid."""
+
+    OWED = "owed"
+    PAID = "paid"
+
+
+class IncentiveEntry(Base):
+    """Money a participant has earned under the study's rules (a visit, a bonus), and if paid."""
+
+    __tablename__ = "incentive_ledger"
+    __table_args__ = (
+        # One entry per participant and reason (e.g. "visit:week_4", "bonus:week_12").
+        UniqueConstraint("participant_id", "reason_key", name="uq_incentive_ledger_reason"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    reason_key: Mapped[str] = Column(String(64), nullable=False)
+    description: Mapped[str] = Column(String(200), nullable=False)
+    amount_cents: Mapped[int] = Column(Integer, nullable=False)
+    currency: Mapped[str] = Column(String(8), nullable=False, default="$")
+    earned_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    status: Mapped[LedgerStatus] = Column(
+        _enum(LedgerStatus, "ledger_status"), nullable=False, default=LedgerStatus.OWED
+    )
+    paid_at: Mapped[datetime | None] = Column(UTCDateTime)
+    paid_by: Mapped[str | None] = Column(String(128))
+
+
+class NluLabel(Base):
+    """A researcher's label for a message the model was unsure of (the NLU improvement loop)."""
+
+    __tablename__ = "nlu_labels"
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    # The Rasa tracker-store event (table `events`) of the user message.
+    event_id: Mapped[int] = Column(Integer, nullable=False, unique=True)
+    sender_id: Mapped[str] = Column(String(255), nullable=False)
+    predicted_intent: Mapped[str | None] = Column(String(128))
+    confidence: Mapped[float | None] = Column(Float)
+    # The right intent ("faq/placebo" for FAQ topics); None with out_of_scope.
+    intent: Mapped[str | None] = Column(String(128))
+    out_of_scope: Mapped[bool] = Column(Boolean, nullable=False, default=False)
+    labelled_by: Mapped[str] = Column(String(128), nullable=False)
+    labelled_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    exported_at: Mapped[datetime | None] = Column(UTCDateTime)

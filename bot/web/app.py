@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from bot.settings import get_settings
 from bot.study import current_study
+from bot.web.console import mount_console
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ RASA_TIMEOUT_SECONDS = 30.0
 app = FastAPI(title="Trial Companion", docs_url=None, redoc_url=None, openapi_url=None)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+mount_console(app)
 
 
 class ChatMessage(BaseModel):

@@ -1,0 +1,158 @@
+"""Feedback: a 1-5 rating and a comment, offered by the participant or asked at a milestone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
+
+from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no
+from bot.actions.records import in_session, participant_id
+from bot.actions.replies import AskAction, button, say
+from bot.actions.symptoms import is_interruption
+from bot.db.models import Feedback
+from bot.study import current_study
+from bot.wording import messages
+
+RATING = "feedback_rating"
+COMMENT = "feedback_comment"
+SOURCE = "feedback_source"
+FEEDBACK_SLOTS = (RATING, COMMENT, SOURCE)
+RATING_CHOICES = tuple(
+    button(f"{point} {word}", str(point))
+    for point, word in enumerate(("Poor", "Fair", "OK", "Good", "Great"), start=1)
+)
+RATING_WORDS = {
+    "poor": 1, "bad": 1, "terrible": 1, "awful": 1,
+    "fair": 2, "not great": 2, "meh": 2,
+    "ok": 3, "okay": 3, "fine": 3, "alright": 3, "average": 3,
+    "good": 4, "pretty good": 4, "nice": 4,
+    "great": 5, "excellent": 5, "awesome": 5, "amazing": 5, "love it": 5, "very good": 5,
+}  # fmt: skip
+
+
+def read_rating(text: str) -> int | None:
+    """1 (poor) to 5 (great), from a number or a word."""
+    words = " ".join(text.lower().strip(" .!?").split())
+    if words in {"1", "2", "3", "4", "5"}:
+        return int(words)
+    return RATING_WORDS.get(words)
+
+
+def _asked(tracker: Tracker, slot: str) -> bool:
+    return tracker.get_slot("requested_slot") == slot and not is_interruption(tracker)
+
+
+class ValidateFeedbackForm(FormValidationAction):
+    """Reads the rating and the comment."""
+
+    def name(self) -> str:
+        """The validation action's name (validate_<form>)."""
+        return "validate_feedback_form"
+
+    async def extract_feedback_rating(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A number or a word, when the rating is the question asked."""
+        if not _asked(tracker, RATING):
+            return {}
+        return {RATING: read_choice(tracker.latest_message.get("text", ""), read_rating)}
+
+    async def validate_feedback_rating(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Accept 1-5; ask once more with an example; then keep the words."""
+        if value is None:
+            return {RATING: None}
+        answer = Answer.from_slot(value)
+        if answer.needs_reask(tracker, RATING):
+            say(dispatcher, messages(current_study(), "reask_rating"))
+            return {RATING: None, REASKED: RATING}
+        return {RATING: answer.as_slot(), REASKED: None}
+
+    async def extract_feedback_comment(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Any words are the comment; "no" means none."""
+        if not _asked(tracker, COMMENT):
+            return {}
+        text = tracker.latest_message.get("text", "").strip()
+        return {COMMENT: Answer(None if read_yes_no(text) is False else text, text).as_slot()}
+
+    async def validate_feedback_comment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Any answer ends the question."""
+        if value is None:
+            return {COMMENT: None}
+        return {COMMENT: value}
+
+
+class ActionAskFeedbackRating(AskAction):
+    """How they rate the study so far, 1 to 5."""
+
+    slot = RATING
+    buttons = RATING_CHOICES
+
+
+class ActionAskFeedbackComment(AskAction):
+    """Anything they want to tell the team."""
+
+    slot = COMMENT
+    buttons = (button("No", "no"),)
+
+
+class ActionStartFeedback(Action):
+    """Opens the feedback questions; remembers whether a milestone asked for them."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_start_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Clear earlier answers and note the source."""
+        milestone = next(tracker.get_latest_entity_values("milestone"), None)
+        say(dispatcher, messages(current_study(), "feedback_start"))
+        return [
+            SlotSet(RATING, None),
+            SlotSet(COMMENT, None),
+            SlotSet(SOURCE, str(milestone) if milestone else "conversation"),
+            SlotSet(REASKED, None),
+        ]
+
+
+class ActionSaveFeedback(Action):
+    """Stores the rating and comment and thanks them."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_save_feedback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """Save, thank, and clear the slots."""
+        rating = Answer.from_slot(tracker.get_slot(RATING))
+        comment = Answer.from_slot(tracker.get_slot(COMMENT))
+        free_text = rating.text if not rating.fits and rating.text else None
+        notes = [text for text in (free_text, comment.value) if isinstance(text, str) and text]
+
+        def work(session: Session) -> None:
+            session.add(
+                Feedback(
+                    participant_id=participant_id(session, tracker),
+                    rating=rating.point,
+                    comment="\n".join(notes) or None,
+                    source=tracker.get_slot(SOURCE) or "conversation",
+                )
+            )
+
+        await in_session(work)
+        say(dispatcher, messages(current_study(), "feedback_thanks"))
+        return [SlotSet(slot, None) for slot in FEEDBACK_SLOTS]

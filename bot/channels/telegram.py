@@ -1,0 +1,479 @@
+"""Telegram: participants chat with the assistant through the study's bot.
+
+Telegram posts each update to `/webhooks/telegram/webhook` with our secret in the
+`X-Telegram-Bot-Api-Secret-Token` header. An update is logged once (its `update_id` is
+the log's external ID, so a retried delivery is a duplicate and is dropped), answered 200
+at once, and handled in the background, one at a time per chat:
+
+- `/start <code>` from a chat not yet linked links it to the participant the code was
+  given to (`trialbot enroll … --channel telegram`); any other message from an unknown
+  chat gets "please ask your study team" and never reaches the assistant;
+- text from a linked chat goes to Rasa as the participant (their sender ID); a button
+  press is answered (the button stops spinning) and its payload goes to Rasa as if typed;
+- edits, stickers, photos and the like get a "please type" reply.
+
+Starting the channel calls nothing over the network: the webhook is registered
+separately (`bot.channels.telegram_setup`). Replies go out through `bot.delivery`, so
+they are logged, retried and kept from participants who opted out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import hmac
+import logging
+import re
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from telegram import Chat, Update
+
+from bot.channels.numbered_choices import resolve_numbered_reply
+from bot.channels.records import record_message
+from bot.clients.telegram_bot import (
+    TelegramClient,
+    chat_key,
+    payload_for_callback,
+    webhook_secret,
+)
+from bot.db.models import Channel, Direction, MessageLog, Participant
+from bot.db.repository import get_participant_by_sender, log_message
+from bot.db.session import session_scope
+from bot.delivery import FAILED, SENT, Button, SendError, deliver
+from bot.enrollment import link_telegram_chat, participant_for_address
+from bot.settings import get_settings
+from bot.study import current_study
+from bot.wording import messages
+
+logger = logging.getLogger(__name__)
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+RECEIVED = "received"
+# "/start", "/start CODE" (also "/start@OurBot CODE", as Telegram writes it in menus).
+START_COMMAND = re.compile(r"/start(?:@\w+)?(?:\s+(\S+))?\s*", re.IGNORECASE)
+STOP_WAIT_SECONDS = 10.0
+
+
+class Kind(enum.Enum):
+    """What a participant sent."""
+
+    TEXT = "text"
+    BUTTON = "button"
+    NOT_TEXT = "not_text"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One update the channel handles: the chat, and the typed text or the button's data."""
+
+    update_id: int
+    chat_id: str
+    kind: Kind
+    text: str
+    callback_query_id: str | None = None
+    # The bot's message the pressed button was under.
+    button_message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An update logged for the first time: its log entry and who sent it, if known."""
+
+    log_id: int
+    sender_id: str
+    participant: Participant | None
+
+
+def read_update(update: Update) -> Incoming | None:
+    """What an update brings from a private chat (None: nothing for the channel)."""
+    chat = update.effective_chat
+    if chat is None or chat.type != Chat.PRIVATE:
+        return None
+    chat_id = str(chat.id)
+    query = update.callback_query
+    if query is not None:
+        message_id = query.message.message_id if query.message else None
+        return Incoming(
+            update.update_id, chat_id, Kind.BUTTON, query.data or "", query.id, message_id
+        )
+    if update.message is not None and update.message.text:
+        return Incoming(update.update_id, chat_id, Kind.TEXT, update.message.text)
+    message = update.message or update.edited_message
+    if message is None:
+        return None
+    return Incoming(update.update_id, chat_id, Kind.NOT_TEXT, message.text or message.caption or "")
+
+
+def unknown_chat_sender(chat_id: str) -> str:
+    """The log's sender ID for a chat no participant has linked (not the chat ID itself)."""
+    return f"telegram-{chat_key(chat_id)}"
+
+
+def _claim(incoming: Incoming) -> Claimed | None:
+    """Log an inbound update; None when the same update_id was logged before."""
+    try:
+        with session_scope() as session:
+            participant = participant_for_address(
+                session=session, channel=Channel.TELEGRAM, address=incoming.chat_id
+            )
+            sender_id = (
+                participant.sender_id if participant else unknown_chat_sender(incoming.chat_id)
+            )
+            entry = log_message(
+                session=session,
+                sender_id=sender_id,
+                channel=Channel.TELEGRAM,
+                direction=Direction.INBOUND,
+                text=incoming.text,
+                participant_id=participant.id if participant else None,
+                external_id=f"update:{incoming.update_id}",
+                delivery_status=RECEIVED,
+            )
+            return Claimed(entry.id, sender_id, participant)
+    except IntegrityError:
+        return None
+
+
+def _link(code: str, chat_id: str, log_id: int) -> Participant | None:
+    """Link the chat to the code's participant, and file the /start message under them."""
+    try:
+        with session_scope() as session:
+            participant = link_telegram_chat(session=session, code=code, chat_id=chat_id)
+            if participant is None:
+                return None
+            entry = session.get(MessageLog, log_id)
+            if entry is not None:
+                entry.participant_id, entry.sender_id = participant.id, participant.sender_id
+            return participant
+    except IntegrityError:  # the chat was linked to someone else meanwhile
+        return None
+
+
+def _buttons_sent(chat_id: str, message_id: int) -> list[Mapping[str, Any]]:
+    """The buttons of one of our messages in a chat, as the message log kept them."""
+    with session_scope() as session:
+        buttons = session.execute(
+            select(MessageLog.buttons).where(
+                MessageLog.channel == Channel.TELEGRAM,
+                MessageLog.direction == Direction.OUTBOUND,
+                MessageLog.external_id == f"{chat_key(chat_id)}:{message_id}",
+            )
+        ).scalar_one_or_none()
+        return list(buttons or [])
+
+
+def _numbered(participant_id: int, text: str) -> str:
+    with session_scope() as session:
+        return resolve_numbered_reply(session=session, participant_id=participant_id, text=text)
+
+
+def _telegram_participant(sender_id: str) -> Participant | None:
+    with session_scope() as session:
+        participant = get_participant_by_sender(session=session, sender_id=sender_id)
+        if participant is None or participant.channel is not Channel.TELEGRAM:
+            return None
+        return participant
+
+
+def _as_typed(text: str) -> str:
+    """Text as the assistant should read it: a leading "/" (Telegram's commands) dropped.
+
+    Rasa would take "/help" as the intent `help`; a participant only ever types words.
+    """
+    return text.strip().lstrip("/").strip()
+
+
+def _rasa_button(button: Mapping[str, Any]) -> Button:
+    title = str(button.get("title") or button.get("payload") or "")
+    return {"title": title, "payload": str(button.get("payload") or title)}
+
+
+class TelegramOutput(OutputChannel):
+    """Sends the assistant's messages to a participant's linked chat (logged, retried)."""
+
+    def __init__(self, client: TelegramClient | None = None) -> None:
+        self._client = client
+
+    @classmethod
+    def name(cls) -> str:
+        """The name Rasa's `output_channel=telegram` picks."""
+        return "telegram"
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send one text to the participant whose conversation this is."""
+        await self._deliver(recipient_id, text, [])
+
+    async def send_text_with_buttons(
+        self,
+        recipient_id: str,
+        text: str,
+        buttons: list[dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        """Send a text with its buttons as an inline keyboard."""
+        await self._deliver(recipient_id, text, [_rasa_button(button) for button in buttons])
+
+    def _telegram_client(self) -> TelegramClient:
+        if self._client is None:
+            self._client = TelegramClient.from_settings()
+        return self._client
+
+    async def _deliver(self, recipient_id: str, text: str, buttons: Sequence[Button]) -> None:
+        participant = await asyncio.to_thread(_telegram_participant, recipient_id)
+        if participant is None:
+            logger.error("telegram: %s is not a Telegram participant; not sent", recipient_id)
+            return
+        await deliver(self._telegram_client(), participant, [text], buttons)
+
+
+class TelegramInput(InputChannel):
+    """The Telegram webhook; enabled by TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET."""
+
+    def __init__(self) -> None:
+        self._client: TelegramClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @classmethod
+    def name(cls) -> str:
+        """Served under /webhooks/telegram/."""
+        return "telegram"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """Secrets come from the settings (the environment), never credentials.yml."""
+        return cls()
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """So Rasa can message a participant first (`trigger_intent?output_channel=telegram`)."""
+        if not get_settings().telegram_enabled:
+            return None
+        return TelegramOutput(self._telegram_client())
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """The webhook (503 while Telegram is not enabled)."""
+        settings = get_settings()
+        if not settings.telegram_enabled:
+            return _disabled_blueprint()
+        telegram = Blueprint("telegram_webhook", __name__)
+        secret = webhook_secret(settings)
+        self._client = TelegramClient.from_settings(settings)
+
+        @telegram.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, secret, on_new_message)
+
+        @telegram.listener("before_server_stop")
+        async def finish_updates(app: Any, loop: Any) -> None:
+            if self._tasks:
+                await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_SECONDS)
+
+        @telegram.listener("after_server_stop")
+        async def close_client(app: Any, loop: Any) -> None:
+            if self._client is not None:
+                await self._client.aclose()
+
+        return telegram
+
+    async def wait_idle(self) -> None:
+        """Wait until every update received so far has been handled."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    async def _receive(
+        self,
+        request: Request,
+        secret: str,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> HTTPResponse:
+        given = request.headers.get(SECRET_HEADER) or ""
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            logger.warning("telegram: webhook call without the right secret token refused")
+            return response.json({"error": "forbidden"}, status=403)
+        update = _parse_update(request)
+        if update is None:
+            return response.json({"error": "not a Telegram update"}, status=400)
+        incoming = read_update(update)
+        if incoming is None:
+            logger.info(
+                "telegram: update %s ignored (not a private chat message)", update.update_id
+            )
+            return response.json({"status": "ignored"})
+        claimed = await asyncio.to_thread(_claim, incoming)
+        if claimed is None:
+            logger.info("telegram: update %s seen before; dropped", incoming.update_id)
+            return response.json({"status": "duplicate"})
+        self._in_background(self._process(incoming, claimed, on_new_message), incoming.update_id)
+        return response.json({"status": "received"})
+
+    def _in_background(self, work: Coroutine[Any, Any, None], update_id: int) -> None:
+        task = asyncio.create_task(work, name=f"telegram-update-{update_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _process(
+        self,
+        incoming: Incoming,
+        claimed: Claimed,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        """Handle one update after the chat's earlier ones; log any failure with its IDs."""
+        lock = self._chat_locks.get(incoming.chat_id)
+        if lock is None:
+            lock = self._chat_locks[incoming.chat_id] = asyncio.Lock()
+        try:
+            async with lock:
+                await self._handle(incoming, claimed, on_new_message)
+        except Exception:
+            logger.exception(
+                "telegram: update %s (log %s) failed", incoming.update_id, claimed.log_id
+            )
+
+    async def _handle(
+        self,
+        incoming: Incoming,
+        claimed: Claimed,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        if incoming.callback_query_id is not None:
+            await self._answer_button(incoming.update_id, incoming.callback_query_id)
+        participant = claimed.participant
+        if participant is None:
+            await self._from_unknown_chat(incoming, claimed)
+            return
+        if incoming.kind is Kind.TEXT and START_COMMAND.fullmatch(incoming.text):
+            await self._say(participant, "telegram_linked")
+            return
+        text = await self._text_for_assistant(incoming, participant)
+        if not text:
+            await self._say(participant, "text_only")
+            return
+        metadata = {"message_log_id": claimed.log_id, "telegram_update_id": incoming.update_id}
+        await on_new_message(
+            UserMessage(
+                text,
+                TelegramOutput(self._telegram_client()),
+                sender_id=participant.sender_id,
+                input_channel=self.name(),
+                metadata=metadata,
+            )
+        )
+
+    async def _text_for_assistant(self, incoming: Incoming, participant: Participant) -> str:
+        """What the participant said, as text ('' for something that is not text)."""
+        if incoming.kind is Kind.NOT_TEXT:
+            return ""
+        if incoming.kind is Kind.BUTTON:
+            payload = await self._button_payload(incoming)
+            return _as_typed(payload or "")
+        text = _as_typed(incoming.text)
+        return await asyncio.to_thread(_numbered, participant.id, text) if text else ""
+
+    async def _button_payload(self, incoming: Incoming) -> str | None:
+        """The payload of a pressed button; long ones are looked up in the message log."""
+        payload = payload_for_callback(incoming.text, [])
+        if payload is not None or incoming.button_message_id is None:
+            return payload
+        buttons = await asyncio.to_thread(
+            _buttons_sent, incoming.chat_id, incoming.button_message_id
+        )
+        payload = payload_for_callback(incoming.text, buttons)
+        if payload is None:
+            logger.warning("telegram: update %s: button not found", incoming.update_id)
+        return payload
+
+    async def _answer_button(self, update_id: int, callback_query_id: str) -> None:
+        """Stop the pressed button's spinner (a failure only means it spins a while)."""
+        try:
+            await self._telegram_client().answer_callback(callback_query_id)
+        except SendError as error:
+            logger.warning("telegram: update %s: button not answered: %s", update_id, error)
+
+    async def _from_unknown_chat(self, incoming: Incoming, claimed: Claimed) -> None:
+        """Link the chat on `/start <code>`; otherwise point them to their study team."""
+        start = START_COMMAND.fullmatch(incoming.text) if incoming.kind is Kind.TEXT else None
+        if start is None or not start.group(1):
+            await self._reply_to_unknown(incoming, claimed, "telegram_unknown_chat")
+            return
+        participant = await asyncio.to_thread(
+            _link, start.group(1), incoming.chat_id, claimed.log_id
+        )
+        if participant is None:
+            logger.info("telegram: update %s: enrollment code not accepted", incoming.update_id)
+            await self._reply_to_unknown(incoming, claimed, "telegram_bad_code")
+            return
+        logger.info(
+            "telegram: update %s linked a chat to participant %s",
+            incoming.update_id,
+            participant.study_id,
+        )
+        await self._say(participant, "telegram_linked")
+
+    async def _say(self, participant: Participant, key: str) -> None:
+        await deliver(self._telegram_client(), participant, messages(current_study(), key))
+
+    async def _reply_to_unknown(self, incoming: Incoming, claimed: Claimed, key: str) -> None:
+        """Answer a chat no participant has linked: sent once, logged under its chat name."""
+        for text in messages(current_study(), key):
+            external_id, status = None, FAILED
+            try:
+                sent = await self._telegram_client().send_plain(incoming.chat_id, text)
+                external_id, status = sent.external_id, SENT
+            except SendError as error:
+                logger.warning("telegram: update %s: reply failed: %s", incoming.update_id, error)
+            await record_message(
+                sender_id=claimed.sender_id,
+                channel=Channel.TELEGRAM,
+                direction=Direction.OUTBOUND,
+                text=text,
+                external_id=external_id,
+                delivery_status=status,
+            )
+
+    def _telegram_client(self) -> TelegramClient:
+        if self._client is None:
+            self._client = TelegramClient.from_settings()
+        return self._client
+
+
+def _disabled_blueprint() -> Blueprint:
+    """The webhook while Telegram is not enabled: says so once, answers 503."""
+    logger.info(
+        "telegram: not enabled; set TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET to turn it on"
+    )
+    telegram = Blueprint("telegram_webhook", __name__)
+
+    @telegram.route("/webhook", methods=["POST"])
+    async def disabled(request: Request) -> HTTPResponse:
+        return response.json({"error": "Telegram is not enabled"}, status=503)
+
+    return telegram
+
+
+def _parse_update(request: Request) -> Update | None:
+    """The request body as a Telegram update, or None when it is not one."""
+    try:
+        data = request.json
+    except Exception:  # sanic raises InvalidUsage for a body that is not JSON
+        return None
+    if not isinstance(data, dict):
+        return None
+    update_id = data.get("update_id")
+    if not isinstance(update_id, int) or isinstance(update_id, bool):
+        return None
+    try:
+        return Update.de_json(data, None)
+    except Exception:  # PTB raises KeyError, TypeError, ... for a malformed update
+        logger.warning("telegram: update %s is malformed", update_id)
+        return None

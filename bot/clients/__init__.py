@@ -1,0 +1,1 @@
+"""Thin clients, one per outside service (Telegram, Twilio)."""

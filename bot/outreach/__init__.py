@@ -1,0 +1,7 @@
+"""Proactive outreach that survives restarts: check-in prompts, nudges, visit and dose reminders.
+
+Planned into the `scheduled_messages` due-jobs table (`bot.outreach.planner`) and sent by
+one worker process (`bot.outreach.worker`, `trialbot worker`), exactly once at most. The
+policies (quiet hours, late messages, at most once, nudges, at risk of dropping out) are
+stated in those two modules' docstrings.
+"""

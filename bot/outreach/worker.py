@@ -1,0 +1,542 @@
+"""The outreach worker: plans, then sends each due message once (at most once, after a crash).
+
+Every tick (30 s by default):
+
+1. plan: `bot.outreach.planner.sync_plan` inserts the messages due in the next two days
+   (idempotent: deterministic keys), and at-risk flags of participants who checked in
+   again are cleared;
+2. send: each pending message due by now is claimed with a conditional UPDATE
+   (pending -> sending; a claim another worker won is left alone), checked, sent, and
+   recorded as sent, skipped or failed;
+3. retry: `bot.delivery.retry_failed` for each enabled channel.
+
+At most once. A message found in 'sending' when a worker starts was claimed by a worker
+that stopped before recording the result: it may or may not have gone out, so it is marked
+failed with a note and NOT sent again. A duplicate reminder is worse than a missed one
+(it confuses people and erodes trust; the next prompt or reminder follows anyway). Only
+when no connection to Rasa could be made is a claimed check-in prompt put back to pending,
+since it certainly was not sent. A one-way text the channel refused is retried by
+`bot.delivery` from the message log, never by sending the scheduled message again.
+
+Late messages (due while the worker was down, or Rasa was unreachable): sent late within
+the study's `outreach.late_grace_minutes` of their due time; older ones are skipped with
+a note and a log line.
+
+Checked just before sending (a message that fails a check is skipped with a note):
+
+- the participant is active, has not opted out, is on an enabled SMS or Telegram channel
+  and has an address (web chat gets nothing proactive);
+- the participant's local time is outside quiet hours (see `bot.outreach.planner` for how
+  planned times avoid them; a late message that would now land inside them is skipped);
+- check-in prompt: not when a check-in was completed in the 12 hours before;
+- nudge: not when the participant wrote anything or completed a check-in since the prompt;
+- visit reminder: the visit is still planned at the time the reminder was planned for.
+
+Check-in prompts go through Rasa (`trigger_intent` of `start_checkin` with the entity
+`trigger: schedule`, output on the participant's channel), so the check-in conversation
+starts there. Nudges, visit and dose reminders are one-way texts sent with
+`bot.delivery.deliver` (logged, retried, opt-outs kept).
+
+Nudge: once a prompt is sent, one nudge is planned `nudge_after_minutes` later (key
+`nudge:<prompt id>`, so at most one per prompt). A nudge that would land in quiet hours is
+skipped. After each sent prompt the participant's missed check-ins in a row are counted
+(`bot.outreach.engagement`); at `missed_in_a_row_for_risk` they are flagged at risk and
+one routine escalation is stored.
+
+Run one worker per database (`trialbot run` starts one): start-up recovery assumes no
+other worker is mid-send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.db.models import (
+    Appointment,
+    AppointmentStatus,
+    Channel,
+    OutreachStatus,
+    Participant,
+    ParticipantStatus,
+    ScheduledMessage,
+)
+from bot.db.session import session_scope
+from bot.db.types import utcnow
+from bot.delivery import FAILED, SUPPRESSED, ChannelClient, Outcome, deliver, retry_failed
+from bot.outreach import engagement
+from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_clients
+from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
+from bot.outreach.planner import PLAN_AHEAD, sync_plan
+from bot.outreach.rasa_api import RasaApi, RasaApiError, RasaUnavailable
+from bot.outreach.repository import (
+    Kind,
+    Planned,
+    claim,
+    due_message_ids,
+    finish,
+    get_message,
+    insert_planned,
+    interrupted_message_ids,
+    mark_interrupted,
+    release,
+)
+from bot.settings import Settings, require_secret
+from bot.study import StudyConfig, current_study
+from bot.wording import messages
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+StudySource = Callable[[], StudyConfig]
+
+TICK_SECONDS = 30.0
+# A prompt is not sent when a check-in was completed this recently.
+RECENT_CHECKIN = timedelta(hours=12)
+CHECKIN_INTENT = "start_checkin"
+SCHEDULE_TRIGGER = {"trigger": "schedule"}
+INTERRUPTED = "interrupted mid-send (worker stopped): not sent again, at most once"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Why a due message is not sent, and how loudly to log it."""
+
+    note: str
+    level: int = logging.INFO
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed message that passed its checks, with what to send."""
+
+    message_id: int
+    kind: Kind
+    participant: Participant
+    texts: list[str] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    planned: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retried: int = 0
+
+    def count(self, status: OutreachStatus | None) -> None:
+        """Add one message's final status."""
+        if status is OutreachStatus.SENT:
+            self.sent += 1
+        elif status is OutreachStatus.SKIPPED:
+            self.skipped += 1
+        elif status is OutreachStatus.FAILED:
+            self.failed += 1
+
+
+def _in_session(work: Callable[[Session], Any]) -> Any:
+    with session_scope() as session:
+        return work(session)
+
+
+class OutreachWorker:
+    """Plans and sends proactive messages from the due-jobs table; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        rasa: RasaApi,
+        clients: Mapping[Channel, ChannelClient],
+        clock: Clock = utcnow,
+        study: StudySource = current_study,
+        ahead: timedelta = PLAN_AHEAD,
+        batch: int = 200,
+    ) -> None:
+        self._rasa = rasa
+        self._clients = dict(clients)
+        self._clock = clock
+        self._study = study
+        self._ahead = ahead
+        self._batch = batch
+        self._started = False
+        self._stop: asyncio.Event | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> OutreachWorker:
+        """A worker for Rasa at RASA_URL and every channel whose credentials are set."""
+        token = require_secret("RASA_API_TOKEN", settings.rasa_api_token)
+        return cls(
+            rasa=RasaApi(settings.rasa_url, token),
+            clients=channel_clients(settings),
+            clock=clock,
+        )
+
+    @property
+    def clients(self) -> Mapping[Channel, ChannelClient]:
+        """The channel clients this worker sends with."""
+        return self._clients
+
+    async def start(self) -> list[int]:
+        """Fail (never resend) messages a stopped worker left in 'sending'; their IDs."""
+
+        def work(session: Session) -> list[int]:
+            ids = interrupted_message_ids(session=session)
+            mark_interrupted(session=session, message_ids=ids, note=INTERRUPTED)
+            return ids
+
+        ids: list[int] = await asyncio.to_thread(_in_session, work)
+        for message_id in ids:
+            logger.warning("outreach %s was interrupted mid-send: marked failed", message_id)
+        self._started = True
+        return ids
+
+    async def tick(self) -> TickReport:
+        """Plan, send what is due, and retry failed deliveries."""
+        if not self._started:
+            await self.start()
+        study, now = self._study(), self._clock()
+        report = TickReport(planned=await asyncio.to_thread(self._plan, study, now))
+        seen: set[int] = set()
+        while True:
+            due = await asyncio.to_thread(_in_session, self._due_ids(now))
+            fresh = [message_id for message_id in due if message_id not in seen]
+            if not fresh:
+                break
+            for message_id in fresh:
+                if self._stopping():
+                    return report
+                seen.add(message_id)
+                report.count(await self._process(message_id, study))
+        report.retried = await self._retry_failed()
+        return report
+
+    async def run_forever(
+        self, interval: float = TICK_SECONDS, stop: asyncio.Event | None = None
+    ) -> None:
+        """Tick every `interval` seconds until SIGTERM, SIGINT or `stop` is set.
+
+        A tick in progress finishes the message it is sending, then the worker stops (the
+        rest stay pending for the next start).
+        """
+        stop = self._stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await self.start()
+            logger.info("outreach worker started (every %s s)", interval)
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    logger.exception("outreach tick failed; trying again next tick")
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval)
+        finally:
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            logger.info("outreach worker stopped")
+
+    # --- steps -----------------------------------------------------------------------
+
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
+
+    def _plan(self, study: StudyConfig, now: datetime) -> int:
+        def work(session: Session) -> int:
+            engagement.clear_recovered(session=session)
+            summary = sync_plan(
+                session=session, study=study, now=now, channels=self._clients, ahead=self._ahead
+            )
+            return summary.added
+
+        added: int = _in_session(work)
+        return added
+
+    def _due_ids(self, now: datetime) -> Callable[[Session], list[int]]:
+        return lambda session: due_message_ids(session=session, now=now, limit=self._batch)
+
+    async def _process(self, message_id: int, study: StudyConfig) -> OutreachStatus | None:
+        """Claim, check and send one message; its final status (None: not ours, or back)."""
+        claimed = await asyncio.to_thread(
+            _in_session, lambda session: claim(session=session, message_id=message_id)
+        )
+        if not claimed:
+            return None
+        now = self._clock()
+        try:
+            job = await asyncio.to_thread(
+                _in_session, lambda session: self._prepare(session, message_id, study, now)
+            )
+            if isinstance(job, Skip):
+                return await self._finish(
+                    message_id, OutreachStatus.SKIPPED, job.note, level=job.level
+                )
+            if job.kind is Kind.CHECKIN_PROMPT:
+                return await self._send_prompt(job, study, now)
+            return await self._send_texts(job, now)
+        except Exception as error:  # a claimed row never stays in 'sending' because of a bug
+            logger.exception("outreach %s failed", message_id)
+            return await self._finish(
+                message_id, OutreachStatus.FAILED, f"error: {type(error).__name__}"
+            )
+
+    def _prepare(
+        self, session: Session, message_id: int, study: StudyConfig, now: datetime
+    ) -> Job | Skip:
+        """What to send for a claimed message, or why not to send it."""
+        message = get_message(session=session, message_id=message_id)
+        if message is None:
+            return Skip("message not found")
+        grace = timedelta(minutes=study.outreach.late_grace_minutes)
+        late = now - message.due_at
+        if late > grace:
+            return Skip(
+                f"missed: due {int(late.total_seconds() // 60)} min before it could be sent, "
+                f"past the {study.outreach.late_grace_minutes} min grace window",
+                logging.WARNING,
+            )
+        participant = session.get(Participant, message.participant_id)
+        if participant is None:
+            return Skip("participant not found")
+        unreachable = self._unreachable(participant)
+        if unreachable:
+            return Skip(unreachable)
+        if in_quiet_hours(now, zone_of(participant.timezone), study.quiet_hours):
+            return Skip("quiet hours")
+        return _job_for(session, message, participant, study, now)
+
+    def _unreachable(self, participant: Participant) -> str | None:
+        """Why the participant gets no proactive message now (None: they can)."""
+        if participant.status is not ParticipantStatus.ACTIVE:
+            return f"participant {participant.status.value}"
+        if participant.opted_out_at is not None:
+            return "opted out"
+        if participant.channel not in RASA_OUTPUT_CHANNELS:
+            return f"no proactive messages on {participant.channel.value}"
+        if participant.channel not in self._clients:
+            return f"{participant.channel.value} is not enabled"
+        if participant.address_encrypted is None:
+            return "no address (Telegram chat not linked)"
+        return None
+
+    async def _send_prompt(self, job: Job, study: StudyConfig, now: datetime) -> OutreachStatus:
+        """Start the check-in in Rasa, on the participant's channel."""
+        participant = job.participant
+        try:
+            await self._rasa.trigger_intent(
+                sender_id=participant.sender_id,
+                intent=CHECKIN_INTENT,
+                output_channel=RASA_OUTPUT_CHANNELS[participant.channel],
+                entities=SCHEDULE_TRIGGER,
+            )
+        except RasaUnavailable as error:
+            note = str(error)
+            logger.warning("outreach %s: %s; will try again", job.message_id, note)
+            await asyncio.to_thread(
+                _in_session,
+                lambda session: release(session=session, message_id=job.message_id, note=note),
+            )
+            return OutreachStatus.PENDING
+        except RasaApiError as error:
+            logger.error("outreach %s not sent: %s", job.message_id, error)
+            return await self._finish(job.message_id, OutreachStatus.FAILED, str(error))
+
+        def record(session: Session) -> None:
+            finish(
+                session=session,
+                message_id=job.message_id,
+                status=OutreachStatus.SENT,
+                sent_at=now,
+            )
+            _plan_nudge(session, job, study, now)
+            engagement.flag_if_at_risk(
+                session=session,
+                participant_id=participant.id,
+                threshold=study.checkins.missed_in_a_row_for_risk,
+                now=now,
+            )
+
+        await asyncio.to_thread(_in_session, record)
+        logger.info(
+            "outreach %s (check-in prompt) sent to participant %s", job.message_id, participant.id
+        )
+        return OutreachStatus.SENT
+
+    async def _send_texts(self, job: Job, now: datetime) -> OutreachStatus:
+        """Send a one-way text on the participant's channel through delivery."""
+        client = self._clients[job.participant.channel]
+        outcomes = await deliver(client, job.participant, job.texts)
+        status, note = _delivery_result(outcomes)
+        detail = {**job.detail, "message_log_ids": [outcome.log_id for outcome in outcomes]}
+        return await self._finish(
+            job.message_id,
+            status,
+            note,
+            sent_at=now if status is OutreachStatus.SENT else None,
+            detail=detail,
+        )
+
+    async def _finish(
+        self,
+        message_id: int,
+        status: OutreachStatus,
+        note: str | None,
+        *,
+        sent_at: datetime | None = None,
+        detail: dict[str, Any] | None = None,
+        level: int | None = None,
+    ) -> OutreachStatus:
+        """Record a claimed message's final status, and log it (failures as warnings)."""
+        await asyncio.to_thread(
+            _in_session,
+            lambda session: finish(
+                session=session,
+                message_id=message_id,
+                status=status,
+                note=note,
+                sent_at=sent_at,
+                detail=detail,
+            ),
+        )
+        if level is None:
+            level = logging.WARNING if status is OutreachStatus.FAILED else logging.INFO
+        logger.log(level, "outreach %s %s%s", message_id, status.value, f": {note}" if note else "")
+        return status
+
+    async def _retry_failed(self) -> int:
+        """Send again failed deliveries that are due, on every enabled channel."""
+        retried = 0
+        for client in self._clients.values():
+            try:
+                retried += await retry_failed(client, now=self._clock())
+            except Exception:
+                logger.exception("retrying failed %s messages failed", client.channel.value)
+        return retried
+
+
+def _job_for(
+    session: Session,
+    message: ScheduledMessage,
+    participant: Participant,
+    study: StudyConfig,
+    now: datetime,
+) -> Job | Skip:
+    """The kind-specific checks and texts of a due message."""
+    try:
+        kind = Kind(message.kind)
+    except ValueError:
+        return Skip(f"unknown kind {message.kind}")
+    job = Job(message.id, kind, participant, detail=dict(message.detail or {}))
+    if kind is Kind.CHECKIN_PROMPT:
+        return _prompt_job(session, job, now)
+    if kind is Kind.CHECKIN_NUDGE:
+        return _nudge_job(session, job, study)
+    if kind is Kind.VISIT_REMINDER:
+        return _visit_job(session, job, study, now)
+    return replace(job, texts=messages(study, "dose_reminder"))
+
+
+def _prompt_job(session: Session, job: Job, now: datetime) -> Job | Skip:
+    """A prompt, unless they completed a check-in of their own accord recently."""
+    if engagement.completed_checkin_between(
+        session=session, participant_id=job.participant.id, start=now - RECENT_CHECKIN
+    ):
+        return Skip("checked in already")
+    return job
+
+
+def _nudge_job(session: Session, job: Job, study: StudyConfig) -> Job | Skip:
+    """A nudge, unless they wrote or checked in since the prompt."""
+    prompt = session.get(ScheduledMessage, job.detail.get("prompt_id"))
+    if prompt is None or prompt.sent_at is None:
+        return Skip("prompt not sent")
+    if engagement.replied_since(session=session, participant=job.participant, since=prompt.sent_at):
+        return Skip("replied")
+    return replace(job, texts=messages(study, "checkin_nudge"))
+
+
+def _visit_job(session: Session, job: Job, study: StudyConfig, now: datetime) -> Job | Skip:
+    """A visit reminder, if the visit is still planned at the time it was planned for."""
+    appointment = session.get(Appointment, job.detail.get("appointment_id"))
+    if (
+        appointment is None
+        or appointment.status is not AppointmentStatus.PLANNED
+        or appointment.scheduled_at <= now
+        or appointment.scheduled_at.isoformat() != job.detail.get("visit_at")
+    ):
+        return Skip("visit no longer planned at that time")
+    names = {visit.key: visit.name for visit in study.visits}
+    texts = messages(
+        study,
+        "visit_reminder",
+        visit_name=names.get(appointment.visit_key, "study visit"),
+        visit_when=spoken_when(appointment.scheduled_at, zone_of(job.participant.timezone)),
+    )
+    return replace(job, texts=texts)
+
+
+def _plan_nudge(session: Session, job: Job, study: StudyConfig, now: datetime) -> None:
+    """One nudge for a sent prompt, `nudge_after_minutes` later (none when that is 0)."""
+    minutes = study.checkins.nudge_after_minutes
+    if minutes <= 0:
+        return
+    nudge = Planned(
+        participant_id=job.participant.id,
+        kind=Kind.CHECKIN_NUDGE,
+        due_at=now + timedelta(minutes=minutes),
+        dedupe_key=f"nudge:{job.message_id}",
+        detail={"prompt_id": job.message_id},
+    )
+    insert_planned(session=session, items=[nudge], now=now)
+
+
+def _delivery_result(outcomes: Sequence[Outcome]) -> tuple[OutreachStatus, str | None]:
+    """A scheduled message's status from its texts' delivery outcomes."""
+    statuses = [outcome.status for outcome in outcomes]
+    if not statuses or all(status == SUPPRESSED for status in statuses):
+        return OutreachStatus.SKIPPED, "suppressed by delivery (opted out or no address)"
+    if all(status in (FAILED, SUPPRESSED) for status in statuses):
+        return OutreachStatus.FAILED, "delivery failed; the message log retries it"
+    if FAILED in statuses:
+        return OutreachStatus.SENT, "partly sent; the message log retries the rest"
+    return OutreachStatus.SENT, None
+
+
+async def serve(settings: Settings, *, interval: float = TICK_SECONDS, once: bool = False) -> int:
+    """Run the worker from the settings until stopped (or for one tick)."""
+    worker = OutreachWorker.from_settings(settings)
+    if not worker.clients:
+        logger.warning("outreach: no participant channel is enabled; nothing will be sent")
+    try:
+        if once:
+            report = await worker.tick()
+            logger.info("outreach tick: %s", report)
+        else:
+            await worker.run_forever(interval)
+    finally:
+        await close_clients(worker.clients)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m bot.outreach.worker`: the same as `trialbot worker`."""
+    from bot.cli import main as cli_main
+
+    return cli_main(["worker", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

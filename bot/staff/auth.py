@@ -1,0 +1,262 @@
+"""Staff users: argon2id password hashes, sign-in with a rate limit, and alert addresses.
+
+Sign-in takes the same time whether or not the username exists (an unknown user is checked
+against a dummy hash). Failed attempts are stored in the database, so the rate limit holds
+across processes: after MAX_FAILURES_PER_USERNAME failures for a username, or
+MAX_FAILURES_PER_IP from one address, within RATE_LIMIT_WINDOW, sign-in is refused until
+the window has passed (a successful sign-in clears the username's count).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.crypto import address_digest, encrypt
+from bot.db.models import Channel, SignInAttempt, StaffRole, StaffUser
+from bot.db.types import utcnow
+from bot.enrollment import EnrollmentError, normalise_phone
+from bot.staff import audit
+from bot.staff.audit import AuditAction
+
+logger = logging.getLogger(__name__)
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+MAX_FAILURES_PER_USERNAME = 5
+# Higher than per username: a whole ward may share one address behind the hospital's NAT.
+MAX_FAILURES_PER_IP = 20
+RATE_LIMIT_WINDOW = timedelta(minutes=15)
+USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
+TELEGRAM_CHAT_ID_PATTERN = re.compile(r"-?\d{1,20}")
+
+# argon2id with argon2-cffi's defaults (RFC 9106 low-memory profile); parameters are stored
+# in each hash, and a hash made with weaker ones is upgraded at the next sign-in.
+password_hasher = PasswordHasher()
+
+
+class StaffUserError(ValueError):
+    """A staff user's details are not valid; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    """The signed-in user, or None; `rate_limited` when the attempt was not even checked."""
+
+    user: StaffUser | None
+    rate_limited: bool = False
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of the password, in argon2's encoded form."""
+    return password_hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """True when the password matches the hash."""
+    try:
+        return password_hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash no password matches, checked for unknown users to keep timing the same."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def check_password_rules(password: str) -> None:
+    """Raise StaffUserError unless the password is long enough (and not absurdly long)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffUserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise StaffUserError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def normalise_username(username: str) -> str:
+    """A username in lower case, or StaffUserError."""
+    name = username.strip().lower()
+    if not USERNAME_PATTERN.fullmatch(name):
+        raise StaffUserError(
+            "a username is 2-64 characters: letters, digits, '.', '_' and '-' "
+            "(starting with a letter or digit)"
+        )
+    return name
+
+
+def get_user(*, session: Session, user_id: int) -> StaffUser | None:
+    """A staff user by ID."""
+    return session.get(StaffUser, user_id)
+
+
+def get_user_by_username(*, session: Session, username: str) -> StaffUser | None:
+    """A staff user by username (any case)."""
+    return session.execute(
+        select(StaffUser).where(StaffUser.username == username.strip().lower())
+    ).scalar_one_or_none()
+
+
+def list_users(*, session: Session) -> list[StaffUser]:
+    """Every staff user, by username."""
+    return list(session.execute(select(StaffUser).order_by(StaffUser.username)).scalars())
+
+
+def user_for_phone(*, session: Session, phone: str) -> StaffUser | None:
+    """The active staff user an SMS comes from (for `ACK <code>` replies), if any."""
+    try:
+        number = normalise_phone(phone)
+    except EnrollmentError:
+        return None
+    digest = address_digest(Channel.SMS.value, number)
+    return session.execute(
+        select(StaffUser).where(StaffUser.phone_hash == digest, StaffUser.active.is_(True))
+    ).scalar_one_or_none()
+
+
+def user_for_telegram_chat(*, session: Session, chat_id: str) -> StaffUser | None:
+    """The active staff user a Telegram chat belongs to (for alert buttons), if any."""
+    digest = address_digest(Channel.TELEGRAM.value, chat_id.strip())
+    return session.execute(
+        select(StaffUser).where(
+            StaffUser.telegram_chat_id_hash == digest, StaffUser.active.is_(True)
+        )
+    ).scalar_one_or_none()
+
+
+def create_user(
+    *,
+    session: Session,
+    actor: str,
+    username: str,
+    display_name: str,
+    role: StaffRole,
+    password: str,
+    phone: str | None = None,
+    telegram_chat_id: str | None = None,
+) -> StaffUser:
+    """Create a console user (audited as `actor`); StaffUserError says what is wrong."""
+    name = normalise_username(username)
+    display = display_name.strip()
+    if not display or len(display) > 128:
+        raise StaffUserError("the display name must be 1-128 characters")
+    check_password_rules(password)
+    if get_user_by_username(session=session, username=name) is not None:
+        raise StaffUserError(f"the username {name} is taken")
+    user = StaffUser(
+        username=name,
+        display_name=display,
+        role=role,
+        password_hash=hash_password(password),
+        active=True,
+    )
+    _set_alert_addresses(session=session, user=user, phone=phone, telegram_chat_id=telegram_chat_id)
+    session.add(user)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=actor,
+        action=AuditAction.USER_CREATED,
+        detail=f"created {role.value} user {name}",
+    )
+    logger.info("staff user %s created (%s, role %s)", user.id, name, role.value)
+    return user
+
+
+def _set_alert_addresses(
+    *, session: Session, user: StaffUser, phone: str | None, telegram_chat_id: str | None
+) -> None:
+    """Store where the user's alerts go, encrypted, with keyed hashes to recognise replies."""
+    if phone:
+        try:
+            number = normalise_phone(phone)
+        except EnrollmentError as error:
+            raise StaffUserError(str(error)) from error
+        if user_for_phone(session=session, phone=number) is not None:
+            raise StaffUserError("another staff user has this phone number")
+        user.phone_encrypted = encrypt(number)
+        user.phone_hash = address_digest(Channel.SMS.value, number)
+    if telegram_chat_id:
+        chat_id = telegram_chat_id.strip()
+        if not TELEGRAM_CHAT_ID_PATTERN.fullmatch(chat_id):
+            raise StaffUserError("a Telegram chat ID is a number, e.g. 123456789")
+        if user_for_telegram_chat(session=session, chat_id=chat_id) is not None:
+            raise StaffUserError("another staff user has this Telegram chat")
+        user.telegram_chat_id_encrypted = encrypt(chat_id)
+        user.telegram_chat_id_hash = address_digest(Channel.TELEGRAM.value, chat_id)
+
+
+def is_rate_limited(*, session: Session, username: str, ip: str, now: datetime) -> bool:
+    """True when the username or the address has failed too often in the window."""
+    since = now - RATE_LIMIT_WINDOW
+    last_success = session.execute(
+        select(func.max(SignInAttempt.at)).where(
+            SignInAttempt.username == username, SignInAttempt.success.is_(True)
+        )
+    ).scalar_one_or_none()
+    username_since = max(since, last_success) if last_success else since
+    by_username = _failures(session=session, since=username_since, username=username)
+    if by_username >= MAX_FAILURES_PER_USERNAME:
+        return True
+    return _failures(session=session, since=since, ip=ip) >= MAX_FAILURES_PER_IP
+
+
+def _failures(
+    *, session: Session, since: datetime, username: str | None = None, ip: str | None = None
+) -> int:
+    """Failed attempts since a time, for a username or an address."""
+    query = select(func.count(SignInAttempt.id)).where(
+        SignInAttempt.success.is_(False), SignInAttempt.at > since
+    )
+    if username is not None:
+        query = query.where(SignInAttempt.username == username)
+    if ip is not None:
+        query = query.where(SignInAttempt.ip == ip)
+    return int(session.execute(query).scalar_one())
+
+
+def sign_in(
+    *, session: Session, username: str, password: str, ip: str, now: datetime | None = None
+) -> SignInResult:
+    """Check a username and password, within the rate limit; every attempt is recorded."""
+    now = now or utcnow()
+    name = username.strip().lower()[:64]
+    ip = ip[:64]
+    if is_rate_limited(session=session, username=name, ip=ip, now=now):
+        logger.warning("sign-in refused: too many failures (username or address)")
+        audit.record(
+            session=session,
+            actor=name or "unknown",
+            action=AuditAction.SIGN_IN_REFUSED,
+            detail=f"too many failed sign-ins; from {ip}",
+        )
+        return SignInResult(user=None, rate_limited=True)
+    user = get_user_by_username(session=session, username=name) if name else None
+    candidate = user if user is not None and user.active else None
+    password = password[:MAX_PASSWORD_LENGTH]
+    matches = verify_password(candidate.password_hash if candidate else _dummy_hash(), password)
+    succeeded = candidate is not None and matches
+    session.add(SignInAttempt(username=name, ip=ip, at=now, success=succeeded))
+    if candidate is None or not succeeded:
+        audit.record(
+            session=session,
+            actor=name or "unknown",
+            action=AuditAction.SIGN_IN_FAILED,
+            detail=f"wrong username or password; from {ip}",
+        )
+        return SignInResult(user=None)
+    candidate.last_sign_in_at = now
+    if password_hasher.check_needs_rehash(candidate.password_hash):
+        candidate.password_hash = hash_password(password)
+    audit.record(session=session, actor=name, action=AuditAction.SIGN_IN, detail=f"from {ip}")
+    logger.info("staff user %s signed in", candidate.id)
+    return SignInResult(user=candidate)

@@ -1,0 +1,417 @@
+"""The staff console's pages: sign-in, escalation queue and detail, participants, users.
+
+Every page that shows participant data, and every action, writes an audit event. Route
+functions are plain `def`s (FastAPI runs them in a thread pool): the database is
+synchronous, and each request's work commits before the response is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from starlette.responses import Response
+
+from bot.db.models import Channel, StaffRole
+from bot.db.repository import recent_messages
+from bot.db.session import session_scope
+from bot.enrollment import Enrollment, EnrollmentError, enroll, parse_clock
+from bot.staff import audit
+from bot.staff.audit import AuditAction
+from bot.staff.auth import (
+    RATE_LIMIT_WINDOW,
+    StaffUserError,
+    create_user,
+    list_users,
+    sign_in,
+)
+from bot.staff.escalation_queue import (
+    EscalationNotFound,
+    QueueEntry,
+    acknowledge,
+    queue,
+    queue_entry,
+    resolve,
+)
+from bot.staff.participants import get_participant, list_participants, phone_number
+from bot.staff.permissions import NotAllowed, Permission
+from bot.study import current_study
+from bot.web.console.access import (
+    ConsoleUser,
+    Forbidden,
+    NotFound,
+    check_csrf,
+    end_session,
+    flash,
+    require,
+    safe_next,
+    signed_in_user,
+    start_session,
+)
+from bot.web.console.sessions import CONSOLE_PATH
+from bot.web.console.templating import render
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix=CONSOLE_PATH)
+
+RECENT_MESSAGE_COUNT = 20
+QUEUE_REFRESH_SECONDS = 10
+ENROLL_CHANNELS = (Channel.SMS, Channel.TELEGRAM)
+
+csrf_checked = Depends(check_csrf)
+queue_viewer = Depends(require(Permission.VIEW_QUEUE))
+conversation_viewer = Depends(require(Permission.VIEW_CONVERSATION))
+escalation_actor = Depends(require(Permission.ACT_ON_ESCALATIONS))
+participant_viewer = Depends(require(Permission.VIEW_PARTICIPANTS))
+enroller = Depends(require(Permission.ENROLL))
+user_manager = Depends(require(Permission.MANAGE_USERS))
+
+
+def _see_other(path: str) -> RedirectResponse:
+    """Redirect after a POST (or to another page) with a GET."""
+    return RedirectResponse(path, status_code=303)
+
+
+def _client_ip(request: Request) -> str:
+    """The address the request came from (the proxy's, unless uvicorn trusts its headers)."""
+    return request.client.host if request.client else "unknown"
+
+
+# --- signing in and out -----------------------------------------------------------------
+
+
+@router.get("", include_in_schema=False)
+@router.get("/", include_in_schema=False)
+def console_home() -> RedirectResponse:
+    """The console starts at the queue."""
+    return _see_other(f"{CONSOLE_PATH}/queue")
+
+
+@router.get("/sign-in")
+def sign_in_page(request: Request, next: str | None = None) -> Response:
+    """The sign-in form (straight to the queue when already signed in)."""
+    if signed_in_user(request) is not None:
+        return _see_other(safe_next(next))
+    return render(request, "sign_in.html", {"next": safe_next(next)})
+
+
+@router.post("/sign-in", dependencies=[csrf_checked])
+def sign_in_submit(
+    request: Request,
+    username: str = Form(..., max_length=200),
+    password: str = Form(..., max_length=2000),
+    next: str = Form(""),
+) -> Response:
+    """Check the password (rate-limited); on success start a fresh session."""
+    with session_scope() as session:
+        result = sign_in(
+            session=session, username=username, password=password, ip=_client_ip(request)
+        )
+        user = result.user
+        if user is not None:
+            start_session(request, user)
+    if user is not None:
+        return _see_other(safe_next(next))
+    if result.rate_limited:
+        minutes = int(RATE_LIMIT_WINDOW.total_seconds() // 60)
+        error, status = f"Too many failed sign-ins. Wait {minutes} minutes, then try again.", 429
+    else:
+        error, status = "Wrong username or password.", 401
+    context = {"next": safe_next(next), "error": error, "username": username}
+    return render(request, "sign_in.html", context, status_code=status)
+
+
+@router.post("/sign-out", dependencies=[csrf_checked])
+def sign_out(request: Request) -> RedirectResponse:
+    """End the session."""
+    user = signed_in_user(request)
+    if user is not None:
+        with session_scope() as session:
+            audit.record(session=session, actor=user.username, action=AuditAction.SIGN_OUT)
+    end_session(request)
+    return _see_other(f"{CONSOLE_PATH}/sign-in")
+
+
+# --- escalations ------------------------------------------------------------------------
+
+
+def _queue_for(user: ConsoleUser) -> list[QueueEntry]:
+    """The queue, with the view audited (the escalation IDs shown)."""
+    with session_scope() as session:
+        entries = queue(session=session, study=current_study())
+        shown = ", ".join(str(entry.escalation_id) for entry in entries) or "none"
+        audit.record(
+            session=session,
+            actor=user.username,
+            action=AuditAction.QUEUE_VIEWED,
+            detail=f"escalations shown: {shown}",
+        )
+    return entries
+
+
+@router.get("/queue")
+def queue_page(request: Request, user: ConsoleUser = queue_viewer) -> Response:
+    """Open and acknowledged escalations, most urgent first; refreshes itself."""
+    context = {"entries": _queue_for(user), "refresh_seconds": QUEUE_REFRESH_SECONDS}
+    return render(request, "queue.html", context, user=user)
+
+
+@router.get("/api/queue")
+def queue_json(user: ConsoleUser = queue_viewer) -> JSONResponse:
+    """The queue as JSON (for a live view)."""
+    return JSONResponse({"escalations": [_entry_json(entry) for entry in _queue_for(user)]})
+
+
+def _entry_json(entry: QueueEntry) -> dict[str, Any]:
+    """A queue entry for the JSON API (no contact details, no participant words)."""
+    return {
+        "id": entry.escalation_id,
+        "study_id": entry.study_id,
+        "level": entry.level.value,
+        "type": entry.type.value,
+        "reason": entry.reason,
+        "status": entry.status.value,
+        "created_at": entry.created_at.isoformat(),
+        "age_seconds": int(entry.age.total_seconds()),
+        "target_minutes": int(entry.target.total_seconds() // 60),
+        "due_at": entry.due_at.isoformat(),
+        "overdue": entry.overdue,
+        "acknowledged_by": entry.acknowledged_by_name,
+        "acknowledged_at": entry.acknowledged_at.isoformat() if entry.acknowledged_at else None,
+        "url": f"{CONSOLE_PATH}/escalations/{entry.escalation_id}",
+    }
+
+
+@router.get("/escalations/{escalation_id}")
+def escalation_page(
+    request: Request, escalation_id: int, user: ConsoleUser = conversation_viewer
+) -> Response:
+    """One escalation with the participant's recent conversation (and phone, for staff)."""
+    with session_scope() as session:
+        entry = queue_entry(session=session, study=current_study(), escalation_id=escalation_id)
+        participant = (
+            get_participant(session=session, participant_id=entry.participant_id) if entry else None
+        )
+        if entry is None or participant is None:
+            raise NotFound("There is no such escalation.")
+        messages = recent_messages(
+            session=session, sender_id=participant.sender_id, limit=RECENT_MESSAGE_COUNT
+        )
+        phone = phone_number(participant) if user.can(Permission.VIEW_CONTACT) else None
+        audit.record(
+            session=session,
+            actor=user.username,
+            action=AuditAction.ESCALATION_VIEWED,
+            participant_id=participant.id,
+            escalation_id=entry.escalation_id,
+            detail=f"{len(messages)} recent messages shown"
+            + ("; phone number shown" if phone else ""),
+        )
+    context = {"entry": entry, "participant": participant, "messages": messages, "phone": phone}
+    return render(request, "escalation.html", context, user=user)
+
+
+@router.post("/escalations/{escalation_id}/acknowledge", dependencies=[csrf_checked])
+def acknowledge_submit(
+    request: Request, escalation_id: int, user: ConsoleUser = escalation_actor
+) -> RedirectResponse:
+    """Acknowledge the escalation as the signed-in user (only the first one counts)."""
+    try:
+        with session_scope() as session:
+            outcome = acknowledge(session=session, escalation_id=escalation_id, actor=user.username)
+            by = outcome.escalation.acknowledged_by
+    except EscalationNotFound as error:
+        raise NotFound("There is no such escalation.") from error
+    except NotAllowed as error:
+        raise Forbidden("Your account cannot acknowledge escalations.") from error
+    flash(request, "Acknowledged." if outcome.changed else f"Already acknowledged by {by}.")
+    return _see_other(f"{CONSOLE_PATH}/escalations/{escalation_id}")
+
+
+@router.post("/escalations/{escalation_id}/resolve", dependencies=[csrf_checked])
+def resolve_submit(
+    request: Request,
+    escalation_id: int,
+    note: str = Form("", max_length=4000),
+    user: ConsoleUser = escalation_actor,
+) -> RedirectResponse:
+    """Resolve the escalation with a note."""
+    try:
+        with session_scope() as session:
+            outcome = resolve(
+                session=session, escalation_id=escalation_id, actor=user.username, note=note
+            )
+    except EscalationNotFound as error:
+        raise NotFound("There is no such escalation.") from error
+    except NotAllowed as error:
+        raise Forbidden("Your account cannot resolve escalations.") from error
+    except ValueError as error:
+        flash(request, f"Not resolved: {error}.")
+    else:
+        flash(request, "Resolved." if outcome.changed else "It was already resolved.")
+    return _see_other(f"{CONSOLE_PATH}/escalations/{escalation_id}")
+
+
+# --- participants -----------------------------------------------------------------------
+
+
+@router.get("/participants")
+def participants_page(request: Request, user: ConsoleUser = participant_viewer) -> Response:
+    """Every participant: study ID, channel, status, time zone, at-risk flag (no contacts)."""
+    with session_scope() as session:
+        participants = list_participants(session=session)
+        audit.record(
+            session=session,
+            actor=user.username,
+            action=AuditAction.PARTICIPANTS_VIEWED,
+            detail=f"{len(participants)} participants listed",
+        )
+    return render(request, "participants.html", {"participants": participants}, user=user)
+
+
+def _enroll_form(
+    request: Request,
+    user: ConsoleUser,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The enrollment form, filled in again after an error."""
+    context = {
+        "values": values or {"channel": "sms", "timezone": "", "language": "en"},
+        "channels": [channel.value for channel in ENROLL_CHANNELS],
+        "error": error,
+    }
+    return render(request, "enroll.html", context, user=user, status_code=status_code)
+
+
+@router.get("/participants/new")
+def enroll_page(request: Request, user: ConsoleUser = enroller) -> Response:
+    """The enrollment form."""
+    return _enroll_form(request, user)
+
+
+@router.post("/participants/new", dependencies=[csrf_checked])
+def enroll_submit(
+    request: Request,
+    study_id: str = Form(..., max_length=64),
+    channel: str = Form(...),
+    timezone: str = Form(..., max_length=64),
+    phone: str = Form("", max_length=32),
+    checkin_time: str = Form("", max_length=5),
+    language: str = Form("en", max_length=16),
+    user: ConsoleUser = enroller,
+) -> Response:
+    """Enroll a participant (bot.enrollment.enroll); a Telegram code is shown this once."""
+    values = {
+        "study_id": study_id.strip(),
+        "channel": channel,
+        "timezone": timezone.strip(),
+        "phone": phone.strip(),
+        "checkin_time": checkin_time.strip(),
+        "language": language.strip() or "en",
+    }
+    try:
+        result = _enroll(user, values)
+    except EnrollmentError as error:
+        return _enroll_form(request, user, values=values, error=str(error), status_code=400)
+    context = {"participant": result.participant, "code": result.enrollment_code}
+    return render(request, "enrolled.html", context, user=user, status_code=201)
+
+
+def _enroll(user: ConsoleUser, values: dict[str, str]) -> Enrollment:
+    """Enroll and audit in one transaction; EnrollmentError when a value is not valid."""
+    if values["channel"] not in {channel.value for channel in ENROLL_CHANNELS}:
+        raise EnrollmentError("choose SMS or Telegram")
+    checkin_time = parse_clock(values["checkin_time"]) if values["checkin_time"] else None
+    with session_scope() as session:
+        result = enroll(
+            session=session,
+            study=current_study(),
+            study_id=values["study_id"],
+            channel=Channel(values["channel"]),
+            timezone_name=values["timezone"],
+            phone=values["phone"] or None,
+            checkin_time=checkin_time,
+            language=values["language"],
+        )
+        audit.record(
+            session=session,
+            actor=user.username,
+            action=AuditAction.PARTICIPANT_ENROLLED,
+            participant_id=result.participant.id,
+            detail=f"enrolled on {values['channel']}",
+        )
+    logger.info("participant %s enrolled by staff user %s", result.participant.id, user.id)
+    return result
+
+
+# --- staff users (admins) ---------------------------------------------------------------
+
+
+def _users_page(
+    request: Request,
+    user: ConsoleUser,
+    *,
+    values: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The list of console users and the form to add one."""
+    with session_scope() as session:
+        users = list_users(session=session)
+    context = {
+        "users": users,
+        "roles": [role.value for role in StaffRole],
+        "values": values or {"role": StaffRole.STAFF.value},
+        "error": error,
+    }
+    return render(request, "users.html", context, user=user, status_code=status_code)
+
+
+@router.get("/users")
+def users_page(request: Request, user: ConsoleUser = user_manager) -> Response:
+    """Console users (admins only)."""
+    return _users_page(request, user)
+
+
+@router.post("/users", dependencies=[csrf_checked])
+def create_user_submit(
+    request: Request,
+    username: str = Form(..., max_length=64),
+    display_name: str = Form(..., max_length=128),
+    role: str = Form(...),
+    password: str = Form(..., max_length=1024),
+    phone: str = Form("", max_length=32),
+    telegram_chat_id: str = Form("", max_length=32),
+    user: ConsoleUser = user_manager,
+) -> Response:
+    """Add a console user (admins only)."""
+    values = {
+        "username": username,
+        "display_name": display_name,
+        "role": role,
+        "phone": phone,
+        "telegram_chat_id": telegram_chat_id,
+    }
+    try:
+        staff_role = StaffRole(role)
+        with session_scope() as session:
+            created = create_user(
+                session=session,
+                actor=user.username,
+                username=username,
+                display_name=display_name,
+                role=staff_role,
+                password=password,
+                phone=phone or None,
+                telegram_chat_id=telegram_chat_id or None,
+            )
+    except (StaffUserError, ValueError) as error:
+        return _users_page(request, user, values=values, error=str(error), status_code=400)
+    flash(request, f"Added {created.username} ({created.role.value}).")
+    return _see_other(f"{CONSOLE_PATH}/users")

@@ -1,0 +1,57 @@
+"""Rendering console pages: the templates, their filters, and what every page is given."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from bot.web.console.access import ConsoleUser, csrf_token, pop_flash
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+templates = Jinja2Templates(directory=str(TEMPLATES))
+
+
+def duration(value: timedelta) -> str:
+    """A short, readable length of time: 45 s, 12 min, 3 h 5 min, 2 d 4 h."""
+    seconds = max(int(value.total_seconds()), 0)
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if seconds < 60:
+        return f"{seconds} s"
+    if minutes < 60:
+        return f"{minutes} min"
+    if hours < 24:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
+
+
+def utc_time(value: datetime | None) -> str:
+    """A UTC timestamp as staff read it (2025-03-01 14:05 UTC)."""
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
+
+
+templates.env.filters["duration"] = duration
+templates.env.filters["utc"] = utc_time
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    user: ConsoleUser | None = None,
+    status_code: int = 200,
+) -> Response:
+    """A console page, with the user, the session's CSRF token and any one-time message."""
+    page = {
+        "user": user,
+        "csrf_token": csrf_token(request),
+        "flash": pop_flash(request),
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, f"console/{name}", page, status_code=status_code)

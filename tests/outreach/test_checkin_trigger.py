@@ -1,0 +1,46 @@
+"""A check-in started by the schedule opens with the check-in prompt (bot/actions/checkin.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.checkin import ActionStartCheckin
+from bot.study import current_study
+from bot.wording import messages
+
+pytestmark = pytest.mark.usefixtures("database_url")
+
+
+def tracker(entities: list[dict[str, Any]]) -> Tracker:
+    """What Rasa sends after trigger_intent (or a typed "check in")."""
+    return Tracker(
+        sender_id="P-001",
+        slots={},
+        latest_message={"text": "", "intent": {"name": "start_checkin"}, "entities": entities},
+        events=[],
+        paused=False,
+        followup_action=None,
+        active_loop={},
+        latest_action_name="action_listen",
+    )
+
+
+async def said(entities: list[dict[str, Any]]) -> list[str]:
+    dispatcher = CollectingDispatcher()
+    await ActionStartCheckin().run(dispatcher, tracker(entities), {})
+    return [message["text"] for message in dispatcher.messages]
+
+
+async def test_a_scheduled_checkin_opens_with_the_prompt() -> None:
+    scheduled = [{"entity": "trigger", "value": "schedule"}]
+    assert await said(scheduled) == messages(current_study(), "checkin_prompt")
+
+
+async def test_a_checkin_the_participant_asked_for_opens_as_before() -> None:
+    assert await said([]) == messages(current_study(), "checkin_start")
+    other = [{"entity": "trigger", "value": "something else"}]
+    assert await said(other) == messages(current_study(), "checkin_start")

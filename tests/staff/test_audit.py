@@ -1,0 +1,85 @@
+"""The audit log: one writer, and append-only in the database itself (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
+
+from bot.db.models import AuditEvent
+from bot.staff import audit
+from bot.staff.audit import AuditAction
+
+
+def _record(session: Session) -> AuditEvent:
+    event = audit.record(
+        session=session,
+        actor="joy",
+        action=AuditAction.ESCALATION_VIEWED,
+        participant_id=7,
+        escalation_id=3,
+        detail="20 recent messages shown",
+    )
+    session.commit()
+    return event
+
+
+def test_record_appends_who_what_when_and_which_participant(session: Session) -> None:
+    event = _record(session)
+
+    stored = session.execute(select(AuditEvent)).scalar_one()
+    assert stored.id == event.id
+    assert (stored.actor, stored.action, stored.participant_id, stored.escalation_id) == (
+        "joy",
+        "escalation.view",
+        7,
+        3,
+    )
+    assert stored.detail == "20 recent messages shown"
+    assert stored.at.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        update(AuditEvent).values(actor="someone else"),
+        delete(AuditEvent),
+        text("UPDATE audit_events SET detail = 'rewritten'"),
+        text("DELETE FROM audit_events"),
+    ],
+    ids=["orm-update", "orm-delete", "sql-update", "sql-delete"],
+)
+def test_the_database_refuses_to_change_or_delete_audit_events(
+    session: Session, statement: Executable
+) -> None:
+    _record(session)
+
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(statement)
+        session.flush()
+    session.rollback()
+
+    stored = session.execute(select(AuditEvent)).scalar_one()
+    assert (stored.actor, stored.detail) == ("joy", "20 recent messages shown")
+
+
+def test_changing_a_loaded_event_is_refused_too(session: Session) -> None:
+    event = _record(session)
+
+    event.detail = "rewritten"
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.commit()
+    session.rollback()
+
+
+@pytest.mark.parametrize(
+    ("actor", "action"),
+    [("", "queue.view"), ("   ", "queue.view"), ("joy", "viewed"), ("joy", "Queue.View")],
+)
+def test_an_event_needs_an_actor_and_a_dotted_action(
+    session: Session, actor: str, action: str
+) -> None:
+    with pytest.raises(ValueError, match=r"actor|action"):
+        audit.record(session=session, actor=actor, action=action)

@@ -1,0 +1,205 @@
+"""Staff users and sign-in: argon2id hashes, rate limiting, alert addresses."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import AuditEvent, SignInAttempt, StaffRole, StaffUser
+from bot.db.types import utcnow
+from bot.staff import auth
+from bot.staff.auth import (
+    MAX_FAILURES_PER_IP,
+    MAX_FAILURES_PER_USERNAME,
+    RATE_LIMIT_WINDOW,
+    StaffUserError,
+    hash_password,
+    sign_in,
+    user_for_phone,
+    user_for_telegram_chat,
+    verify_password,
+)
+from tests.staff.factories import PASSWORD, add_user
+
+IP = "192.0.2.10"
+
+
+def _audit_actions(session: Session) -> list[str]:
+    return list(session.execute(select(AuditEvent.action).order_by(AuditEvent.id)).scalars())
+
+
+def test_passwords_are_hashed_with_argon2id() -> None:
+    hashed = hash_password("a long enough password")
+
+    assert hashed.startswith("$argon2id$")
+    assert "a long enough password" not in hashed
+    assert verify_password(hashed, "a long enough password")
+    assert not verify_password(hashed, "a long enough passwore")
+    assert not verify_password("not a hash", "a long enough password")
+
+
+def test_the_real_hasher_uses_argon2id_defaults() -> None:
+    assert PasswordHasher().type.name == "ID"
+    assert auth.MIN_PASSWORD_LENGTH >= 12
+
+
+def test_create_user_stores_a_hash_and_encrypted_addresses(session: Session) -> None:
+    user = add_user(session, "Maria", StaffRole.ADMIN, phone="+1 312 555 0142")
+    auth.create_user(
+        session=session,
+        actor="maria",
+        username="bob",
+        display_name="Bob",
+        role=StaffRole.STAFF,
+        password=PASSWORD,
+        telegram_chat_id="123456789",
+    )
+    session.commit()
+
+    assert user.username == "maria"
+    assert user.password_hash.startswith("$argon2id$")
+    assert user.phone_encrypted and "5550142" not in user.phone_encrypted
+    assert user_for_phone(session=session, phone="+13125550142") == user
+    assert user_for_phone(session=session, phone="+13125550143") is None
+    bob = user_for_telegram_chat(session=session, chat_id="123456789")
+    assert bob is not None and bob.username == "bob"
+    assert "user.create" in _audit_actions(session)
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "message"),
+    [
+        ("joy", "short", "at least 12"),
+        ("x", PASSWORD, "2-64 characters"),
+        ("joy smith", PASSWORD, "2-64 characters"),
+    ],
+)
+def test_create_user_refuses_bad_details(
+    session: Session, username: str, password: str, message: str
+) -> None:
+    with pytest.raises(StaffUserError, match=message):
+        add_user(session, username, password=password)
+
+
+def test_usernames_are_unique_in_any_case(session: Session) -> None:
+    add_user(session, "joy")
+    with pytest.raises(StaffUserError, match="taken"):
+        add_user(session, "JOY")
+
+
+def test_sign_in_with_the_right_password(session: Session) -> None:
+    user = add_user(session)
+
+    result = sign_in(session=session, username=" JOY ", password=PASSWORD, ip=IP)
+    session.commit()
+
+    assert result.user is not None and result.user.id == user.id
+    assert not result.rate_limited
+    assert user.last_sign_in_at is not None
+    attempts = session.execute(select(SignInAttempt)).scalars().all()
+    assert [(a.username, a.ip, a.success) for a in attempts] == [("joy", IP, True)]
+    assert _audit_actions(session)[-1] == "auth.sign_in"
+
+
+def test_wrong_password_or_unknown_user_fails_the_same_way(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_user(session)
+    checked: list[str] = []
+    real_verify = auth.verify_password
+
+    def counting_verify(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(auth, "verify_password", counting_verify)
+
+    wrong = sign_in(session=session, username="joy", password="not the password", ip=IP)
+    unknown = sign_in(session=session, username="nobody", password=PASSWORD, ip=IP)
+    session.commit()
+
+    assert wrong.user is None and unknown.user is None
+    # An unknown user still costs one argon2 verification (against a dummy hash).
+    assert len(checked) == 2 and all(h.startswith("$argon2id$") for h in checked)
+    details = session.execute(select(AuditEvent.detail)).scalars().all()
+    assert not any(PASSWORD in detail or "not the password" in detail for detail in details)
+    assert _audit_actions(session)[-2:] == ["auth.sign_in_failed", "auth.sign_in_failed"]
+
+
+def test_inactive_user_cannot_sign_in(session: Session) -> None:
+    user = add_user(session)
+    user.active = False
+    session.commit()
+
+    assert sign_in(session=session, username="joy", password=PASSWORD, ip=IP).user is None
+
+
+def test_sixth_attempt_after_five_failures_is_refused(session: Session) -> None:
+    add_user(session)
+    now = utcnow()
+    for _ in range(MAX_FAILURES_PER_USERNAME):
+        result = sign_in(
+            session=session, username="joy", password="wrong password!", ip=IP, now=now
+        )
+        assert result.user is None and not result.rate_limited
+    session.commit()
+
+    refused = sign_in(session=session, username="joy", password=PASSWORD, ip="192.0.2.99", now=now)
+    later = sign_in(
+        session=session,
+        username="joy",
+        password=PASSWORD,
+        ip=IP,
+        now=now + RATE_LIMIT_WINDOW + timedelta(seconds=1),
+    )
+    session.commit()
+
+    assert refused.rate_limited and refused.user is None
+    assert later.user is not None
+    assert "auth.sign_in_refused" in _audit_actions(session)
+
+
+def test_a_successful_sign_in_clears_the_username_count(session: Session) -> None:
+    add_user(session)
+    now = utcnow()
+    for _ in range(MAX_FAILURES_PER_USERNAME - 1):
+        sign_in(session=session, username="joy", password="wrong password!", ip=IP, now=now)
+    assert sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now).user
+    for _ in range(MAX_FAILURES_PER_USERNAME - 1):
+        sign_in(session=session, username="joy", password="wrong password!", ip=IP, now=now)
+
+    result = sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now)
+
+    assert result.user is not None
+
+
+def test_one_address_guessing_many_usernames_is_refused(session: Session) -> None:
+    add_user(session)
+    now = utcnow()
+    for index in range(MAX_FAILURES_PER_IP):
+        sign_in(session=session, username=f"guess{index}", password="wrong!", ip=IP, now=now)
+
+    from_there = sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now)
+    elsewhere = sign_in(session=session, username="joy", password=PASSWORD, ip="198.51.100.7")
+
+    assert from_there.rate_limited
+    assert elsewhere.user is not None
+
+
+def test_a_weaker_hash_is_upgraded_at_sign_in(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = add_user(session)
+    old_hash = user.password_hash
+    monkeypatch.setattr(auth, "password_hasher", PasswordHasher(time_cost=2, memory_cost=2048))
+
+    assert sign_in(session=session, username="joy", password=PASSWORD, ip=IP).user
+    session.commit()
+
+    stored = session.execute(select(StaffUser.password_hash)).scalar_one()
+    assert stored != old_hash and "t=2" in stored
+    assert verify_password(stored, PASSWORD)

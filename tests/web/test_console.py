@@ -1,0 +1,563 @@
+"""The staff console through the web app's test client, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import (
+    AuditEvent,
+    Channel,
+    Direction,
+    Escalation,
+    EscalationStatus,
+    Participant,
+    StaffRole,
+    StaffUser,
+)
+from bot.db.repository import log_message
+from bot.enrollment import address_of
+from bot.settings import Settings, SettingsError
+from bot.staff.auth import MAX_FAILURES_PER_USERNAME
+from bot.web.console.access import safe_next
+from bot.web.console.sessions import COOKIE_NAME, cookie_options, session_secret_key
+from tests.staff.factories import PASSWORD, add_escalation, add_participant, add_user
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+PHONE = "+13125550123"
+
+
+@pytest.fixture
+def client(database_url: str) -> Iterator[TestClient]:
+    """A test client of the web app (imported once the test's settings are in place)."""
+    from bot.web.app import app
+
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def people(session: Session) -> dict[str, StaffUser]:
+    """One console user of each role."""
+    return {
+        "staff": add_user(session, "joy", StaffRole.STAFF, display_name="Nurse Joy"),
+        "researcher": add_user(session, "rita", StaffRole.RESEARCHER, display_name="Dr Rita"),
+        "admin": add_user(session, "ada", StaffRole.ADMIN, display_name="Ada Admin"),
+    }
+
+
+@pytest.fixture
+def escalation(session: Session) -> Escalation:
+    """An open urgent escalation for P-100, an SMS participant with a phone number."""
+    from bot.crypto import address_digest, encrypt
+
+    participant = add_participant(session, "P-100")
+    participant.address_encrypted = encrypt(PHONE)
+    participant.address_hash = address_digest("sms", PHONE)
+    session.commit()
+    return add_escalation(session, participant, reason="Severe nausea (grade 3)")
+
+
+def csrf_of(client: TestClient, path: str = "/console/sign-in") -> str:
+    """The session's CSRF token, read from a page's form."""
+    page = client.get(path)
+    match = CSRF.search(page.text)
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Response:
+    """Post the sign-in form."""
+    token = csrf_of(client)
+    return client.post(
+        "/console/sign-in",
+        data={"username": username, "password": password, "csrf_token": token, "next": ""},
+    )
+
+
+def signed_in(client: TestClient, username: str) -> TestClient:
+    """The client, signed in."""
+    reply = sign_in(client, username)
+    assert reply.status_code == 303, reply.text
+    return client
+
+
+def audit_events(session: Session, action: str | None = None) -> list[AuditEvent]:
+    """Audit events, oldest first (optionally one action only)."""
+    session.expire_all()
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return list(session.execute(query).scalars())
+
+
+def reload(session: Session, escalation: Escalation) -> Escalation:
+    """The escalation as stored now."""
+    stored = session.get(Escalation, escalation.id, populate_existing=True)
+    assert stored is not None
+    return stored
+
+
+# --- anonymous --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/queue",
+        "/console/escalations/{id}",
+        "/console/participants",
+        "/console/participants/new",
+        "/console/users",
+    ],
+)
+def test_anonymous_pages_redirect_to_sign_in(
+    client: TestClient, escalation: Escalation, path: str
+) -> None:
+    reply = client.get(path.format(id=escalation.id))
+
+    assert reply.status_code == 303
+    assert reply.headers["location"].startswith("/console/sign-in?next=%2Fconsole%2F")
+    assert "P-100" not in reply.text
+
+
+def test_anonymous_json_gets_401_and_nothing_else(
+    client: TestClient, escalation: Escalation
+) -> None:
+    reply = client.get("/console/api/queue")
+
+    assert reply.status_code == 401
+    assert reply.json() == {"error": "sign in first"}
+
+
+def test_anonymous_actions_do_nothing(
+    client: TestClient, session: Session, escalation: Escalation
+) -> None:
+    token = csrf_of(client)
+    reply = client.post(
+        f"/console/escalations/{escalation.id}/acknowledge", data={"csrf_token": token}
+    )
+
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/console/sign-in")
+    assert reload(session, escalation).status is EscalationStatus.OPEN
+    assert audit_events(session, "escalation.acknowledge") == []
+
+
+# --- signing in -------------------------------------------------------------------------
+
+
+def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_ends_it(
+    client: TestClient, people: dict[str, StaffUser]
+) -> None:
+    reply = sign_in(client, "joy")
+
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/console/queue"
+    cookie = reply.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    for flag in ("path=/console", "Max-Age=3600", "httponly", "samesite=strict"):
+        assert flag in cookie
+    assert "secure" not in cookie  # the test server is plain http
+    assert client.get("/console/queue").status_code == 200
+
+    token = csrf_of(client, "/console/queue")
+    out = client.post("/console/sign-out", data={"csrf_token": token})
+
+    assert out.status_code == 303
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_sign_in_returns_to_the_page_asked_for(
+    client: TestClient, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    target = f"/console/escalations/{escalation.id}"
+    token = csrf_of(client, f"/console/sign-in?next={target}")
+    reply = client.post(
+        "/console/sign-in",
+        data={"username": "joy", "password": PASSWORD, "csrf_token": token, "next": target},
+    )
+
+    assert reply.headers["location"] == target
+
+
+def test_wrong_password_fails(client: TestClient, people: dict[str, StaffUser]) -> None:
+    reply = sign_in(client, "joy", "not the password at all")
+
+    assert reply.status_code == 401
+    assert "Wrong username or password." in reply.text
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_the_sixth_failure_is_rate_limited(
+    client: TestClient, people: dict[str, StaffUser]
+) -> None:
+    for _ in range(MAX_FAILURES_PER_USERNAME):
+        assert sign_in(client, "joy", "a wrong password!").status_code == 401
+
+    reply = sign_in(client, "joy")
+
+    assert reply.status_code == 429
+    assert "Too many failed sign-ins" in reply.text
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_an_inactive_users_session_ends(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    signed_in(client, "joy")
+    people["staff"].active = False
+    session.commit()
+
+    assert client.get("/console/queue").status_code == 303
+
+
+# --- CSRF -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "not-the-token"])
+def test_posts_without_the_right_csrf_token_are_refused(
+    client: TestClient,
+    session: Session,
+    people: dict[str, StaffUser],
+    escalation: Escalation,
+    token: str | None,
+) -> None:
+    signed_in(client, "joy")
+    data = {"csrf_token": token} if token else {}
+
+    acknowledge = client.post(f"/console/escalations/{escalation.id}/acknowledge", data=data)
+    enroll = client.post(
+        "/console/participants/new",
+        data={**data, "study_id": "P-200", "channel": "telegram", "timezone": "UTC"},
+    )
+
+    assert acknowledge.status_code == 403 and enroll.status_code == 403
+    assert reload(session, escalation).status is EscalationStatus.OPEN
+    assert (
+        session.execute(select(Participant).where(Participant.study_id == "P-200")).first() is None
+    )
+
+
+def test_sign_in_needs_the_csrf_token_too(client: TestClient, people: dict[str, StaffUser]) -> None:
+    reply = client.post("/console/sign-in", data={"username": "joy", "password": PASSWORD})
+
+    assert reply.status_code == 403
+    assert client.get("/console/queue").status_code == 303
+
+
+# --- roles ------------------------------------------------------------------------------
+
+
+def test_a_researcher_can_look_but_not_acknowledge_or_enroll(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "rita")
+    detail = client.get(f"/console/escalations/{escalation.id}")
+    token = CSRF.search(detail.text).group(1)  # type: ignore[union-attr]
+
+    acknowledge = client.post(
+        f"/console/escalations/{escalation.id}/acknowledge", data={"csrf_token": token}
+    )
+    resolve = client.post(
+        f"/console/escalations/{escalation.id}/resolve", data={"csrf_token": token, "note": "x"}
+    )
+    enroll_form = client.get("/console/participants/new")
+    enroll = client.post(
+        "/console/participants/new",
+        data={"csrf_token": token, "study_id": "P-200", "channel": "telegram", "timezone": "UTC"},
+    )
+    users = client.get("/console/users")
+
+    assert detail.status_code == 200 and "P-100" in detail.text
+    assert ">Acknowledge<" not in detail.text
+    assert PHONE not in detail.text  # no contact details for researchers
+    assert client.get("/console/queue").status_code == 200
+    assert client.get("/console/participants").status_code == 200
+    assert [acknowledge.status_code, resolve.status_code] == [403, 403]
+    assert [enroll_form.status_code, enroll.status_code, users.status_code] == [403, 403, 403]
+    assert reload(session, escalation).status is EscalationStatus.OPEN
+    assert (
+        session.execute(select(Participant).where(Participant.study_id == "P-200")).first() is None
+    )
+    denied = audit_events(session, "auth.access_denied")
+    assert len(denied) == 5 and {event.actor for event in denied} == {"rita"}
+
+
+def test_staff_acknowledge_and_everyone_sees_who(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "joy")
+    detail = client.get(f"/console/escalations/{escalation.id}")
+    assert ">Acknowledge<" in detail.text
+    token = CSRF.search(detail.text).group(1)  # type: ignore[union-attr]
+
+    reply = client.post(
+        f"/console/escalations/{escalation.id}/acknowledge", data={"csrf_token": token}
+    )
+
+    assert reply.status_code == 303
+    assert reply.headers["location"] == f"/console/escalations/{escalation.id}"
+    stored = reload(session, escalation)
+    assert (stored.status, stored.acknowledged_by) == (EscalationStatus.ACKNOWLEDGED, "joy")
+    assert "acknowledged by Nurse Joy" in client.get(reply.headers["location"]).text
+    assert "acknowledged by Nurse Joy" in client.get("/console/queue").text
+    events = audit_events(session, "escalation.acknowledge")
+    assert [(e.actor, e.escalation_id, e.participant_id) for e in events] == [
+        ("joy", escalation.id, escalation.participant_id)
+    ]
+
+    with TestClient(client.app, follow_redirects=False) as other:
+        signed_in(other, "rita")
+        assert "acknowledged by Nurse Joy" in other.get("/console/queue").text
+        api = other.get("/console/api/queue").json()["escalations"]
+        assert api[0]["acknowledged_by"] == "Nurse Joy" and api[0]["status"] == "acknowledged"
+
+
+def test_a_second_acknowledgement_changes_nothing(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "ada")
+    token = csrf_of(client, "/console/queue")
+    add_user(session, "sam", StaffRole.STAFF)
+    from bot.staff.escalation_queue import acknowledge
+
+    acknowledge(session=session, escalation_id=escalation.id, actor="sam", via="sms")
+    session.commit()
+
+    reply = client.post(
+        f"/console/escalations/{escalation.id}/acknowledge", data={"csrf_token": token}
+    )
+
+    assert reply.status_code == 303
+    assert reload(session, escalation).acknowledged_by == "sam"
+    assert "Already acknowledged by sam." in client.get(reply.headers["location"]).text
+
+
+def test_resolve_needs_a_note(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "joy")
+    token = csrf_of(client, "/console/queue")
+    path = f"/console/escalations/{escalation.id}/resolve"
+
+    empty = client.post(path, data={"csrf_token": token, "note": "  "})
+    assert "Not resolved" in client.get(empty.headers["location"]).text
+    assert reload(session, escalation).status is EscalationStatus.OPEN
+
+    client.post(path, data={"csrf_token": token, "note": "Called her back; nausea easing."})
+
+    stored = reload(session, escalation)
+    assert stored.status is EscalationStatus.RESOLVED
+    assert stored.resolution_note == "Called her back; nausea easing."
+    assert (stored.resolved_by, stored.acknowledged_by) == ("joy", "joy")
+    assert "P-100" not in client.get("/console/queue").text
+
+
+# --- what each page shows, and the audit trail ------------------------------------------
+
+
+def test_detail_shows_the_last_20_messages_and_the_phone_to_staff(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    for index in range(25):
+        log_message(
+            session=session,
+            sender_id="P-100",
+            participant_id=escalation.participant_id,
+            channel=Channel.SMS,
+            direction=Direction.INBOUND if index % 2 == 0 else Direction.OUTBOUND,
+            text=f"message number {index:02d}",
+        )
+    session.commit()
+    signed_in(client, "joy")
+
+    page = client.get(f"/console/escalations/{escalation.id}").text
+
+    shown = re.findall(r"message number (\d\d)", page)
+    assert shown == [f"{index:02d}" for index in range(5, 25)]
+    for fact in ("P-100", "urgent", "symptom", "Severe nausea (grade 3)", "15 min", "open"):
+        assert fact in page
+    assert PHONE in page
+    assert f"ACK {escalation.ack_code}" in page
+
+
+def test_participant_list_has_no_phone_numbers(
+    client: TestClient, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "joy")
+
+    page = client.get("/console/participants")
+
+    assert page.status_code == 200
+    assert "P-100" in page.text and "America/Chicago" in page.text
+    assert PHONE not in page.text and "5550123" not in page.text
+
+
+def test_every_view_of_participant_data_is_audited(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "rita")
+
+    client.get("/console/queue")
+    client.get("/console/api/queue")
+    client.get(f"/console/escalations/{escalation.id}")
+    client.get("/console/participants")
+
+    views = [
+        (event.actor, event.action, event.participant_id, event.escalation_id)
+        for event in audit_events(session)
+        if event.action.endswith(".view")
+    ]
+    assert views == [
+        ("rita", "queue.view", None, None),
+        ("rita", "queue.view", None, None),
+        ("rita", "escalation.view", escalation.participant_id, escalation.id),
+        ("rita", "participants.view", None, None),
+    ]
+    queue_detail = audit_events(session, "queue.view")[0].detail
+    assert str(escalation.id) in queue_detail
+
+
+def test_enrollment_through_the_form(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    signed_in(client, "joy")
+    token = csrf_of(client, "/console/participants/new")
+
+    sms = client.post(
+        "/console/participants/new",
+        data={
+            "csrf_token": token,
+            "study_id": "P-300",
+            "channel": "sms",
+            "phone": "+1 312 555 0199",
+            "timezone": "America/Chicago",
+            "checkin_time": "18:30",
+        },
+    )
+    telegram = client.post(
+        "/console/participants/new",
+        data={"csrf_token": token, "study_id": "P-301", "channel": "telegram", "timezone": "UTC"},
+    )
+    bad = client.post(
+        "/console/participants/new",
+        data={"csrf_token": token, "study_id": "P-302", "channel": "sms", "timezone": "UTC"},
+    )
+
+    assert sms.status_code == 201 and "Enrolled P-300" in sms.text
+    participant = session.execute(
+        select(Participant).where(Participant.study_id == "P-300")
+    ).scalar_one()
+    assert address_of(participant) == "+13125550199"
+    assert participant.preferred_contact_time is not None
+    assert participant.preferred_contact_time.strftime("%H:%M") == "18:30"
+    linked = session.execute(
+        select(Participant).where(Participant.study_id == "P-301")
+    ).scalar_one()
+    assert telegram.status_code == 201 and f"/start {linked.enrollment_code}" in telegram.text
+    assert bad.status_code == 400 and "needs a phone number" in bad.text
+    events = audit_events(session, "participant.enroll")
+    assert [(e.actor, e.participant_id) for e in events] == [
+        ("joy", participant.id),
+        ("joy", linked.id),
+    ]
+    assert not any("555" in e.detail for e in events)
+
+
+def test_an_admin_adds_users(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    signed_in(client, "ada")
+    token = csrf_of(client, "/console/users")
+
+    added = client.post(
+        "/console/users",
+        data={
+            "csrf_token": token,
+            "username": "sam",
+            "display_name": "Sam Lee",
+            "role": "researcher",
+            "password": "a long enough password",
+        },
+    )
+    short = client.post(
+        "/console/users",
+        data={
+            "csrf_token": token,
+            "username": "tom",
+            "display_name": "Tom",
+            "role": "staff",
+            "password": "short",
+        },
+    )
+
+    assert added.status_code == 303
+    assert "Sam Lee" in client.get("/console/users").text
+    assert short.status_code == 400 and "at least 12" in short.text
+    sam = session.execute(select(StaffUser).where(StaffUser.username == "sam")).scalar_one()
+    assert sam.role is StaffRole.RESEARCHER
+    assert [e.actor for e in audit_events(session, "user.create")][-1] == "ada"
+
+
+# --- headers, cookies and keys ----------------------------------------------------------
+
+
+def test_console_pages_are_not_cached_or_framed(
+    client: TestClient, people: dict[str, StaffUser]
+) -> None:
+    signed_in(client, "joy")
+
+    page = client.get("/console/queue")
+
+    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert '<meta http-equiv="refresh" content="10">' in page.text
+    assert "set-cookie" not in client.get("/healthz").headers
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, public_base_url="https://trial.example.org", secret_key="k" * 40
+    )
+
+    options = cookie_options(settings)
+
+    assert options["https_only"] is True
+    assert options["same_site"] == "strict"
+
+
+def test_the_session_key(tmp_path: Path) -> None:
+    sqlite = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/x.db", secret_key="")
+    made = session_secret_key(sqlite)
+    assert len(made) >= 32 and session_secret_key(sqlite) == made
+    assert (tmp_path / "session.key").stat().st_mode & 0o777 == 0o600
+
+    postgres = "postgresql://db.example.org/trial"
+    for key in ("", "changeme", "too-short"):
+        with pytest.raises(SettingsError):
+            session_secret_key(Settings(data_dir=tmp_path, database_url=postgres, secret_key=key))
+    good = "x" * 40
+    assert session_secret_key(Settings(database_url=postgres, secret_key=good)) == good
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/console/escalations/3", "/console/escalations/3"),
+        ("https://evil.example.com/console", "/console/queue"),
+        ("//evil.example.com/console", "/console/queue"),
+        ("/\\evil.example.com", "/console/queue"),
+        ("/api/chat", "/console/queue"),
+        ("", "/console/queue"),
+    ],
+)
+def test_sign_in_only_returns_to_console_pages(target: str, expected: str) -> None:
+    assert safe_next(target) == expected
