@@ -98,8 +98,21 @@ eval: setup ## 5-fold cross-validation of the NLU; prints intent and FAQ macro-F
 	$(BIN)/python -m bot.nlu_report $(RESULTS)/nlu-cv
 
 .PHONY: bench
-bench: setup ## Latency and throughput of whole conversations vs /model/parse alone
+bench: setup ## Conversation latency/throughput vs /model/parse alone; message-to-alert latency
 	$(BIN)/python -m bench.conversations
+	$(BIN)/python -m bench.alert_latency
+
+.PHONY: export-nlu
+export-nlu: $(VENV)/.installed ## Write the messages researchers labelled as NLU data (data/nlu/reviewed.yml)
+	$(BIN)/trialbot export-nlu export --out data/nlu/reviewed.yml
+
+.PHONY: seed-demo
+seed-demo: $(VENV)/.installed ## Seed several weeks of simulated participants into the database
+	$(BIN)/trialbot seed-demo
+
+.PHONY: telegram-webhook
+telegram-webhook: $(VENV)/.installed ## Register the Telegram webhook (needs TELEGRAM_* settings)
+	$(BIN)/trialbot telegram-webhook
 
 .PHONY: lock
 lock: ## Re-resolve requirements.in into requirements.lock (needs the package index)

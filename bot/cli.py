@@ -162,6 +162,30 @@ def _new_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _telegram_webhook(args: argparse.Namespace) -> int:
+    from bot.channels.telegram_setup import main as telegram_setup
+
+    return telegram_setup(["--remove"] if args.remove else [])
+
+
+# Commands whose own module parses the rest of the command line (`trialbot export --help`).
+DELEGATED = {
+    "export": ("bot.research.export", "de-identified CSV export with a data dictionary"),
+    "report": ("bot.research.report", "a self-contained HTML report for the PI"),
+    "seed-demo": ("bot.research.demo_data", "seed several weeks of simulated participants"),
+    "export-nlu": ("bot.research.nlu_review", "write labelled messages as NLU training data"),
+}
+
+
+def _delegate(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(DELEGATED[args.command][0])
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    exit_code: int = module.main(rest)
+    return exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="trialbot", description=__doc__)
@@ -196,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     user = commands.add_parser("create-user", help="create a staff-console user")
     _add_user_arguments(user)
     user.add_argument("--role", required=True, choices=("staff", "researcher", "admin"))
+    webhook = commands.add_parser(
+        "telegram-webhook", help="register the Telegram webhook (TELEGRAM_WEBHOOK_BASE_URL)"
+    )
+    webhook.add_argument("--remove", action="store_true", help="remove it instead")
+    webhook.set_defaults(handler=_telegram_webhook)
+    for name, (_, summary) in DELEGATED.items():
+        delegated = commands.add_parser(name, help=summary, add_help=False)
+        delegated.add_argument("rest", nargs=argparse.REMAINDER)
+        delegated.set_defaults(handler=_delegate)
     check = commands.add_parser(
         "check-study", help="check a study config: every answer present, short and plain"
     )
@@ -206,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `trialbot` command."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        argv = [argv[0], "--", *argv[1:]]  # the rest, options too, belongs to the module
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=get_settings().log_level.upper(),

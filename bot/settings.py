@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     public_base_url: str = Field("", env="PUBLIC_BASE_URL")
 
     web_chat_enabled: bool = Field(True, env="WEB_CHAT_ENABLED")
+    # With the embedded SQLite default, `trialbot run` adds simulated participants and demo
+    # console users once (bot/demo.py). Never with another database.
+    demo_data: bool = Field(True, env="DEMO_DATA")
     log_level: str = Field("INFO", env="LOG_LEVEL")
 
     # Encrypts phone numbers and chat IDs at rest (a Fernet key). Unset with the embedded

@@ -166,21 +166,75 @@ class ResponseTargets(BaseModel):
     routine: int = 1440
 
 
+AlertChannelName = Literal["telegram", "sms", "console"]
+
+
+def _console_only() -> list[AlertChannelName]:
+    return ["console"]
+
+
+class AlertChannels(BaseModel):
+    """Where each level's alerts go (the console queue always shows every escalation)."""
+
+    emergency: list[AlertChannelName] = Field(default_factory=_console_only)
+    urgent: list[AlertChannelName] = Field(default_factory=_console_only)
+    routine: list[AlertChannelName] = Field(default_factory=_console_only)
+
+
+class StaffAlerts(BaseModel):
+    """Who gets staff alerts, in which order, and how (bot.alerts).
+
+    People are named by their staff-console username: their phone number and Telegram chat
+    are kept encrypted with their account, never in this file. An emergency or urgent alert
+    not acknowledged within its response time goes to `backup` (round 1), and after the
+    same time again to `everyone` (round 2; all active care-team users when empty).
+    """
+
+    channels: AlertChannels = Field(default_factory=AlertChannels)
+    # The study team's Telegram group (its chat ID; the bot must be a member), if any.
+    telegram_group_chat: str = ""
+    on_call: list[str] = Field(default_factory=list)
+    backup: list[str] = Field(default_factory=list)
+    everyone: list[str] = Field(default_factory=list)
+
+    @validator("on_call", "backup", "everyone", pre=True)
+    def _usernames(cls, value: Any) -> list[str]:
+        """Usernames as the console stores them (lower case, trimmed)."""
+        items = [value] if isinstance(value, str) else list(value or [])
+        return [str(item).strip().lower() for item in items if str(item).strip()]
+
+    @validator("telegram_group_chat", pre=True)
+    def _chat_id(cls, value: Any) -> str:
+        """A chat ID as text (YAML may read an unquoted one as a number)."""
+        return "" if value is None else str(value).strip()
+
+
 class EscalationRules(BaseModel):
-    """When a symptom report becomes an alert (PRO-CTCAE grades 0-4)."""
+    """When a symptom report becomes an alert (PRO-CTCAE grades 0-4), and who is alerted."""
 
     urgent_at_grade: int = 3
     routine_at_grade: int = 2
     urgent_if_worse_by: int = 2
     response_minutes: ResponseTargets = Field(default_factory=ResponseTargets)
+    alerts: StaffAlerts = Field(default_factory=StaffAlerts)
 
 
 class Bonus(BaseModel):
-    """A one-off payment at a milestone."""
+    """A one-off payment at a milestone: a visit done, or a week in the study reached."""
 
-    week: int
     amount: float
+    # Earned when this visit (a key of `visits`) is done ...
+    visit: str | None = None
+    # ... or, without a visit, this many weeks after enrollment while still in the study.
+    week: int | None = None
     reason: str = ""
+
+    @validator("week", always=True)
+    def _one_milestone(cls, week: int | None, values: dict[str, Any]) -> int | None:
+        """A bonus names a visit or a week."""
+        if week is None and not values.get("visit"):
+            raise ValueError("a bonus needs `visit` (a visit key) or `week`")
+        return week
 
 
 class Compensation(BaseModel):

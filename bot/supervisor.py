@@ -1,5 +1,5 @@
-"""`trialbot run`: starts the Rasa server, the action server, the web app and the outreach
-worker together.
+"""`trialbot run`: starts the Rasa server, the action server, the web app, the outreach
+worker and the alert worker together.
 
 honcho supervises them: their output is interleaved with a name prefix, and Ctrl-C (or
 any one of them stopping) stops them all.
@@ -25,6 +25,7 @@ from honcho.manager import Manager
 from honcho.printer import Message
 
 from bot.db.session import migrate
+from bot.demo import prepare_demo
 from bot.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ def process_commands(settings: Settings) -> dict[str, str]:
         # Proactive outreach (bot/outreach/worker.py); it serves no HTTP, so readiness
         # does not wait for it.
         "worker": _command(python, "-m", "bot.outreach.worker"),
+        # Staff alerts: delivery, retries and re-escalation (bot/alerts/worker.py); no HTTP.
+        "alerts": _command(python, "-m", "bot.alerts.worker"),
     }
 
 
@@ -115,16 +118,20 @@ def responds(url: str) -> bool:
         return False
 
 
-def _announce_when_ready(manager: Manager, settings: Settings) -> None:
-    """Print the chat address once all three servers answer."""
+def _announce_when_ready(manager: Manager, settings: Settings, notes: list[str]) -> None:
+    """Print where to chat (and the demo's notes) once all the servers answer."""
     checks = readiness_urls(settings)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if all(responds(url) for url in checks):
-            text = (
-                f"\n\n  Trial Companion is ready. Chat with it at {settings.web_url}/\n"
-                f"  (Ctrl-C stops everything.)\n\n"
-            )
+            lines = [
+                "Trial Companion is ready.",
+                f"Chat with it at {settings.web_url}/",
+                f"Staff console: {settings.web_url}/console/",
+                *notes,
+                "(Ctrl-C stops everything.)",
+            ]
+            text = "\n\n" + "".join(f"  {line}\n" for line in lines) + "\n"
             break
         time.sleep(1)
     else:
@@ -139,6 +146,7 @@ def run(settings: Settings) -> int:
         logger.error("no trained model at %s: run `make train` first", settings.rasa_model)
         return 2
     migrate(settings.database_url)
+    notes = prepare_demo(settings)
     if not settings.rasa_api_token:
         # The HTTP API (used to start check-ins) needs a token; a fresh one per run is fine.
         settings = settings.copy(update={"rasa_api_token": secrets.token_urlsafe(24)})
@@ -146,7 +154,9 @@ def run(settings: Settings) -> int:
     manager = Manager()
     for name, command in process_commands(settings).items():
         manager.add_process(name, command, env=environment, cwd=str(PROJECT_ROOT))
-    threading.Thread(target=_announce_when_ready, args=(manager, settings), daemon=True).start()
+    threading.Thread(
+        target=_announce_when_ready, args=(manager, settings, notes), daemon=True
+    ).start()
     manager.loop()
     # Ctrl-C (130) and SIGTERM (143) are the normal way to stop.
     return 0 if manager.returncode in (None, 130, 143) else int(manager.returncode)

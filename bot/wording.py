@@ -16,6 +16,8 @@ MESSAGE_VALUES = {
     "symptom": "wheezing (a whistling sound when you breathe)",
     "visit_name": "Week 12 clinic visit",
     "visit_when": "Tuesday, March 3 at 9:30 AM",
+    "staff_name": "Nurse Joy Abernathy-Livingstone",
+    "bonus": "$100",
 }
 
 DEFAULTS: dict[str, tuple[str, ...]] = {
@@ -159,6 +161,10 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Reminder: your {visit_name} is on {visit_when} at {site_name}. "
         "To change it, call {coordinator_name} at {coordinator_phone}.",
     ),
+    "milestone_thanks": (
+        "Thank you! You have reached a big step in the study, and you have earned a {bonus} "
+        "bonus. We will pay it with your next payment.",
+    ),
     "dose_reminder": ("Good morning! This is your reminder to take your study medicine today.",),
     # Feedback (bot/actions/feedback.py).
     "feedback_start": ("Thank you for taking a moment to tell us how it is going.",),
@@ -171,6 +177,10 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Thank you for telling us. The study team reads every note. "
         "It helps us make the study better.",
     ),
+    "assistant_failed": (
+        "Sorry, something went wrong on my side. If you feel very unwell, call "
+        "{emergency_number} now. To reach a person, call the study nurse at {nurse_phone}.",
+    ),
     "fallback": (
         "Sorry, I am not sure what you mean. You can ask me about the study, "
         "tell me how you feel, or ask to talk to a person.",
@@ -180,8 +190,20 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         '"What is a placebo?", "How long is a visit?" or "Who do I call?"',
     ),
     "handoff_requested": (
-        "OK. A person from the study team will reply to you here as soon as they can. "
-        "If it is urgent, call the study nurse at {nurse_phone}. "
+        "OK. I have asked the study nurse on call to write to you. "
+        "A nurse will reply to you here as soon as they can. "
+        "If it is urgent, call the nurse at {nurse_phone}. "
+        "In an emergency, call {emergency_number}.",
+    ),
+    # Human handoff (bot/handoff): sent when a staff member takes over and hands back.
+    "handoff_started": (
+        "Hi! {staff_name} from the study team is here now. "
+        "{staff_name} will reply to you in this chat. "
+        "I will be back when you are done.",
+    ),
+    "handoff_ended": (
+        "{staff_name} has finished. I am back to help you now. "
+        "You can ask me about the study at any time. "
         "In an emergency, call {emergency_number}.",
     ),
 }

@@ -10,7 +10,13 @@ at once, and handled in the background, one at a time per chat:
   chat gets "please ask your study team" and never reaches the assistant;
 - text from a linked chat goes to Rasa as the participant (their sender ID); a button
   press is answered (the button stops spinning) and its payload goes to Rasa as if typed;
-- edits, stickers, photos and the like get a "please type" reply.
+- edits, stickers, photos and the like get a "please type" reply;
+- anything from a staff member (their own chat or the staff group: alert buttons,
+  `ACK <code>`, `/done`, replies to alerts) is for `bot.handoff.staff_telegram` and never
+  reaches the assistant.
+
+After the assistant has handled a participant's message, `bot.channels.paused_safety`
+runs the emergency check of a paused conversation.
 
 Starting the channel calls nothing over the network: the webhook is registered
 separately (`bot.channels.telegram_setup`). Replies go out through `bot.delivery`, so
@@ -38,6 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from telegram import Chat, Update
 
 from bot.channels.numbered_choices import resolve_numbered_reply
+from bot.channels.paused_safety import guarded
 from bot.channels.records import record_message
 from bot.clients.telegram_bot import (
     TelegramClient,
@@ -50,6 +57,7 @@ from bot.db.repository import get_participant_by_sender, log_message
 from bot.db.session import session_scope
 from bot.delivery import FAILED, SENT, Button, SendError, deliver
 from bot.enrollment import link_telegram_chat, participant_for_address
+from bot.handoff.staff_telegram import handle_staff_update, staff_update_for
 from bot.settings import get_settings
 from bot.study import current_study
 from bot.wording import messages
@@ -267,6 +275,7 @@ class TelegramInput(InputChannel):
         if not settings.telegram_enabled:
             return _disabled_blueprint()
         telegram = Blueprint("telegram_webhook", __name__)
+        on_new_message = guarded(on_new_message, telegram)
         secret = webhook_secret(settings)
         self._client = TelegramClient.from_settings(settings)
 
@@ -304,6 +313,13 @@ class TelegramInput(InputChannel):
         update = _parse_update(request)
         if update is None:
             return response.json({"error": "not a Telegram update"}, status=400)
+        staff = await asyncio.to_thread(staff_update_for, update)
+        if staff is not None:
+            if staff.duplicate:
+                return response.json({"status": "duplicate"})
+            work = handle_staff_update(staff, self._telegram_client())
+            self._in_background(work, update.update_id)
+            return response.json({"status": "received"})
         incoming = read_update(update)
         if incoming is None:
             logger.info(

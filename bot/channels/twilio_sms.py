@@ -32,6 +32,11 @@ suppressed, and the opt-out stays in force until START. If Twilio's own opt-out 
 still blocks the number, such a reply fails with Twilio error 21610 and is logged as
 failed, not retried.
 
+Staff. A text from an active staff user's phone never reaches the assistant: it is for
+`bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
+go to the participant). After the assistant has handled a participant's message,
+`bot.channels.paused_safety` runs the emergency check of a paused conversation.
+
 A bare number ("2") answers the numbered options of the last message the participant got
 (see `bot.channels.numbered_choices`): it reaches the assistant as that button's payload.
 """
@@ -60,6 +65,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.numbered_choices import resolve_numbered_reply
+from bot.channels.paused_safety import guarded
 from bot.clients.twilio_sms import TwilioConfig, TwilioSmsClient, split_for_sms
 from bot.crypto import address_digest
 from bot.db.models import Channel, Direction, MessageLog, Participant
@@ -68,7 +74,10 @@ from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.delivery import SENT, Outcome, deliver
 from bot.enrollment import EnrollmentError, normalise_phone, participant_for_address
+from bot.handoff.staff_commands import staff_sender_id
+from bot.handoff.staff_sms import handle_staff_sms
 from bot.settings import Settings, get_settings
+from bot.staff.auth import user_for_phone
 from bot.study import current_study
 from bot.wording import messages
 
@@ -125,6 +134,8 @@ class Received:
     twiml: tuple[str, ...] = ()
     # What to hand to the assistant (a bare number already turned into its choice).
     text: str | None = None
+    # A staff member's username: their text is for bot.handoff.staff_sms, not the assistant.
+    staff_username: str | None = None
 
 
 # --- the request --------------------------------------------------------------------
@@ -195,10 +206,16 @@ def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
 
     A retried webhook finds both stored or neither: IntegrityError when its SID was seen.
     """
-    participant = participant_for_address(
-        session=session, channel=Channel.SMS, address=inbound.sender
+    staff = user_for_phone(session=session, phone=inbound.sender)
+    participant = (
+        None
+        if staff
+        else participant_for_address(session=session, channel=Channel.SMS, address=inbound.sender)
     )
-    sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
+    if staff is not None:
+        sender_id = staff_sender_id(staff.id)
+    else:
+        sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
     entry = log_message(
         session=session,
         sender_id=sender_id,
@@ -210,6 +227,8 @@ def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
         delivery_status=RECEIVED,
     )
     received = Received(entry.id, participant, sender_id, entry.created_at)
+    if staff is not None:
+        return replace(received, staff_username=staff.username, text=inbound.body.strip())
     if participant is None:
         texts = tuple(messages(current_study(), "unknown_sender"))
         log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
@@ -469,6 +488,7 @@ class TwilioSmsInput(InputChannel):
         settings = get_settings()
         _announce(settings)
         twilio_sms = Blueprint("twilio_sms", __name__)
+        on_new_message = guarded(on_new_message, twilio_sms)
 
         @twilio_sms.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -520,6 +540,16 @@ class TwilioSmsInput(InputChannel):
             received.log_id,
             received.sender_id,
         )
+        if received.staff_username is not None:
+            staff_reply = handle_staff_sms(
+                username=received.staff_username,
+                phone=inbound.sender,
+                text=received.text or "",
+                log_id=received.log_id,
+                client=sms_client(),
+            )
+            self._in_background(staff_reply, received)
+            return _twiml()
         participant = received.participant
         if participant is None:
             return _twiml(received.twiml)

@@ -20,6 +20,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.paused_safety import guarded
 from bot.channels.records import record_message
 from bot.db.models import Channel, Direction
 from bot.db.repository import ensure_web_participant
@@ -92,6 +93,7 @@ class WebChatInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The health check and the webhook."""
         web_chat = Blueprint("web_chat", __name__)
+        on_new_message = guarded(on_new_message, web_chat)
         enabled = get_settings().web_chat_enabled
         if not enabled:
             logger.info("web chat: disabled (WEB_CHAT_ENABLED=false)")

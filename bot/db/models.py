@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    text,
     true,
 )
 from sqlalchemy.orm import DeclarativeMeta, Mapped, registry, relationship
@@ -148,6 +149,8 @@ class MessageLog(Base):
     buttons: Mapped[list | None] = Column(JSON)
     attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = Column(UTCDateTime)
+    # The staff username who typed an outbound message during a handoff (None: the assistant).
+    sent_by: Mapped[str | None] = Column(String(128))
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow
@@ -496,3 +499,106 @@ class NluLabel(Base):
     labelled_by: Mapped[str] = Column(String(128), nullable=False)
     labelled_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     exported_at: Mapped[datetime | None] = Column(UTCDateTime)
+
+
+class AlertChannel(str, enum.Enum):
+    """Where a staff alert goes."""
+
+    TELEGRAM = "telegram"
+    SMS = "sms"
+    CONSOLE = "console"
+
+
+class AlertKind(str, enum.Enum):
+    """What a staff message about an escalation says."""
+
+    ALERT = "alert"
+    # "Someone acknowledged it": to everyone who got the alert, so nobody acts twice.
+    ACK_NOTICE = "ack_notice"
+
+
+class AlertStatus(str, enum.Enum):
+    """Where one alert delivery stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"  # will be tried again at next_attempt_at
+    UNDELIVERED = "undelivered"  # gave up: shown in the console
+    CANCELLED = "cancelled"  # not needed any more: acknowledged or resolved first
+
+
+class AlertDelivery(Base):
+    """One alert (or acknowledgement notice) to one staff recipient on one channel.
+
+    Rows are planned per escalation and round (0 first, 1 backup, 2 everyone); the unique
+    key makes planning idempotent, so a restarted worker never plans or sends a round twice.
+    """
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint(
+            "escalation_id", "kind", "round", "channel", "recipient", name="uq_alert_deliveries"
+        ),
+        Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_alert_deliveries_external", "channel", "external_id"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = Column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[AlertKind] = Column(_enum(AlertKind, "alert_kind"), nullable=False)
+    round: Mapped[int] = Column(Integer, nullable=False, default=0)
+    channel: Mapped[AlertChannel] = Column(_enum(AlertChannel, "alert_channel"), nullable=False)
+    # Who, as staff read it ("staff:joy", "group chat", "queue"): never a number or chat ID.
+    recipient: Mapped[str] = Column(String(80), nullable=False)
+    # The staff user whose (encrypted) phone or chat it goes to; None for a group or the queue.
+    staff_user_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="SET NULL")
+    )
+    status: Mapped[AlertStatus] = Column(
+        _enum(AlertStatus, "alert_status"), nullable=False, default=AlertStatus.PENDING
+    )
+    attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = Column(UTCDateTime)
+    # Twilio's message SID, or "<chat key>:<message id>" for Telegram (to match replies).
+    external_id: Mapped[str | None] = Column(String(128))
+    error: Mapped[str | None] = Column(Text)
+    # Every attempt and its result: [{"at": ISO time, "result": "sent" or the error}].
+    attempt_log: Mapped[list | None] = Column(JSON)
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    sent_at: Mapped[datetime | None] = Column(UTCDateTime)
+
+
+class Handoff(Base):
+    """A staff member talking to a participant in person while the assistant is paused."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        # At most one active handoff per participant.
+        Index(
+            "ux_handoffs_active",
+            "participant_id",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_handoffs_staff_active", "staff_user_id", "ended_at"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False
+    )
+    escalation_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("escalations.id", ondelete="SET NULL")
+    )
+    staff_user_id: Mapped[int] = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False
+    )
+    # Where it was taken over: console, telegram or sms.
+    via: Mapped[str] = Column(String(16), nullable=False)
+    started_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    ended_at: Mapped[datetime | None] = Column(UTCDateTime)
+    ended_by: Mapped[str | None] = Column(String(128))

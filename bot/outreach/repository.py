@@ -29,6 +29,8 @@ class Kind(str, enum.Enum):
     CHECKIN_NUDGE = "checkin_nudge"
     VISIT_REMINDER = "visit_reminder"
     DOSE_REMINDER = "dose_reminder"
+    # Thanks for a milestone bonus, then a request for feedback (bot/incentives.py).
+    MILESTONE = "milestone"
 
 
 @dataclass(frozen=True)

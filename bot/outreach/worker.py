@@ -61,6 +61,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot import incentives
+from bot.clients.rasa_http import RasaApiError, RasaHttpApi, RasaUnavailable
 from bot.db.models import (
     Appointment,
     AppointmentStatus,
@@ -76,8 +78,7 @@ from bot.delivery import FAILED, SUPPRESSED, ChannelClient, Outcome, deliver, re
 from bot.outreach import engagement
 from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_clients
 from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
-from bot.outreach.planner import PLAN_AHEAD, sync_plan
-from bot.outreach.rasa_api import RasaApi, RasaApiError, RasaUnavailable
+from bot.outreach.planner import PLAN_AHEAD, plannable_participants, sync_plan
 from bot.outreach.repository import (
     Kind,
     Planned,
@@ -103,6 +104,7 @@ TICK_SECONDS = 30.0
 # A prompt is not sent when a check-in was completed this recently.
 RECENT_CHECKIN = timedelta(hours=12)
 CHECKIN_INTENT = "start_checkin"
+FEEDBACK_INTENT = "give_feedback"
 SCHEDULE_TRIGGER = {"trigger": "schedule"}
 INTERRUPTED = "interrupted mid-send (worker stopped): not sent again, at most once"
 
@@ -157,7 +159,7 @@ class OutreachWorker:
     def __init__(
         self,
         *,
-        rasa: RasaApi,
+        rasa: RasaHttpApi,
         clients: Mapping[Channel, ChannelClient],
         clock: Clock = utcnow,
         study: StudySource = current_study,
@@ -178,7 +180,7 @@ class OutreachWorker:
         """A worker for Rasa at RASA_URL and every channel whose credentials are set."""
         token = require_secret("RASA_API_TOKEN", settings.rasa_api_token)
         return cls(
-            rasa=RasaApi(settings.rasa_url, token),
+            rasa=RasaHttpApi(settings.rasa_url, token),
             clients=channel_clients(settings),
             clock=clock,
         )
@@ -260,7 +262,7 @@ class OutreachWorker:
             summary = sync_plan(
                 session=session, study=study, now=now, channels=self._clients, ahead=self._ahead
             )
-            return summary.added
+            return summary.added + _plan_milestones(session, study, now, self._clients)
 
         added: int = _in_session(work)
         return added
@@ -286,7 +288,10 @@ class OutreachWorker:
                 )
             if job.kind is Kind.CHECKIN_PROMPT:
                 return await self._send_prompt(job, study, now)
-            return await self._send_texts(job, now)
+            status = await self._send_texts(job, now)
+            if job.kind is Kind.MILESTONE and status is OutreachStatus.SENT:
+                await self._ask_feedback(job)
+            return status
         except Exception as error:  # a claimed row never stays in 'sending' because of a bug
             logger.exception("outreach %s failed", message_id)
             return await self._finish(
@@ -375,6 +380,19 @@ class OutreachWorker:
         )
         return OutreachStatus.SENT
 
+    async def _ask_feedback(self, job: Job) -> None:
+        """After a milestone's thanks, ask for feedback in Rasa (best effort: logged if not)."""
+        participant = job.participant
+        try:
+            await self._rasa.trigger_intent(
+                sender_id=participant.sender_id,
+                intent=FEEDBACK_INTENT,
+                output_channel=RASA_OUTPUT_CHANNELS[participant.channel],
+                entities={"milestone": str(job.detail.get("milestone", "milestone"))},
+            )
+        except (RasaUnavailable, RasaApiError) as error:
+            logger.warning("outreach %s: feedback request not sent: %s", job.message_id, error)
+
     async def _send_texts(self, job: Job, now: datetime) -> OutreachStatus:
         """Send a one-way text on the participant's channel through delivery."""
         client = self._clients[job.participant.channel]
@@ -446,7 +464,38 @@ def _job_for(
         return _nudge_job(session, job, study)
     if kind is Kind.VISIT_REMINDER:
         return _visit_job(session, job, study, now)
+    if kind is Kind.MILESTONE:
+        return replace(
+            job,
+            texts=messages(study, "milestone_thanks", bonus=str(job.detail.get("amount", ""))),
+        )
     return replace(job, texts=messages(study, "dose_reminder"))
+
+
+def _plan_milestones(
+    session: Session, study: StudyConfig, now: datetime, channels: Mapping[Channel, Any]
+) -> int:
+    """Accrue the ledger; each newly earned bonus gets a thank-you message (then feedback)."""
+    items = []
+    for participant in plannable_participants(session=session, channels=channels):
+        for entry in incentives.accrue(
+            session=session, study=study, participant=participant, now=now
+        ):
+            if not entry.reason_key.startswith(incentives.BONUS_PREFIX):
+                continue
+            items.append(
+                Planned(
+                    participant_id=participant.id,
+                    kind=Kind.MILESTONE,
+                    due_at=now,
+                    dedupe_key=f"milestone:{participant.id}:{entry.reason_key}",
+                    detail={
+                        "milestone": entry.reason_key.removeprefix(incentives.BONUS_PREFIX),
+                        "amount": incentives.money(entry.amount_cents, entry.currency),
+                    },
+                )
+            )
+    return insert_planned(session=session, items=items, now=now) if items else 0
 
 
 def _prompt_job(session: Session, job: Job, now: datetime) -> Job | Skip:

@@ -40,6 +40,20 @@ class AuditAction(str, enum.Enum):
     ESCALATION_RESOLVED = "escalation.resolve"
     PARTICIPANTS_VIEWED = "participants.view"
     PARTICIPANT_ENROLLED = "participant.enroll"
+    FIGURES_VIEWED = "figures.view"
+    PARTICIPANT_FIGURES_VIEWED = "figures.view_participant"
+    DATA_EXPORTED = "data.export"
+    REPORT_WRITTEN = "report.write"
+    DEMO_DATA_SEEDED = "demo.seed"
+    CONVERSATIONS_VIEWED = "review.conversations_view"
+    TRANSCRIPT_VIEWED = "review.transcript_view"
+    NLU_QUEUE_VIEWED = "nlu.queue_view"
+    NLU_LABELLED = "nlu.label"
+    NLU_EXPORTED = "nlu.export"
+    LEDGER_VIEWED = "ledger.view"
+    LEDGER_PAID = "ledger.mark_paid"
+    VISITS_VIEWED = "visits.view"
+    VISIT_RECORDED = "visits.record"
 
 
 def record(

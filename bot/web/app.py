@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from bot.settings import get_settings
 from bot.study import current_study
+from bot.web.chat_updates import router as chat_updates_router
 from bot.web.console import mount_console
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ app = FastAPI(title="Trial Companion", docs_url=None, redoc_url=None, openapi_ur
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 mount_console(app)
+app.include_router(chat_updates_router)
 
 
 class ChatMessage(BaseModel):

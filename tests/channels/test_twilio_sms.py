@@ -493,6 +493,19 @@ async def test_an_assistant_failure_is_logged_not_answered_with_500(
     assert len(log_rows(Direction.INBOUND)) == 1
 
 
+async def test_an_assistant_failure_still_gets_the_participant_a_safe_reply(
+    sms: SmsServer, twilio_api: TwilioApiStandIn
+) -> None:
+    sms.assistant.fail = True
+
+    await sms.text("my chest feels tight")
+    await sms.channel.wait_idle()
+
+    sent = [form["Body"] for form in twilio_api.messages]
+    assert sent == wording("assistant_failed")
+    assert "911" in sent[0]
+
+
 async def test_logs_name_ids_never_numbers_or_words(
     sms: SmsServer, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clients.rasa_http import RasaHttpApi
 from bot.db.models import (
     Channel,
     Checkin,
@@ -32,7 +33,6 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.delivery import ChannelClient
 from bot.outreach.channels import channel_clients, close_clients
-from bot.outreach.rasa_api import RasaApi
 from bot.outreach.worker import INTERRUPTED, OutreachWorker
 from bot.settings import get_settings
 from bot.study import StudyConfig
@@ -79,12 +79,12 @@ async def make_worker(clock: FakeClock, rasa: RasaApiStandIn) -> AsyncIterator[W
     def build(
         study: StudyConfig = PROMPTS_ONLY,
         *,
-        rasa_api: RasaApi | None = None,
+        rasa_api: RasaHttpApi | None = None,
     ) -> OutreachWorker:
         clients = channel_clients(get_settings())
         made.append(clients)
         return OutreachWorker(
-            rasa=rasa_api or RasaApi(rasa.base_url, rasa.token),
+            rasa=rasa_api or RasaHttpApi(rasa.base_url, rasa.token),
             clients=clients,
             clock=clock,
             study=lambda: study,
@@ -229,7 +229,7 @@ async def test_rasa_unreachable_puts_the_prompt_back_until_rasa_answers(
     clock: FakeClock, rasa: RasaApiStandIn, telegram: TelegramApiStandIn, make_worker
 ) -> None:
     who = telegram_participant(clock)
-    down = make_worker(rasa_api=RasaApi(closed_port_url(), rasa.token))
+    down = make_worker(rasa_api=RasaHttpApi(closed_port_url(), rasa.token))
     await down.tick()
 
     clock.set(local(2026, 3, 2, 18))
@@ -270,7 +270,7 @@ async def test_a_channel_rasa_does_not_have_fails_the_prompt(
 ) -> None:
     telegram_participant(clock)
     with RasaApiStandIn(token="t", channels=()) as no_channels:
-        worker = make_worker(rasa_api=RasaApi(no_channels.base_url, "t"))
+        worker = make_worker(rasa_api=RasaHttpApi(no_channels.base_url, "t"))
         await worker.tick()
         clock.set(local(2026, 3, 2, 18))
         await worker.tick()
@@ -386,7 +386,7 @@ async def test_restarts_in_the_middle_send_each_due_message_exactly_once(
     assert "study medicine" not in ours
 
 
-class KilledAfterSending(RasaApi):
+class KilledAfterSending(RasaHttpApi):
     """Rasa gets the request, then the worker process dies before recording it."""
 
     async def trigger_intent(self, **kwargs: Any) -> None:
@@ -743,3 +743,35 @@ async def test_a_day_of_ticks_sends_one_prompt_and_leaves_nothing_sending(
         ).all()
     assert left == []
     assert len(rasa.triggers()) == 1
+
+
+# --- milestones (bot/incentives.py) ------------------------------------------------------
+
+
+async def test_a_milestone_bonus_is_thanked_once_then_feedback_is_asked(
+    clock: FakeClock, rasa: RasaApiStandIn, telegram: TelegramApiStandIn, make_worker
+) -> None:
+    from bot.db.models import AppointmentStatus
+    from bot.incentives import set_visit_status
+
+    study = make_study(dose_reminders={"enabled": False})
+    who = telegram_participant(clock, study=study)
+    appointment = add_appointment(who.id, "week_12", clock() - timedelta(hours=3))
+    with session_scope() as session:
+        set_visit_status(session=session, appointment_id=appointment, status=AppointmentStatus.DONE)
+    worker = make_worker(study)
+
+    await worker.tick()
+    await worker.tick()
+
+    thanks = [text for text in sent_texts(telegram) if "bonus" in text]
+    assert thanks == [
+        "Thank you! You have reached a big step in the study, and you have earned a $50 "
+        "bonus. We will pay it with your next payment."
+    ]
+    feedback = [call for call in rasa.requests if call.intent == "give_feedback"]
+    assert [(call.conversation_id, call.entities) for call in feedback] == [
+        (who.sender_id, {"milestone": "week_12"})
+    ]
+    [milestone] = scheduled(kind="milestone")
+    assert milestone.status == SENT

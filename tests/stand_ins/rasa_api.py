@@ -1,6 +1,6 @@
 """A stand-in for the Rasa server's HTTP API: a real local HTTP server that records triggers.
 
-Point `bot.outreach.rasa_api.RasaApi` at it (`RasaApi(rasa.base_url, rasa.token)`):
+Point `bot.outreach.rasa_api.RasaHttpApi` at it (`RasaHttpApi(rasa.base_url, rasa.token)`):
 
     with RasaApiStandIn(token="test-token") as rasa:
         ...                                      # code under test triggers intents

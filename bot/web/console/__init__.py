@@ -14,6 +14,10 @@ from starlette.responses import Response
 
 from bot.settings import get_settings
 from bot.web.console.access import ConsoleError, SignInRequired, is_api, signed_in_user
+from bot.web.console.handoff import router as handoff_router
+from bot.web.console.ledger import router as ledger_router
+from bot.web.console.research import router as research_router
+from bot.web.console.review import router as review_router
 from bot.web.console.routes import router
 from bot.web.console.sessions import CONSOLE_PATH, ConsoleMiddleware, cookie_options
 from bot.web.console.templating import render
@@ -48,5 +52,9 @@ def mount_console(app: FastAPI) -> None:
     """Serve the console under /console (SettingsError now if SECRET_KEY will not do)."""
     app.add_middleware(ConsoleMiddleware, **cookie_options(get_settings()))
     app.include_router(router)
+    app.include_router(handoff_router)
+    app.include_router(ledger_router)
+    app.include_router(research_router)
+    app.include_router(review_router)
     app.add_exception_handler(SignInRequired, _sign_in_required)
     app.add_exception_handler(ConsoleError, _console_error)

@@ -50,6 +50,7 @@ from bot.web.console.access import (
     signed_in_user,
     start_session,
 )
+from bot.web.console.handoff import escalation_extras, undelivered_among
 from bot.web.console.sessions import CONSOLE_PATH
 from bot.web.console.templating import render
 
@@ -155,7 +156,15 @@ def _queue_for(user: ConsoleUser) -> list[QueueEntry]:
 @router.get("/queue")
 def queue_page(request: Request, user: ConsoleUser = queue_viewer) -> Response:
     """Open and acknowledged escalations, most urgent first; refreshes itself."""
-    context = {"entries": _queue_for(user), "refresh_seconds": QUEUE_REFRESH_SECONDS}
+    entries = _queue_for(user)
+    with session_scope() as session:
+        shown = [entry.escalation_id for entry in entries]
+        undelivered = undelivered_among(session=session, escalation_ids=shown)
+    context = {
+        "entries": entries,
+        "refresh_seconds": QUEUE_REFRESH_SECONDS,
+        "undelivered": undelivered,
+    }
     return render(request, "queue.html", context, user=user)
 
 
@@ -210,7 +219,16 @@ def escalation_page(
             detail=f"{len(messages)} recent messages shown"
             + ("; phone number shown" if phone else ""),
         )
-    context = {"entry": entry, "participant": participant, "messages": messages, "phone": phone}
+        extras = escalation_extras(
+            session=session, escalation_id=entry.escalation_id, participant_id=participant.id
+        )
+    context = {
+        "entry": entry,
+        "participant": participant,
+        "messages": messages,
+        "phone": phone,
+        **extras,
+    }
     return render(request, "escalation.html", context, user=user)
 
 

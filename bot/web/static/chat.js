@@ -58,6 +58,25 @@
     }
   }
 
+  // Messages that are not replies (a person from the study team, during a handoff).
+  async function poll() {
+    try {
+      const reply = await fetch("/api/chat/updates?sender=" + encodeURIComponent(senderId()));
+      if (reply.ok) {
+        const body = await reply.json();
+        body.messages.forEach((m) => {
+          const bubble = show(m.text, "bot staff");
+          if (m.from) bubble.setAttribute("title", m.from);
+        });
+      }
+    } catch (e) {
+      // offline for a moment: try again at the next poll
+    }
+    setTimeout(poll, POLL_MS);
+  }
+  const POLL_MS = 3000;
+  setTimeout(poll, POLL_MS);
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();

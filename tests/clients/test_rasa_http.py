@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.outreach.rasa_api import RasaApi, RasaApiError, RasaUnavailable
+from bot.clients.rasa_http import RasaApiError, RasaHttpApi, RasaUnavailable
 from tests.stand_ins.rasa_api import RasaApiStandIn
 
 
@@ -20,7 +20,7 @@ def rasa() -> Iterator[RasaApiStandIn]:
 async def test_trigger_intent_sends_the_intent_entities_channel_and_token(
     rasa: RasaApiStandIn,
 ) -> None:
-    await RasaApi(rasa.base_url + "/", "s3cret").trigger_intent(
+    await RasaHttpApi(rasa.base_url + "/", "s3cret").trigger_intent(
         sender_id="P 001/x",
         intent="start_checkin",
         output_channel="telegram",
@@ -35,7 +35,7 @@ async def test_trigger_intent_sends_the_intent_entities_channel_and_token(
 
 async def test_a_wrong_token_is_an_error(rasa: RasaApiStandIn) -> None:
     with pytest.raises(RasaApiError, match="refused the API token"):
-        await RasaApi(rasa.base_url, "wrong").trigger_intent(
+        await RasaHttpApi(rasa.base_url, "wrong").trigger_intent(
             sender_id="P-001", intent="start_checkin", output_channel="twilio"
         )
     assert [call.status for call in rasa.requests] == [401]
@@ -43,14 +43,14 @@ async def test_a_wrong_token_is_an_error(rasa: RasaApiStandIn) -> None:
 
 async def test_an_intent_rasa_does_not_know_is_an_error(rasa: RasaApiStandIn) -> None:
     with pytest.raises(RasaApiError, match="HTTP 404"):
-        await RasaApi(rasa.base_url, "s3cret").trigger_intent(
+        await RasaHttpApi(rasa.base_url, "s3cret").trigger_intent(
             sender_id="P-001", intent="no_such_intent", output_channel="twilio"
         )
 
 
 async def test_replies_collected_instead_of_sent_are_an_error(rasa: RasaApiStandIn) -> None:
     with pytest.raises(RasaApiError, match="no output channel 'whatsapp'"):
-        await RasaApi(rasa.base_url, "s3cret").trigger_intent(
+        await RasaHttpApi(rasa.base_url, "s3cret").trigger_intent(
             sender_id="P-001", intent="start_checkin", output_channel="whatsapp"
         )
 
@@ -61,7 +61,7 @@ async def test_rasa_not_listening_is_unavailable_which_may_be_retried() -> None:
         port = probe.getsockname()[1]
 
     with pytest.raises(RasaUnavailable):
-        await RasaApi(f"http://127.0.0.1:{port}", "s3cret").trigger_intent(
+        await RasaHttpApi(f"http://127.0.0.1:{port}", "s3cret").trigger_intent(
             sender_id="P-001", intent="start_checkin", output_channel="twilio"
         )
 
@@ -71,7 +71,7 @@ async def test_a_server_error_may_have_been_handled_so_it_is_not_unavailable(
 ) -> None:
     rasa.fail_next(1, status=500)
     with pytest.raises(RasaApiError) as raised:
-        await RasaApi(rasa.base_url, "s3cret").trigger_intent(
+        await RasaHttpApi(rasa.base_url, "s3cret").trigger_intent(
             sender_id="P-001", intent="start_checkin", output_channel="twilio"
         )
     assert not isinstance(raised.value, RasaUnavailable)

@@ -1,0 +1,143 @@
+"""Who gets an alert, on which channel, in which round: derived from the study config.
+
+Rounds: 0 goes to the on-call staff and the staff Telegram group; 1 (the response time
+passed without an acknowledgement) to the backup; 2 (the same time again) to everyone,
+the group again included. Each staff user is reached on every channel the level lists for
+which their account has an address. Every round also has one console row: the console
+queue always shows the escalation, and the row marks the round as planned even when
+nobody else could be reached. Channels without credentials are left out (start-up says so).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import AlertChannel, EscalationLevel, StaffUser
+from bot.staff.escalation_queue import response_target
+from bot.staff.permissions import Permission, allows
+from bot.study import StaffAlerts, StudyConfig
+
+logger = logging.getLogger(__name__)
+
+FIRST, BACKUP, EVERYONE = 0, 1, 2
+ROUNDS = (FIRST, BACKUP, EVERYONE)
+ROUND_NAMES = {FIRST: "first", BACKUP: "backup", EVERYONE: "everyone"}
+# Only these levels are re-sent when nobody acknowledges them in time.
+RE_ESCALATED_LEVELS = frozenset({EscalationLevel.EMERGENCY, EscalationLevel.URGENT})
+GROUP_RECIPIENT = "group chat"
+QUEUE_RECIPIENT = "queue"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One planned delivery: a channel and a recipient (a label, never an address)."""
+
+    channel: AlertChannel
+    recipient: str
+    staff_user_id: int | None = None
+
+
+CONSOLE_TARGET = Target(AlertChannel.CONSOLE, QUEUE_RECIPIENT)
+
+
+def staff_label(username: str) -> str:
+    """How a staff recipient is named in the delivery table and the console."""
+    return f"staff:{username}"
+
+
+def round_due_at(
+    study: StudyConfig, level: EscalationLevel, created_at: datetime, round_number: int
+) -> datetime:
+    """When a round is sent: at once (0), then after each further response time."""
+    return created_at + response_target(study, level) * round_number
+
+
+def channels_for(study: StudyConfig, level: EscalationLevel) -> list[AlertChannel]:
+    """The channels the study lists for a level (console always among them)."""
+    names: list[str] = getattr(study.escalation.alerts.channels, level.value)
+    channels = [AlertChannel(name) for name in dict.fromkeys(names)]
+    return channels if AlertChannel.CONSOLE in channels else [*channels, AlertChannel.CONSOLE]
+
+
+def _usernames_for(alerts: StaffAlerts, round_number: int) -> list[str]:
+    if round_number == FIRST:
+        return list(alerts.on_call)
+    if round_number == BACKUP:
+        return list(alerts.backup)
+    return list(dict.fromkeys([*alerts.everyone, *alerts.on_call, *alerts.backup]))
+
+
+def _care_team(session: Session) -> list[StaffUser]:
+    """Every active user whose role may act on escalations ("everyone" when not listed)."""
+    users = session.execute(
+        select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.username)
+    ).scalars()
+    return [user for user in users if allows(user.role, Permission.ACT_ON_ESCALATIONS)]
+
+
+def recipients_for(*, session: Session, study: StudyConfig, round_number: int) -> list[StaffUser]:
+    """The active staff users a round goes to, in the config's order."""
+    alerts = study.escalation.alerts
+    if round_number == EVERYONE and not alerts.everyone:
+        listed = {user.username: user for user in _care_team(session)}
+        names = list(dict.fromkeys([*listed, *alerts.on_call, *alerts.backup]))
+    else:
+        names = _usernames_for(alerts, round_number)
+        listed = {}
+    users = _users_named(session, [name for name in names if name not in listed])
+    found = {**listed, **users}
+    for name in names:
+        if name not in found:
+            logger.warning("alerts: staff user %r (study config) is not an active user", name)
+    return [found[name] for name in names if name in found]
+
+
+def _users_named(session: Session, names: Collection[str]) -> dict[str, StaffUser]:
+    if not names:
+        return {}
+    users = session.execute(
+        select(StaffUser).where(StaffUser.username.in_(list(names)), StaffUser.active.is_(True))
+    ).scalars()
+    return {
+        user.username: user for user in users if allows(user.role, Permission.ACT_ON_ESCALATIONS)
+    }
+
+
+def _user_targets(users: Iterable[StaffUser], channels: Sequence[AlertChannel]) -> list[Target]:
+    targets = []
+    for user in users:
+        for channel in channels:
+            reachable = (channel is AlertChannel.TELEGRAM and user.telegram_chat_id_encrypted) or (
+                channel is AlertChannel.SMS and user.phone_encrypted
+            )
+            if reachable:
+                targets.append(Target(channel, staff_label(user.username), user.id))
+    return targets
+
+
+def plan_round(
+    *,
+    session: Session,
+    study: StudyConfig,
+    level: EscalationLevel,
+    round_number: int,
+    enabled: Collection[AlertChannel],
+) -> list[Target]:
+    """The deliveries of one round of an escalation's alert (the console row first)."""
+    channels = [
+        channel
+        for channel in channels_for(study, level)
+        if channel is not AlertChannel.CONSOLE and channel in enabled
+    ]
+    users = recipients_for(session=session, study=study, round_number=round_number)
+    targets = [CONSOLE_TARGET, *_user_targets(users, channels)]
+    group = study.escalation.alerts.telegram_group_chat
+    if group and AlertChannel.TELEGRAM in channels and round_number in (FIRST, EVERYONE):
+        targets.append(Target(AlertChannel.TELEGRAM, GROUP_RECIPIENT))
+    return targets

@@ -1,0 +1,126 @@
+"""The Rasa server's HTTP API (started with --enable-api --auth-token): one small client.
+
+- `trigger_intent` runs an intent in a conversation as if the participant had said it and
+  sends the assistant's replies through the named input channel's output channel
+  (`POST /conversations/<id>/trigger_intent?output_channel=<name>`). When Rasa has no
+  channel of that name it answers with the replies in the body instead of sending them:
+  that is an error, since nothing reached the participant.
+- `pause` / `resume` append Rasa's pause and resume events (`POST …/tracker/events`):
+  while paused, Rasa still reads each message (NLU runs) but predicts no action, so the
+  assistant stays quiet while a person talks (bot.channels.paused_safety keeps the
+  emergency check).
+
+`RasaUnavailable` means the request certainly did not arrive (no connection), so it may be
+retried; any other `RasaApiError` means it may have been handled: do not repeat it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.settings import Settings, get_settings, require_secret
+
+logger = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT_SECONDS = 60.0
+
+
+class RasaApiError(Exception):
+    """Rasa answered with an error, or may have handled the request: do not repeat it."""
+
+
+class RasaUnavailable(RasaApiError):
+    """Rasa could not be reached: the request certainly did not arrive, so it may be retried."""
+
+
+class RasaHttpApi:
+    """A client for the conversation endpoints of Rasa's HTTP API."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._timeout = timeout
+        self._transport = transport
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> RasaHttpApi:
+        """A client for RASA_URL with RASA_API_TOKEN."""
+        settings = settings or get_settings()
+        return cls(settings.rasa_url, require_secret("RASA_API_TOKEN", settings.rasa_api_token))
+
+    async def trigger_intent(
+        self,
+        *,
+        sender_id: str,
+        intent: str,
+        output_channel: str,
+        entities: Mapping[str, str] | None = None,
+    ) -> None:
+        """Run `intent` in the conversation; its replies go out on `output_channel`."""
+        body = {"name": intent, "entities": dict(entities or {})}
+        payload = await self._request(
+            "POST", sender_id, "trigger_intent", json=body, output_channel=output_channel
+        )
+        if "messages" in payload:
+            raise RasaApiError(
+                f"Rasa has no output channel {output_channel!r}: the replies were not sent"
+            )
+
+    async def pause(self, sender_id: str) -> None:
+        """Stop the assistant answering in this conversation."""
+        await self._request("POST", sender_id, "tracker/events", json={"event": "pause"})
+        logger.info("conversation %s paused", sender_id)
+
+    async def resume(self, sender_id: str) -> None:
+        """Let the assistant answer again."""
+        await self._request("POST", sender_id, "tracker/events", json={"event": "resume"})
+        logger.info("conversation %s resumed", sender_id)
+
+    async def is_paused(self, sender_id: str) -> bool:
+        """True while the conversation is paused."""
+        tracker = await self._request("GET", sender_id, "tracker")
+        return bool(tracker.get("paused"))
+
+    async def _request(
+        self,
+        method: str,
+        sender_id: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        output_channel: str | None = None,
+    ) -> dict[str, Any]:
+        url = f"{self._base_url}/conversations/{quote(sender_id, safe='')}/{path}"
+        params = {"token": self._token}
+        if output_channel:
+            params["output_channel"] = output_channel
+        try:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=self._transport
+            ) as client:
+                reply = await client.request(method, url, params=params, json=json)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise RasaUnavailable(f"Rasa is not reachable: {type(error).__name__}") from error
+        except httpx.HTTPError as error:
+            raise RasaApiError(f"Rasa did not answer: {type(error).__name__}") from error
+        if reply.status_code in (401, 403):
+            raise RasaApiError(f"Rasa refused the API token (HTTP {reply.status_code})")
+        if reply.status_code >= 400:
+            raise RasaApiError(f"Rasa answered HTTP {reply.status_code}")
+        try:
+            body = reply.json()
+        except ValueError as error:
+            raise RasaApiError("Rasa's answer was not JSON") from error
+        return body if isinstance(body, dict) else {}

@@ -1,0 +1,1 @@
+"""Research: engagement figures, plots, de-identified export, reports, demo data, log review."""
