@@ -53,8 +53,11 @@ $(SPACY_DIR)/meta.json: $(NLP_SOURCES) $(VENV)/.installed
 .PHONY: nlp
 nlp: $(SPACY_DIR)/meta.json ## Build the project's spaCy pipeline (no download)
 
+# Rasa's training cache knows the spaCy pipeline only by its path, so a rebuilt pipeline
+# (new lexicon, new normaliser) retrains everything (--force) instead of reusing the cache.
 $(MODEL): $(NLU_DATA) $(DOMAIN) config.yml $(SPACY_DIR)/meta.json
-	$(RASA) train --config config.yml --domain domain --data data --out models --fixed-model-name trialbot
+	$(RASA) train --config config.yml --domain domain --data data --out models --fixed-model-name trialbot \
+		$(if $(filter $(SPACY_DIR)/meta.json,$?),--force)
 	touch $@
 
 .PHONY: train

@@ -128,11 +128,16 @@ class SpellingNormalizer:
         self._cache = {}
 
     def __call__(self, doc: Doc) -> Doc:
-        """Set `token.norm_` on every token whose normal form differs from its lower case."""
+        """Set `token.norm_` (and `token.lemma_`) to each token's corrected lower-case form.
+
+        Rasa's SpacyTokenizer passes `lemma_` on, and its CountVectorsFeaturizer counts
+        lemmas, so the intent model sees "medicine" where the participant typed "medicen".
+        """
         for token in doc:
             norm = self._norm(token)
             if norm != token.norm_:
                 token.norm_ = norm
+            token.lemma_ = norm
         return doc
 
     def _norm(self, token: Token) -> str:

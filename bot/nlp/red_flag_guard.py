@@ -6,9 +6,13 @@ pipeline made:
 - a red flag that is not negated sets the intent to `emergency` (confidence 1.0), whatever
   the model predicted, and lists the red flags on the message (`red_flags`) so actions
   can tell self-harm from the rest;
-- an `emergency` prediction is kept when no red flag was found at all (the model may know
-  a phrasing the lexicon does not), but it is withdrawn when the only red flags in the
-  message are negated ("no chest pain today");
+- an `emergency` prediction without a red flag is the model's guess, and two cases are
+  corrected: when the only red flags in the message are negated ("no chest pain today")
+  the guess is withdrawn (the next intent of the ranking), and when the message names
+  symptoms but no red flag ("i threw up 3 times and my head is killing me") it becomes a
+  symptom report — which grades each symptom and alerts a nurse urgently when it is severe.
+  Otherwise (no red flag, no symptom: "i need an ambulance") the guess is kept, because
+  the model may know a phrasing the lexicon does not;
 - SYMPTOM entities get their canonical symptom name as value ("threw up" -> vomiting).
 """
 
@@ -32,6 +36,7 @@ from bot.nlp.components import NEGATED_SPANS, RED_FLAG_LABEL
 logger = logging.getLogger(__name__)
 
 EMERGENCY = "emergency"
+REPORT_SYMPTOM = "report_symptom"
 RED_FLAGS = "red_flags"
 
 
@@ -78,16 +83,21 @@ def _guard(message: Message, doc: Doc) -> None:
         )
         logger.info("red flag: %s", ", ".join(f.category for f in flags))
         return
+    if intent.get("name") != EMERGENCY:
+        return
     negated = [span for span in doc.spans.get(NEGATED_SPANS, []) if span.label_ == RED_FLAG_LABEL]
-    if intent.get("name") == EMERGENCY and negated:
-        fallback = next((e for e in ranking if e.get("name") != EMERGENCY), None)
-        if fallback is not None:
-            message.set(INTENT, dict(fallback), add_to_output=True)
-            message.set(
-                INTENT_RANKING_KEY,
-                [e for e in ranking if e.get("name") != EMERGENCY],
-                add_to_output=True,
-            )
+    others = [entry for entry in ranking if entry.get("name") != EMERGENCY]
+    if negated and others:
+        _replace_intent(message, dict(others[0]), others)
+    elif any(ent.label_ == "SYMPTOM" for ent in doc.ents):
+        symptom_report = {"name": REPORT_SYMPTOM, "confidence": intent.get("confidence", 1.0)}
+        rest = [entry for entry in others if entry.get("name") != REPORT_SYMPTOM]
+        _replace_intent(message, symptom_report, [symptom_report, *rest])
+
+
+def _replace_intent(message: Message, intent: dict[str, Any], ranking: list[Any]) -> None:
+    message.set(INTENT, intent, add_to_output=True)
+    message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
 
 
 def _canonical_symptoms(message: Message, doc: Doc) -> None:

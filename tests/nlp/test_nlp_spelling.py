@@ -129,3 +129,10 @@ def test_everyday_english_words_are_not_corrected(speller: SpellingNormalizer) -
 def test_within_one_edit(a: str, b: str, expected: bool) -> None:
     """Damerau-Levenshtein distance of at most one."""
     assert within_one_edit(a, b) is expected
+
+
+def test_corrected_form_is_the_lemma_the_intent_model_counts(nlp: Language) -> None:
+    """Rasa's count vectors read `lemma_`: a typo reaches the classifier corrected."""
+    doc = nlp("can the study medicen be bad for me")
+    assert [t.lemma_ for t in doc] == ["can", "the", "study", "medicine", "be", "bad", "for", "me"]
+    assert doc[3].text == "medicen"
