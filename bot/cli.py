@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.logs import configure_logging
 from bot.settings import SettingsError, get_settings
 from bot.study import StudyConfigError, load_study_config
 
@@ -243,10 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in DELEGATED:
         argv = [argv[0], "--", *argv[1:]]  # the rest, options too, belongs to the module
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=get_settings().log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(get_settings().log_level)
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -7,6 +7,7 @@ any one of them stopping) stops them all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
@@ -23,9 +24,12 @@ from pathlib import Path
 
 from honcho.manager import Manager
 from honcho.printer import Message
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot.db.session import migrate
+from bot.clients.rasa_http import RasaApiError, RasaHttpApi
+from bot.db.session import migrate, session_scope
 from bot.demo import prepare_demo
+from bot.research.demo_conversations import replay_demo_conversations
 from bot.settings import PROJECT_ROOT, Settings
 
 logger = logging.getLogger(__name__)
@@ -124,6 +128,7 @@ def _announce_when_ready(manager: Manager, settings: Settings, notes: list[str])
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if all(responds(url) for url in checks):
+            notes = [*notes, *_replay_demo(settings)]
             lines = [
                 "Trial Companion is ready.",
                 f"Chat with it at {settings.web_url}/",
@@ -138,6 +143,23 @@ def _announce_when_ready(manager: Manager, settings: Settings, notes: list[str])
         text = f"not all servers answered within {READY_TIMEOUT_SECONDS} s; see the output above\n"
     now = datetime.now().astimezone()  # honcho stamps lines with the local time
     manager.events.put(Message(type="line", data=text, time=now, name="system", colour=None))
+
+
+def _replay_demo(settings: Settings) -> list[str]:
+    """Give the demo's messages the model's predictions (once); a line to show, if any."""
+    if not (settings.is_sqlite and settings.demo_data):
+        return []
+    try:
+        with session_scope(settings.database_url) as session:
+            written = asyncio.run(
+                replay_demo_conversations(session=session, rasa=RasaHttpApi.from_settings(settings))
+            )
+    except (RasaApiError, SQLAlchemyError) as error:
+        logger.warning("demo conversations not written to Rasa's tracker store: %s", error)
+        return ["Demo conversations: not read by the model this time (see the log above)."]
+    if not written:
+        return []
+    return [f"Demo conversations: {written} participant messages read by the model."]
 
 
 def run(settings: Settings) -> int:

@@ -96,9 +96,10 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "ask_symptom_description": (
         'What is bothering you? Tell me in a few words, like "bad cough".',
     ),
-    "ask_symptom_frequency": ("How often do you have {symptom}?",),
-    "ask_symptom_severity": ("How bad is {symptom} at its worst?",),
-    "ask_symptom_interference": ("How much does {symptom} get in the way of your day?",),
+    # Labels are noun phrases ("a tight chest") or gerunds ("throwing up"): "About …:" fits both.
+    "ask_symptom_frequency": ("About {symptom}: how often did it happen in the last 7 days?",),
+    "ask_symptom_severity": ("About {symptom}: how bad was it at its worst?",),
+    "ask_symptom_interference": ("About {symptom}: how much did it get in the way of your day?",),
     "ask_checkin_medicine": ("Did you take your study medicine as planned?",),
     "ask_checkin_question": (
         "Do you have a question for the study team? Type it here, or reply no.",

@@ -73,6 +73,7 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.delivery import SendError, Sent
+from bot.logs import configure_logging
 from bot.settings import Settings, get_settings
 from bot.study import StudyConfig, current_study
 
@@ -556,10 +557,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run one tick and stop")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(settings.log_level)
     return asyncio.run(serve(settings, interval=args.interval, once=args.once))
 
 

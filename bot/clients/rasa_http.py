@@ -5,6 +5,9 @@
   (`POST /conversations/<id>/trigger_intent?output_channel=<name>`). When Rasa has no
   channel of that name it answers with the replies in the body instead of sending them:
   that is an error, since nothing reached the participant.
+- `parse` runs the NLU alone (`POST /model/parse`); `replace_events` writes a whole tracker
+  (`PUT …/tracker/events`): the demo uses both to give its simulated messages the model's
+  real predictions.
 - `pause` / `resume` append Rasa's pause and resume events (`POST …/tracker/events`):
   while paused, Rasa still reads each message (NLU runs) but predicts no action, so the
   assistant stays quiet while a person talks (bot.channels.paused_safety keeps the
@@ -88,6 +91,14 @@ class RasaHttpApi:
         await self._request("POST", sender_id, "tracker/events", json={"event": "resume"})
         logger.info("conversation %s resumed", sender_id)
 
+    async def parse(self, text: str) -> dict[str, Any]:
+        """What the NLU makes of a text (intent ranking, entities, FAQ topic); no dialogue."""
+        return await self._call("POST", f"{self._base_url}/model/parse", json={"text": text})
+
+    async def replace_events(self, sender_id: str, events: list[dict[str, Any]]) -> None:
+        """Set a conversation's whole tracker to these events (it replaces any there)."""
+        await self._request("PUT", sender_id, "tracker/events", json=events)
+
     async def is_paused(self, sender_id: str) -> bool:
         """True while the conversation is paused."""
         tracker = await self._request("GET", sender_id, "tracker")
@@ -99,10 +110,20 @@ class RasaHttpApi:
         sender_id: str,
         path: str,
         *,
-        json: dict[str, Any] | None = None,
+        json: dict[str, Any] | list[dict[str, Any]] | None = None,
         output_channel: str | None = None,
     ) -> dict[str, Any]:
         url = f"{self._base_url}/conversations/{quote(sender_id, safe='')}/{path}"
+        return await self._call(method, url, json=json, output_channel=output_channel)
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: dict[str, Any] | list[dict[str, Any]] | None = None,
+        output_channel: str | None = None,
+    ) -> dict[str, Any]:
         params = {"token": self._token}
         if output_channel:
             params["output_channel"] = output_channel

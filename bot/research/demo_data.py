@@ -97,7 +97,27 @@ class Event:
     """Something a participant does on one day of the study, besides checking in."""
 
     day: int
-    kind: str  # emergency, question, handoff, faq, new_number, withdraw, opt_out
+    kind: str  # emergency, question, handoff, faq, new_number, withdraw, opt_out, unclear
+    text: str | None = None  # what they sent, for "unclear" (others: EVENT_MESSAGES)
+
+
+# What real participants send that the assistant was not built for: the model is unsure of
+# most (the NLU review queue's examples; one carries a phone number to be masked) and
+# sure, wrongly, of the last (a case for the intent filter).
+UNCLEAR_MESSAGES = (
+    "the card they gave me dont work at the store",
+    "im at my sisters this week",
+    "where do i put the used ones",
+    "call me at 773-555-0144 after 5 pls",
+    "the pharmacy said they dont have it",
+    "do i keep the empty ones",
+    "what do i do with the old inhalers",
+    "can my wife come in with me next time",
+)
+
+
+def _unclear(day: int, which: int) -> Event:
+    return Event(day, "unclear", UNCLEAR_MESSAGES[which])
 
 
 @dataclass(frozen=True)
@@ -139,15 +159,16 @@ PROFILES = (
             (_course("cough", 1, 1, 0.2),), rating=(5, "The reminders help me a lot.")),
     Profile(2, SMS, NEW_YORK, "+12125550121", 42, 0.9, 0.0, 40,
             (_course("hoarseness", 0, 1, 0.15), _course("dry_mouth", 1, 1, 0.15)),
-            (Event(15, "new_number"), Event(9, "faq")), rating=(4, None)),
+            (Event(15, "new_number"), Event(9, "faq"), _unclear(27, 0)), rating=(4, None)),
     Profile(3, TELEGRAM, CHICAGO, "7100000301", 42, 0.88, 0.02, 8,
-            (_course("shortness_of_breath", 1, 3, 0.35),), rating=(4, "Easy to use.")),
+            (_course("shortness_of_breath", 1, 3, 0.35),), (_unclear(6, 1),),
+            rating=(4, "Easy to use.")),
     Profile(4, SMS, DENVER, "+17205550123", 42, 0.85, 0.1, 90,
             (_course("fatigue", 2, 2, 0.3),), quiet_last_days=5, adherence=0.7),
     Profile(5, TELEGRAM, LOS_ANGELES, "7100000305", 35, 0.9, 0.0, 20,
             (_course("headache", 1, 0, 0.2),), (Event(20, "emergency"),), rating=(5, None)),
     Profile(6, SMS, CHICAGO, "+17735550125", 42, 0.78, 0.04, 60,
-            (_course("palpitations", 0, 2, 0.15),), (Event(10, "question"),),
+            (_course("palpitations", 0, 2, 0.15),), (Event(10, "question"), _unclear(18, 2)),
             rating=(3, "Some questions are long.")),
     Profile(7, SMS, NEW_YORK, "+16465550126", 42, 0.72, 0.08, 120,
             (_course("nausea", 1, 2, 0.25),), (Event(24, "withdraw"),), adherence=0.75,
@@ -155,14 +176,15 @@ PROFILES = (
     Profile(8, TELEGRAM, CHICAGO, "7100000308", 28, 0.95, 0.0, 5,
             (_course("tremor", 0, 1, 0.1),), (Event(12, "handoff"),), rating=(5, None)),
     Profile(9, SMS, PHOENIX, "+16025550128", 42, 0.86, 0.02, 30,
-            (_course("wheezing", 2, 1, 0.3),), (Event(5, "faq"),), rating=(4, None)),
+            (_course("wheezing", 2, 1, 0.3),),
+            (Event(5, "faq"), _unclear(33, 3), _unclear(36, 4)), rating=(4, None)),
     Profile(10, SMS, CHICAGO, "+13125550129", 42, 0.8, 0.04, 45,
-            (_course("sore_throat", 1, 1, 0.15),), (Event(30, "opt_out"),),
+            (_course("sore_throat", 1, 1, 0.15),), (_unclear(22, 5), Event(30, "opt_out")),
             rating=(3, "Texts come at a bad time for me."), feedback_day=21),
     Profile(11, TELEGRAM, NEW_YORK, "7100000311", 21, 0.65, 0.08, 180,
             (_course("sore_throat", 1, 1, 0.2),), quiet_last_days=4, adherence=0.6),
     Profile(12, SMS, LOS_ANGELES, "+14155550131", 14, 0.9, 0.0, 25,
-            (_course("cough", 0, 2, 0.25),)),
+            (_course("cough", 0, 2, 0.25),), (_unclear(4, 6), _unclear(9, 7))),
 )  # fmt: skip
 
 EVENT_MESSAGES = {
@@ -527,7 +549,8 @@ class _Simulation:
 
     def event(self, state: _State, event: Event, at: datetime) -> None:
         """One of the profile's events, as the conversation would have gone."""
-        trigger = self.message(state, Direction.INBOUND, EVENT_MESSAGES[event.kind], at)
+        text = event.text or EVENT_MESSAGES[event.kind]
+        trigger = self.message(state, Direction.INBOUND, text, at)
         handlers = {
             "emergency": self.emergency,
             "question": self.question,
@@ -536,8 +559,13 @@ class _Simulation:
             "new_number": self.new_number,
             "withdraw": self.withdraw,
             "opt_out": self.opt_out,
+            "unclear": self.unclear,
         }
         handlers[event.kind](state, trigger, at)
+
+    def unclear(self, state: _State, trigger: MessageLog, at: datetime) -> None:
+        """A message the assistant did not understand: the fallback, with the main options."""
+        self.say(state, "fallback", at)
 
     def emergency(self, state: _State, trigger: MessageLog, at: datetime) -> None:
         """Red flags: the emergency reply, and an emergency escalation."""
