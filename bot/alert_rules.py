@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.db.models import EscalationLevel
-from bot.pro_ctcae import SEVERITY
+from bot.pro_ctcae import SCALES, Attribute
 from bot.study import EscalationRules
 
 
@@ -27,15 +27,20 @@ def decide(
     grade: int | None,
     previous_grade: int | None,
     rules: EscalationRules,
+    graded_by: Attribute = Attribute.SEVERITY,
 ) -> AlertDecision:
     """Apply the rules to one graded symptom, given the previous grade of the same symptom.
 
-    An answer that did not fit the scale (grade None) goes to staff for review.
+    `graded_by` is the attribute the grade came from (severity, or for symptoms PRO-CTCAE
+    asks only about so, frequency or interference); the reason names its word. An answer
+    that did not fit the scale (grade None) goes to staff for review.
     """
     name = symptom.replace("_", " ")
     if grade is None:
         return AlertDecision(EscalationLevel.ROUTINE, f"{name}: answer did not fit the scale")
-    word = SEVERITY.labels[grade]
+    word = SCALES[graded_by].labels[grade]
+    if graded_by is not Attribute.SEVERITY:
+        word = f"{graded_by.value}: {word}"
     if grade >= rules.urgent_at_grade:
         return AlertDecision(EscalationLevel.URGENT, f"{name}: grade {grade} ({word})")
     if previous_grade is not None and grade - previous_grade >= rules.urgent_if_worse_by:

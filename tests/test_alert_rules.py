@@ -6,6 +6,7 @@ import pytest
 
 from bot.alert_rules import decide
 from bot.db.models import EscalationLevel
+from bot.pro_ctcae import Attribute
 from bot.study import EscalationRules
 
 DEFAULTS = EscalationRules()
@@ -55,3 +56,17 @@ def test_rules_come_from_the_study() -> None:
         decide(symptom="cough", grade=1, previous_grade=1, rules=strict).level
         == EscalationLevel.ROUTINE
     )
+
+
+def test_reason_names_the_scale_the_grade_came_from() -> None:
+    severe = decide(symptom="headache", grade=4, previous_grade=None, rules=DEFAULTS)
+    often = decide(
+        symptom="diarrhea",
+        grade=4,
+        previous_grade=None,
+        rules=DEFAULTS,
+        graded_by=Attribute.FREQUENCY,
+    )
+    assert severe.reason == "headache: grade 4 (very severe)"
+    assert often.reason == "diarrhea: grade 4 (frequency: almost all the time)"
+    assert often.level is EscalationLevel.URGENT

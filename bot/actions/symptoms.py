@@ -106,14 +106,20 @@ def interview_slots(tracker: Tracker) -> list[str]:
     return [attribute_slot(attribute) for attribute in attributes_of(current)]
 
 
+GRADING_ORDER = (Attribute.SEVERITY, Attribute.FREQUENCY, Attribute.INTERFERENCE)
+
+
+def _graded_by(answers: dict[Attribute, Answer]) -> Attribute:
+    """The attribute the alert grade comes from: severity, else frequency, else interference."""
+    return next((a for a in GRADING_ORDER if a in answers), Attribute.SEVERITY)
+
+
 def _grade(answers: dict[Attribute, Answer]) -> int | None:
-    """The alert grade: severity, else frequency, else interference; None if one did not fit."""
+    """The alert grade (see `_graded_by`); None if an answer did not fit its scale."""
     if not all(answer.fits for answer in answers.values()):
         return None
-    for attribute in (Attribute.SEVERITY, Attribute.FREQUENCY, Attribute.INTERFERENCE):
-        if attribute in answers:
-            return answers[attribute].point
-    return None
+    attribute = _graded_by(answers)
+    return answers[attribute].point if attribute in answers else None
 
 
 def _store_and_decide(
@@ -140,7 +146,13 @@ def _store_and_decide(
         raw_answer=" | ".join(raw_answers),
         checkin_id=int(checkin_id) if checkin_id else None,
     )
-    decision = decide(symptom=symptom, grade=grade, previous_grade=previous, rules=study.escalation)
+    decision = decide(
+        symptom=symptom,
+        grade=grade,
+        previous_grade=previous,
+        rules=study.escalation,
+        graded_by=_graded_by(answers),
+    )
     if decision.level is not None:
         trigger = tracker.latest_message.get("message_id")
         raise_escalation(

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
@@ -148,9 +148,8 @@ def symptom_grades_figure(
         return figure
     if span is not None:
         axes.set_xlim(*span)
-    locator = AutoDateLocator()
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    axes.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=8))
+    axes.xaxis.set_major_formatter(DateFormatter("%-d %b"))  # "9 Nov", as on the other plots
     axes.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     return figure
 
