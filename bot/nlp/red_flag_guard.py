@@ -6,13 +6,10 @@ pipeline made:
 - a red flag that is not negated sets the intent to `emergency` (confidence 1.0), whatever
   the model predicted, and lists the red flags on the message (`red_flags`) so actions
   can tell self-harm from the rest;
-- an `emergency` prediction without a red flag is the model's guess, and two cases are
-  corrected: when the only red flags in the message are negated ("no chest pain today")
-  the guess is withdrawn (the next intent of the ranking), and when the message names
-  symptoms but no red flag ("i threw up 3 times and my head is killing me") it becomes a
-  symptom report — which grades each symptom and alerts a nurse urgently when it is severe.
-  Otherwise (no red flag, no symptom: "i need an ambulance") the guess is kept, because
-  the model may know a phrasing the lexicon does not;
+- an `emergency` prediction without a red flag is the model's guess, and it stands (the
+  model may know a phrasing the lexicon does not: "im so dizzy i think im dying"), even
+  when the message also names symptoms; it is withdrawn (the next intent of the ranking)
+  only when the message's red flags are all negated ("no chest pain today");
 - SYMPTOM entities get their canonical symptom name as value ("threw up" -> vomiting).
 """
 
@@ -36,7 +33,6 @@ from bot.nlp.components import NEGATED_SPANS, RED_FLAG_LABEL
 logger = logging.getLogger(__name__)
 
 EMERGENCY = "emergency"
-REPORT_SYMPTOM = "report_symptom"
 RED_FLAGS = "red_flags"
 
 
@@ -89,10 +85,6 @@ def _guard(message: Message, doc: Doc) -> None:
     others = [entry for entry in ranking if entry.get("name") != EMERGENCY]
     if negated and others:
         _replace_intent(message, dict(others[0]), others)
-    elif any(ent.label_ == "SYMPTOM" for ent in doc.ents):
-        symptom_report = {"name": REPORT_SYMPTOM, "confidence": intent.get("confidence", 1.0)}
-        rest = [entry for entry in others if entry.get("name") != REPORT_SYMPTOM]
-        _replace_intent(message, symptom_report, [symptom_report, *rest])
 
 
 def _replace_intent(message: Message, intent: dict[str, Any], ranking: list[Any]) -> None:

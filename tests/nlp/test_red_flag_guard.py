@@ -57,13 +57,16 @@ def test_negated_red_flags_withdraw_the_models_emergency(nlp: Language) -> None:
     assert result["red_flags"] == []
 
 
-def test_symptoms_without_a_red_flag_are_a_symptom_report(nlp: Language) -> None:
-    message = parsed(nlp, "i threw up 3 times and my head is killing me", "emergency", "greet")
+@pytest.mark.parametrize(
+    "text",
+    ["im so dizzy i think im dying", "cant stop shaking and sweating, feel like death"],
+)
+def test_the_models_emergency_stands_when_symptoms_come_with_it(nlp: Language, text: str) -> None:
+    # No red flag in the lexicon, but the model heard an emergency: safety first.
+    result = guarded(parsed(nlp, text, "emergency", "report_symptom"))
 
-    result = guarded(message)
-
-    assert result["intent"] == "report_symptom"
-    assert result["symptoms"] == ["vomiting", "headache"]
+    assert result["intent"] == "emergency"
+    assert result["red_flags"] == []
 
 
 def test_the_models_emergency_stands_when_the_lexicon_knows_nothing(nlp: Language) -> None:
