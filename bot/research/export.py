@@ -131,7 +131,11 @@ CHECKIN_COLUMNS = (
     Column("status", "text", "in_progress, paused, completed or stopped."),
     Column("started_at", "timestamp", f"When it started ({_UTC})."),
     Column("completed_at", "timestamp", f"When it was completed ({_UTC}); empty if not."),
-    Column("overall_feeling", "integer", "How they feel all in all: 1 very good to 5 very bad."),
+    Column(
+        "overall_feeling",
+        "integer",
+        "How they feel all in all: 1 very bad, 2 not good, 3 ok, 4 good, 5 great.",
+    ),
     Column("new_problem", "boolean", "They reported a new health problem: true or false."),
     Column("took_medicine", "text", "Took the study medicine as planned: yes, no or some."),
     Column("asked_question", "boolean", "They left a question for staff (text not exported)."),

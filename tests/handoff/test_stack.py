@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from bot.study import load_study_config
 from bot.supervisor import StartError, running
 from bot.wording import messages
 from tests.conftest import EXAMPLE_STUDY
+from tests.e2e.conftest import free_port
 from tests.stand_ins.twilio_api import TwilioApiStandIn
 
 pytestmark = pytest.mark.slow
@@ -57,12 +57,6 @@ PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 EMERGENCY = f"Call {STUDY.emergency_number} now"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.actions.checkin import FEELING_CHOICES
 from bot.db.models import (
     AuditEvent,
     Channel,
@@ -32,7 +33,14 @@ from bot.db.repository import log_message
 from bot.enrollment import address_of, enroll, link_telegram_chat
 from bot.escalations import raise_escalation
 from bot.research import demo_data
-from bot.research.export import DICTIONARY_FILE, ExportError, export, file_columns, main
+from bot.research.export import (
+    CHECKIN_COLUMNS,
+    DICTIONARY_FILE,
+    ExportError,
+    export,
+    file_columns,
+    main,
+)
 from bot.staff.permissions import NotAllowed
 from bot.study import current_study
 from tests.staff.conftest import fast_password_hashing, staff_keys
@@ -483,3 +491,10 @@ def test_messages_from_an_unknown_sender_are_not_exported(
     files = export_folder(session, tmp_path / "out")
 
     assert len(files["messages.csv"]) == 4
+
+
+def test_the_feeling_scale_is_described_as_participants_answer_it() -> None:
+    described = next(c for c in CHECKIN_COLUMNS if c.name == "overall_feeling").description
+    for choice in FEELING_CHOICES:
+        point, words = choice["title"].split(" ", 1)
+        assert f"{point} {words.lower()}" in described
