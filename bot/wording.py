@@ -32,6 +32,16 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "If you are in danger right now, call {emergency_number}. "
         "I am telling the study team too.",
     ),
+    # A message the language model read as an emergency, with none of the listed red
+    # flags: the emergency number at once, and a question (yes: the full emergency).
+    "emergency_check": (
+        "I want to be sure you are safe. If this is an emergency, call {emergency_number} "
+        "now. Is this an emergency?",
+    ),
+    "emergency_check_no": (
+        "OK, I am glad. Tell me what is going on, or ask to talk to a nurse. "
+        "The study nurse is at {nurse_phone}.",
+    ),
     "medical_advice": (
         "That is a good question. I can't give medical advice, "
         "so I don't guess about medicines or doses. "
@@ -132,9 +142,19 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Reply STOP to stop them.",
     ),
     "sms_help": (
-        "This is the {study_name} study helper. To talk to a person, call {coordinator_name} "
-        "at {coordinator_phone}. In an emergency, call {emergency_number}. "
-        "Reply STOP to stop texts.",
+        "This is the {study_name} study helper. Call {coordinator_name} at "
+        "{coordinator_phone}, or the study nurse at {nurse_phone}. "
+        "In an emergency, call {emergency_number}. Reply STOP to stop texts.",
+    ),
+    # HELP or INFO on the web chat and Telegram (bot/channels/keywords.py).
+    "help": (
+        "This is the {study_name} study helper. Call {coordinator_name} at "
+        "{coordinator_phone}, or the study nurse at {nurse_phone}. "
+        "In an emergency, call {emergency_number}.",
+    ),
+    "web_stop": (
+        "This chat never sends you messages on its own, so there is nothing to stop. "
+        "You can close this page at any time. In an emergency, call {emergency_number}.",
     ),
     "unknown_sender": (
         "Sorry, this number is not part of a study I know. "

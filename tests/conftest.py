@@ -24,6 +24,19 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_SERVICES = os.environ.get("TRIALBOT_REQUIRE_SERVICES") == "1"
+FIGURES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def figures() -> dict[str, str]:
+    """Named figures a test wants shown in the terminal summary (recall, path counts)."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Show the figures tests recorded after the run."""
+    for name, value in FIGURES.items():
+        terminalreporter.write_line(f"{name}: {value}")
 
 
 def service_missing(reason: str) -> None:

@@ -15,8 +15,9 @@ at once, and handled in the background, one at a time per chat:
   `ACK <code>`, `/done`, replies to alerts) is for `bot.handoff.staff_telegram` and never
   reaches the assistant.
 
-After the assistant has handled a participant's message, `bot.channels.paused_safety`
-runs the emergency check of a paused conversation.
+HELP or INFO gets the study contact (`bot.channels.keywords`). Every other participant
+message goes through `bot.safety.turn_guard` (the emergency reply and escalation on every
+path, never no reply).
 
 Starting the channel calls nothing over the network: the webhook is registered
 separately (`bot.channels.telegram_setup`). Replies go out through `bot.delivery`, so
@@ -43,8 +44,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from telegram import Chat, Update
 
+from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
 from bot.channels.numbered_choices import resolve_numbered_reply
-from bot.channels.paused_safety import guarded
 from bot.channels.records import record_message
 from bot.clients.telegram_bot import (
     TelegramClient,
@@ -58,6 +59,7 @@ from bot.db.session import session_scope
 from bot.delivery import FAILED, SENT, Button, SendError, deliver
 from bot.enrollment import link_telegram_chat, participant_for_address
 from bot.handoff.staff_telegram import handle_staff_update, staff_update_for
+from bot.safety.turn_guard import guarded
 from bot.settings import get_settings
 from bot.study import current_study
 from bot.wording import messages
@@ -374,6 +376,9 @@ class TelegramInput(InputChannel):
         text = await self._text_for_assistant(incoming, participant)
         if not text:
             await self._say(participant, "text_only")
+            return
+        if keyword_of(text, WEB_WORDS) is Keyword.HELP:
+            await self._say(participant, "help")
             return
         metadata = {"message_log_id": claimed.log_id, "telegram_update_id": incoming.update_id}
         await on_new_message(

@@ -19,11 +19,12 @@ Webhooks, under Rasa's `/webhooks/twilio/`:
 Without the Twilio settings every route answers 503 and start-up says, in one line, what
 to set. Logs carry message SIDs, log IDs and study IDs, never numbers or message text.
 
-Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (the whole message, any case)
-opt the participant out: stored, confirmed once, and from then on nothing the assistant
-sends on its own reaches them (reminders, check-in prompts, messages started by staff or
-by Rasa's `trigger_intent`: all logged as "suppressed"). START or UNSTOP opts them back
-in; HELP always gets the study contact. A participant who texts after STOP has reached
+Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (the whole message, any case;
+see `bot.channels.keywords`) opt the participant out: stored, confirmed once, and from
+then on nothing the assistant sends on its own reaches them (reminders, check-in
+prompts, messages started by staff or by Rasa's `trigger_intent`: all logged as
+"suppressed"). START or UNSTOP opts them back in; HELP or INFO always gets the study
+contact. A participant who texts after STOP has reached
 out again, and is answered: their message is logged and handled like any other, and the
 replies to *that* message are sent (a question or an emergency is never met with silence;
 staff are alerted as usual). This holds only for replies to a message that came in after
@@ -34,8 +35,8 @@ failed, not retried.
 
 Staff. A text from an active staff user's phone never reaches the assistant: it is for
 `bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
-go to the participant). After the assistant has handled a participant's message,
-`bot.channels.paused_safety` runs the emergency check of a paused conversation.
+go to the participant). Every participant message the assistant handles goes through
+`bot.safety.turn_guard` (the emergency reply and escalation on every path, never no reply).
 
 A bare number ("2") answers the numbered options of the last message the participant got
 (see `bot.channels.numbered_choices`): it reaches the assistant as that button's payload.
@@ -64,8 +65,8 @@ from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels.keywords import Keyword, keyword_of
 from bot.channels.numbered_choices import resolve_numbered_reply
-from bot.channels.paused_safety import guarded
 from bot.clients.twilio_sms import TwilioConfig, TwilioSmsClient, split_for_sms
 from bot.crypto import address_digest
 from bot.db.models import Channel, Direction, MessageLog, Participant
@@ -76,6 +77,7 @@ from bot.delivery import SENT, Outcome, deliver
 from bot.enrollment import EnrollmentError, normalise_phone, participant_for_address
 from bot.handoff.staff_commands import staff_sender_id
 from bot.handoff.staff_sms import handle_staff_sms
+from bot.safety.turn_guard import guarded
 from bot.settings import Settings, get_settings
 from bot.staff.auth import user_for_phone
 from bot.study import current_study
@@ -83,9 +85,6 @@ from bot.wording import messages
 
 logger = logging.getLogger(__name__)
 
-STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
-START_WORDS = frozenset({"START", "UNSTOP"})
-HELP_WORDS = frozenset({"HELP"})
 # How long after a participant's message the replies to it may reach them despite STOP.
 REPLY_WINDOW = timedelta(minutes=15)
 RECEIVED = "received"
@@ -233,17 +232,17 @@ def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
         texts = tuple(messages(current_study(), "unknown_sender"))
         log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
         return replace(received, twiml=texts)
-    keyword = inbound.body.strip().upper()
-    if keyword in STOP_WORDS:
+    keyword = keyword_of(inbound.body)
+    if keyword is Keyword.STOP:
         changed = set_opted_out(session=session, participant_id=participant.id, opted_out=True)
         # One confirmation, at the first STOP; nothing at all for a repeated one.
         return replace(received, reply_key="sms_opted_out" if changed else None)
-    if keyword in START_WORDS:
+    if keyword is Keyword.START:
         set_opted_out(session=session, participant_id=participant.id, opted_out=False)
         return replace(received, reply_key="sms_opted_in")
-    if keyword in HELP_WORDS:
+    if keyword is Keyword.HELP:
         return replace(received, reply_key="sms_help")
-    if not keyword:
+    if not inbound.body.strip():
         return replace(received, reply_key="text_only")
     text = resolve_numbered_reply(
         session=session, participant_id=participant.id, text=inbound.body.strip()

@@ -4,6 +4,10 @@ The chat page of the project's web app posts `{"sender": "web-…", "message": "
 `/webhooks/rest/webhook` and gets the assistant's messages back as JSON. Web senders
 are demo participants created on first contact; they can never speak as an SMS or
 Telegram participant.
+
+HELP or INFO gets the study contact and STOP says the chat sends nothing on its own
+(`bot.channels.keywords`); everything else goes to the assistant through
+`bot.safety.turn_guard`, so even a failed turn answers (the safe reply, 200).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.paused_safety import guarded
+from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
 from bot.channels.records import record_message
 from bot.db.models import Channel, Direction
 from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
+from bot.safety.turn_guard import guarded
 from bot.settings import get_settings
+from bot.study import current_study
+from bot.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +121,7 @@ class WebChatInput(RestInput):
                 participant_id = await asyncio.to_thread(_web_participant_id, sender)
             except WebSenderRefused:
                 return response.json({"error": "this sender is not a web chat"}, status=403)
-            await record_message(
+            log_id = await record_message(
                 sender_id=sender,
                 channel=Channel.WEB,
                 direction=Direction.INBOUND,
@@ -123,9 +130,21 @@ class WebChatInput(RestInput):
                 delivery_status="received",
             )
             collector = LoggedCollectingOutputChannel(participant_id)
+            keyword = keyword_of(text, WEB_WORDS)
+            if keyword is not None:
+                reply = "help" if keyword is Keyword.HELP else "web_stop"
+                for line in messages(current_study(), reply):
+                    await collector.send_text_message(sender, line)
+                return response.json(collector.messages)
             try:
                 await on_new_message(
-                    UserMessage(text, collector, sender, input_channel=self.name(), metadata={})
+                    UserMessage(
+                        text,
+                        collector,
+                        sender,
+                        input_channel=self.name(),
+                        metadata={"message_log_id": log_id},
+                    )
                 )
             except Exception:
                 logger.exception("web chat: the assistant failed on a message of %s", sender)

@@ -10,7 +10,7 @@
   real predictions.
 - `pause` / `resume` append Rasa's pause and resume events (`POST …/tracker/events`):
   while paused, Rasa still reads each message (NLU runs) but predicts no action, so the
-  assistant stays quiet while a person talks (bot.channels.paused_safety keeps the
+  assistant stays quiet while a person talks (bot.safety.turn_guard keeps the
   emergency check).
 
 `RasaUnavailable` means the request certainly did not arrive (no connection), so it may be

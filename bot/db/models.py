@@ -202,6 +202,14 @@ class Escalation(Base):
     __table_args__ = (
         Index("ix_escalations_status_level", "status", "level"),
         UniqueConstraint("ack_code", name="uq_escalations_ack_code"),
+        # One emergency escalation per participant message (bot.safety.emergency).
+        Index(
+            "uq_escalations_emergency_trigger",
+            "trigger_message_id",
+            unique=True,
+            sqlite_where=text("type = 'emergency'"),
+            postgresql_where=text("type = 'emergency'"),
+        ),
     )
 
     id: Mapped[int] = Column(Integer, primary_key=True)

@@ -12,6 +12,8 @@ from bot.actions.handoff import ActionRequestHuman
 from bot.actions.reminders import ActionMissedDose
 from bot.actions.safety import (
     ActionEmergency,
+    ActionEmergencyConfirmed,
+    ActionEmergencyDenied,
     ActionMedicalAdvice,
     ActionMedicalAdviceDeclined,
     ActionPassQuestionToTeam,
@@ -81,14 +83,75 @@ async def test_self_harm_gets_the_crisis_line(
     assert session.execute(select(Escalation.reason)).scalar_one() == "red flag: self harm"
 
 
-async def test_emergency_from_the_model_alone_is_still_an_emergency(
+async def test_the_same_message_never_gets_two_emergency_escalations(
     session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
 ) -> None:
+    tracker = make_tracker(text="crushing chest pain", intent="emergency")
+    tracker.latest_message["red_flags"] = red_flag("chest_pain", "crushing chest pain")
+    tracker.latest_message["message_id"] = "m-1"
+
+    await ActionEmergency().run(dispatcher, tracker, domain)
+    await ActionEmergency().run(CollectingDispatcher(), tracker, domain)
+
+    assert len(session.execute(select(Escalation)).scalars().all()) == 1
+
+
+async def test_emergency_from_the_model_alone_gives_the_number_and_asks(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    """No listed red flag: the number at once, a question, and a routine review item only."""
     await ActionEmergency().run(dispatcher, make_tracker(intent="emergency"), domain)
 
+    [question] = texts(dispatcher)
+    assert STUDY.emergency_number in question
+    assert question.endswith("Is this an emergency?")
+    assert [b["payload"] for b in dispatcher.messages[-1]["buttons"]] == ["yes", "no"]
     escalation = session.execute(select(Escalation)).scalar_one()
-    assert escalation.level is EscalationLevel.EMERGENCY
+    assert (escalation.level, escalation.type) == (EscalationLevel.ROUTINE, EscalationType.OTHER)
     assert "language model" in escalation.reason
+
+
+def _user(text: str, red_flags: list[dict[str, str]] | None = None) -> dict:
+    return {"event": "user", "text": text, "parse_data": {"red_flags": red_flags or []}}
+
+
+async def test_yes_after_the_question_is_a_full_emergency(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="yes", intent="affirm", events=[_user("help me please"), _user("yes")]
+    )
+    tracker.latest_message["message_id"] = "m-2"
+
+    await ActionEmergencyConfirmed().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher)[0].startswith(f"Call {STUDY.emergency_number} now")
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.level, escalation.type) == (
+        EscalationLevel.EMERGENCY,
+        EscalationType.EMERGENCY,
+    )
+
+
+async def test_yes_after_a_full_emergency_reply_stores_no_second_one(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    flagged = _user("i cant breathe", red_flag("breathing", "cant breathe"))
+    tracker = make_tracker(text="yes", intent="affirm", events=[flagged, _user("yes")])
+
+    await ActionEmergencyConfirmed().run(dispatcher, tracker, domain)
+
+    assert STUDY.emergency_number in texts(dispatcher)[0]
+    assert session.execute(select(Escalation)).first() is None
+
+
+async def test_no_after_the_question_is_fine_and_gives_the_nurse(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionEmergencyDenied().run(dispatcher, make_tracker(intent="deny"), domain)
+
+    assert STUDY.contacts.nurse.phone in texts(dispatcher)[0]
+    assert session.execute(select(Escalation)).first() is None
 
 
 async def test_medical_advice_is_declined_and_offered_to_the_team(

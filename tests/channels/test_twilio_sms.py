@@ -24,9 +24,9 @@ from twilio.request_validator import RequestValidator
 
 import bot.delivery
 from bot.channels import twilio_sms
+from bot.channels.keywords import SMS_WORDS, Keyword
 from bot.channels.twilio_sms import (
     REPLY_WINDOW,
-    STOP_WORDS,
     TwilioSmsInput,
     TwilioSmsOutput,
 )
@@ -522,7 +522,7 @@ async def test_logs_name_ids_never_numbers_or_words(
 # --- keywords and opt-out ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("word", sorted(STOP_WORDS))
+@pytest.mark.parametrize("word", sorted(SMS_WORDS[Keyword.STOP]))
 async def test_a_stop_word_opts_out_with_one_confirmation(
     sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, word: str
 ) -> None:

@@ -3,7 +3,7 @@ server, web app, alert worker), with the stand-in Twilio API for SMS.
 
 The emergency check of a paused conversation needs the real Rasa server: while a
 conversation is paused Rasa predicts no action, so only the channel layer
-(bot.channels.paused_safety) can answer "crushing chest pain". Also the issue's "Done
+(bot.safety.turn_guard) can answer "crushing chest pain". Also the issue's "Done
 means", end to end: an urgent report reaches the console at once, staff take over from
 it, chat with the participant on the chat page, and hand back.
 """
@@ -321,3 +321,36 @@ def test_urgent_report_console_take_over_chat_and_hand_back(assistant: Running) 
     ended = messages(STUDY, "handoff_ended", staff_name="Nurse Joy")
     assert assistant.updates(sender) == ended
     assert assistant.chat(sender, "what is a placebo") == STUDY.faq_answer("placebo")
+
+
+def test_after_a_handoff_with_an_emergency_the_assistant_answers_every_message(
+    assistant: Running,
+) -> None:
+    """The sequence that once went silent: a person takes over, an emergency while paused,
+    hand back; then a question is answered once, and self-harm, chest pain and "hello?"
+    each get their answer (the circuit breaker used to swallow them all)."""
+    sender = new_sender()
+    assistant.chat(sender, "hi")
+    assistant.chat(sender, "i want to talk to a nurse")
+    [handoff_request] = wait_for(lambda: escalations_of(assistant.url, sender))
+    console = Console(assistant.web_url, "joy")
+    taken = console.post(f"/console/escalations/{handoff_request.id}/take-over")
+    handoff_id = taken.headers["location"].rsplit("/", 1)[1]
+
+    breathing = assistant.chat(sender, "i cant breathe")
+    assert breathing and breathing[0].startswith(EMERGENCY)
+    assert console.post(f"/console/handoffs/{handoff_id}/hand-back").status_code == 303
+
+    assert assistant.chat(sender, "what's a placebo") == STUDY.faq_answer("placebo")
+    self_harm = " ".join(assistant.chat(sender, "i want to kill myself"))
+    assert STUDY.crisis_line in self_harm
+    chest = assistant.chat(sender, "crushing chest pain")
+    assert chest and chest[0].startswith(EMERGENCY)
+    assert assistant.chat(sender, "hello?")
+
+    emergencies = [e for e in escalations_of(assistant.url, sender) if e.type.value == "emergency"]
+    assert [e.reason for e in emergencies] == [
+        "red flag: breathing",
+        "red flag: self harm",
+        "red flag: chest pain",
+    ]

@@ -1,6 +1,5 @@
 """Shared fixtures for the spaCy pipeline tests: one fresh build per test session."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -8,8 +7,6 @@ from spacy.language import Language
 
 from bot.nlp.analysis import load_pipeline
 from bot.nlp.build_pipeline import build
-
-FIGURES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
@@ -24,15 +21,3 @@ def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def nlp(pipeline_dir: Path) -> Language:
     """The built pipeline, loaded the way the project loads it."""
     return load_pipeline(pipeline_dir)
-
-
-@pytest.fixture(scope="session")
-def figures() -> Iterator[dict[str, str]]:
-    """Named figures a test wants shown in the terminal summary."""
-    yield FIGURES
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Show the red-flag recall and false-alarm figures after the run."""
-    for name, value in FIGURES.items():
-        terminalreporter.write_line(f"{name}: {value}")

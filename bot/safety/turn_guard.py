@@ -1,0 +1,331 @@
+"""The last line of defence around every participant turn, on every channel.
+
+Every channel hands a participant's message to Rasa through `guarded(...)`. The guard
+reads the message's red flags itself (`bot.safety.detection`: the project's spaCy
+pipeline, not the model), watches what the turn sends, and afterwards — whatever the
+dialogue did:
+
+1. A red-flag message whose turn did not send the emergency reply (the conversation is
+   paused for a person, a policy error, the circuit breaker, the action server down, a
+   crash) gets it now, on the same channel; the emergency escalation is stored unless the
+   turn stored it. Exactly once per message (`bot.safety.emergency`).
+2. A message of a conversation the assistant holds (not paused) that got no reply at all
+   gets the short safe reply (`assistant_failed`: the nurse line and the emergency
+   number) and a routine escalation, and the incident is logged with the sender's ID.
+3. A conversation the turn left not listening is set listening again. (Rasa's circuit
+   breaker stops a turn without `action_listen`; it counts actions back to the last
+   `action_listen`, so without this every later message of the conversation would trip
+   it at once and get no reply.)
+4. When a staff member has the conversation, they are told the participant wrote
+   (`bot.handoff.notify`: a notice with a link, not the words).
+
+Nothing here raises into the channel: a failure of one step is logged and the next runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted
+from sanic import Blueprint, Sanic
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from bot.core.retry import with_retries
+from bot.db.models import EscalationLevel, EscalationType
+from bot.db.repository import ensure_web_participant
+from bot.db.session import session_scope
+from bot.escalations import latest_inbound_message_id, raise_escalation
+from bot.handoff.notify import notify_staff_of_message
+from bot.safety.detection import red_flags_in_text
+from bot.safety.emergency import emergency_texts, record_emergency
+from bot.study import current_study
+from bot.wording import messages
+
+if TYPE_CHECKING:  # importing the agent loads TensorFlow; the Rasa server has it already
+    from rasa.core.agent import Agent
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[UserMessage], Awaitable[Any]]
+
+NO_REPLY_REASON = "the assistant sent no reply to a message; please check the conversation"
+
+
+class WatchedOutput(OutputChannel):
+    """The channel's own output, remembering the texts a turn sent through it."""
+
+    def __init__(self, channel: OutputChannel) -> None:
+        self.channel = channel
+        self.texts: list[str] = []
+        self.sent = 0
+
+    def name(self) -> str:
+        """The wrapped channel's name (channel-specific responses keep working)."""
+        return self.channel.name()
+
+    def _saw(self, text: str | None) -> None:
+        self.sent += 1
+        if text:
+            self.texts.append(text)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send a bot message the way the wrapped channel does."""
+        text = message.get("text")  # read first: Rasa's send_response pops it
+        await self.channel.send_response(recipient_id, message)
+        self._saw(text)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Send a text."""
+        await self.channel.send_text_message(recipient_id, text, **kwargs)
+        self._saw(text)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Send a text with buttons."""
+        await self.channel.send_text_with_buttons(recipient_id, text, buttons, **kwargs)
+        self._saw(text)
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        """Send a custom payload."""
+        await self.channel.send_custom_json(recipient_id, json_message, **kwargs)
+        self._saw(None)
+
+
+@dataclass
+class Turn:
+    """One participant message as the guard sees it."""
+
+    message: UserMessage
+    output: WatchedOutput
+    red_flags: list[str] = field(default_factory=list)
+    failed: bool = False
+
+    @property
+    def sender_id(self) -> str:
+        """The conversation."""
+        return str(self.message.sender_id)
+
+    @property
+    def message_id(self) -> str:
+        """Rasa's ID of the message (UserUttered.message_id)."""
+        return str(self.message.message_id)
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What the turn left behind in the conversation."""
+
+    paused: bool = False
+    listening: bool = True
+
+
+def guarded(on_new_message: Handler, blueprint: Blueprint) -> Handler:
+    """`on_new_message` inside the turn guard of this module."""
+    apps: list[Sanic] = []
+
+    @blueprint.listener("before_server_start")
+    async def remember_app(app: Sanic, loop: Any) -> None:
+        apps[:] = [app]
+
+    async def handle(message: UserMessage) -> None:
+        agent = getattr(apps[0].ctx, "agent", None) if apps else None
+        await guard_turn(on_new_message, message, agent)
+
+    return handle
+
+
+async def guard_turn(on_new_message: Handler, message: UserMessage, agent: Any) -> None:
+    """Run one participant turn and make good what it left undone (see the module doc)."""
+    turn = Turn(message, WatchedOutput(message.output_channel))
+    turn.red_flags = _red_flags(turn)
+    try:
+        await on_new_message(_through(turn))
+    except Exception:
+        turn.failed = True
+        logger.exception(
+            "conversation %s: the assistant failed on message %s", turn.sender_id, turn.message_id
+        )
+    state = await _state_after(agent, turn)
+    await _step(turn, "emergency check", _make_good_emergency(turn) if turn.red_flags else None)
+    if not turn.red_flags and not turn.output.sent and not state.paused:
+        await _step(turn, "safe reply", _make_good_silence(turn))
+    if not state.listening:
+        await _step(turn, "listening again", _listen_again(agent, turn))
+    await _step(turn, "staff notice", notify_staff_of_message(sender_id=turn.sender_id))
+
+
+def _through(turn: Turn) -> UserMessage:
+    """The participant's message, with its replies going through the watched output."""
+    original = turn.message
+    return UserMessage(
+        original.text,
+        turn.output,
+        original.sender_id,
+        original.parse_data,
+        original.input_channel,
+        original.message_id,
+        original.metadata,
+    )
+
+
+def _red_flags(turn: Turn) -> list[str]:
+    """The red-flag categories of the message (empty for a message with no text)."""
+    text = turn.message.text or ""
+    if not text.strip() or text.startswith("/"):
+        return []
+    try:
+        return [flag.category for flag in red_flags_in_text(text)]
+    except Exception:
+        # The same check also runs inside Rasa's NLU (bot.nlp.red_flag_guard).
+        logger.exception("conversation %s: the red-flag check failed", turn.sender_id)
+        return []
+
+
+async def _step(turn: Turn, what: str, work: Awaitable[Any] | None) -> None:
+    """Await one step of the guard; log (never raise) its failure."""
+    if work is None:
+        return
+    try:
+        await work
+    except Exception:
+        logger.exception("conversation %s: turn guard step %r failed", turn.sender_id, what)
+
+
+def _is_rasa_agent(agent: Any) -> bool:
+    """True for Rasa's agent (a channel test's stand-in has no tracker to check)."""
+    module = sys.modules.get("rasa.core.agent")
+    return module is not None and isinstance(agent, module.Agent)
+
+
+async def _state_after(agent: Any, turn: Turn) -> ConversationState:
+    """Whether the conversation is paused for a person, and whether it listens."""
+    if not _is_rasa_agent(agent):
+        return ConversationState()
+    try:
+        tracker = await agent.tracker_store.retrieve(turn.sender_id)
+    except Exception:
+        logger.exception("conversation %s: state after the turn not read", turn.sender_id)
+        return ConversationState()
+    if tracker is None:
+        return ConversationState()
+    return ConversationState(
+        paused=tracker.is_paused(), listening=tracker.latest_action_name == ACTION_LISTEN_NAME
+    )
+
+
+async def _send(turn: Turn, texts: list[str]) -> None:
+    """Send texts to the participant on the turn's channel."""
+    for text in texts:
+        await turn.output.send_text_message(turn.sender_id, text)
+
+
+async def _make_good_emergency(turn: Turn) -> None:
+    """The emergency reply and escalation, for whichever of them the turn did not give."""
+    texts = emergency_texts(current_study(), turn.red_flags)
+    if not all(text in turn.output.texts for text in texts):
+        logger.warning(
+            "conversation %s: message %s has a red flag and its turn sent no emergency reply: "
+            "sent by the channel layer",
+            turn.sender_id,
+            turn.message_id,
+        )
+        await _send(turn, texts)
+    stored = await asyncio.to_thread(_store_emergency, turn)
+    if stored:
+        logger.warning(
+            "conversation %s: message %s has a red flag and its turn stored no escalation: "
+            "emergency escalation %s stored by the channel layer",
+            turn.sender_id,
+            turn.message_id,
+            stored,
+        )
+
+
+async def _make_good_silence(turn: Turn) -> None:
+    """A message with no reply: the safe reply, a routine escalation, and a logged incident."""
+    logger.error(
+        "conversation %s: message %s got no reply (%s): safe reply sent, staff told",
+        turn.sender_id,
+        turn.message_id,
+        "the assistant failed" if turn.failed else "nothing was said",
+    )
+    await _send(turn, messages(current_study(), "assistant_failed"))
+    await asyncio.to_thread(_store_no_reply, turn)
+
+
+def _in_session(turn: Turn, work: Callable[[Session, int, int | None], Any]) -> Any:
+    """Run `work(session, participant_id, message_log_id)` in one transaction.
+
+    Tried again when the database is busy or another process stored the same
+    emergency first (the unique index): the next try finds it.
+    """
+
+    def attempt() -> Any:
+        with session_scope() as session:
+            participant = ensure_web_participant(session=session, sender_id=turn.sender_id)
+            log_id = (turn.message.metadata or {}).get("message_log_id")
+            if not isinstance(log_id, int):
+                log_id = latest_inbound_message_id(session=session, sender_id=turn.sender_id)
+            return work(session, participant.id, log_id)
+
+    return with_retries(attempt, OperationalError, IntegrityError)
+
+
+def _store_emergency(turn: Turn) -> int | None:
+    """Store the message's emergency escalation; its ID if this call stored it."""
+
+    def work(session: Session, participant_id: int, log_id: int | None) -> int | None:
+        escalation, created = record_emergency(
+            session=session,
+            participant_id=participant_id,
+            categories=turn.red_flags,
+            trigger_message_id=turn.message_id,
+            message_log_id=log_id,
+        )
+        return escalation.id if created else None
+
+    result: int | None = _in_session(turn, work)
+    return result
+
+
+def _store_no_reply(turn: Turn) -> None:
+    """A routine escalation: the assistant did not answer this message."""
+
+    def work(session: Session, participant_id: int, log_id: int | None) -> None:
+        raise_escalation(
+            session=session,
+            participant_id=participant_id,
+            level=EscalationLevel.ROUTINE,
+            type=EscalationType.OTHER,
+            reason=NO_REPLY_REASON,
+            message_log_id=log_id,
+            trigger_message_id=turn.message_id,
+        )
+
+    _in_session(turn, work)
+
+
+async def _listen_again(agent: Agent, turn: Turn) -> None:
+    """Append `action_listen` to a conversation the turn left not listening."""
+    async with agent.lock_store.lock(turn.sender_id):
+        tracker = await agent.tracker_store.retrieve(turn.sender_id)
+        if tracker is None or tracker.latest_action_name == ACTION_LISTEN_NAME:
+            return
+        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        await agent.tracker_store.save(tracker)
+    logger.warning(
+        "conversation %s: the turn of message %s ended without listening; listening again",
+        turn.sender_id,
+        turn.message_id,
+    )

@@ -1,0 +1,310 @@
+"""The conversation-path safety suite: every red flag, from every reachable state.
+
+Safety rule 1 holds "whatever the conversation was doing". The states come from the
+project's own stories and rules (data/stories/, data/rules/): every point where a story
+waits for the participant is a state, reached on the real assistant (trained model,
+action server, web chat) by sending a message for each user turn before it. Synthetic
+states add what stories cannot say: paused for a person (Rasa's pause event), right after
+hand-back, and a conversation a past circuit breaker left not listening. States that end
+in the same dialogue state are tried once.
+
+Each state's conversation is copied (Rasa's tracker API) into a fresh conversation per
+red-flag category, and a red flag of that category (typos and slang, from
+tests/nlp/safety_cases.yml) is sent. Asserted for each: the emergency reply (the crisis
+line for self-harm) and exactly one emergency escalation; then, handed back if paused,
+an ordinary question gets its answer. The summary line says states x red flags tried,
+caught and missed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from bot.db.models import Escalation, EscalationType, Participant
+from bot.db.session import session_scope
+from bot.nlp.analysis import RED_FLAG_CATEGORIES
+from bot.safety.emergency import emergency_texts
+from bot.settings import PROJECT_ROOT
+from bot.study import load_study_config
+from tests.conftest import EXAMPLE_STUDY
+from tests.e2e.conftest import Stack
+
+pytestmark = pytest.mark.slow
+STUDY = load_study_config(EXAMPLE_STUDY)
+CASES = yaml.safe_load((PROJECT_ROOT / "tests" / "nlp" / "safety_cases.yml").read_text())
+QUESTION = "what is a placebo"
+
+# A message for each intent a story's user turn names (never a red flag but `emergency`).
+TEXTS = {
+    "greet": "hi there",
+    "goodbye": "ok bye for now",
+    "thank": "thanks a lot",
+    "affirm": "yes",
+    "deny": "no",
+    "bot_challenge": "are you a robot",
+    "start_checkin": "lets do my check in",
+    "report_symptom": "my cough is really bad",
+    "feeling_well": "im doing fine today",
+    "emergency": "i cant breathe",
+    "request_human": "i want to talk to a nurse",
+    "withdraw": "i want to quit the study",
+    "medical_advice": "should i take an extra puff of my inhaler",
+    "missed_dose": "i forgot my inhaler this morning",
+    "reschedule_visit": "i need to change my visit",
+    "give_feedback": "i want to give some feedback",
+    "ask_simpler": "huh i dont get it",
+    "out_of_scope": "who won the game last night",
+    "pause": "later",
+    "faq": "how long is the study",
+    "nlu_fallback": "zxqv blorp wug",
+}
+# An `answer` fits the question the form asked.
+ANSWERS = {
+    "checkin_feeling": "3",
+    "checkin_new_problem": "no",
+    "checkin_medicine": "yes",
+    "checkin_question": "no",
+    "symptom_description": "a bad cough",
+    "symptom_frequency": "sometimes",
+    "symptom_severity": "2",
+    "symptom_interference": "a little bit",
+    "feedback_rating": "4",
+    "feedback_comment": "no",
+}
+
+
+@dataclass
+class State:
+    """A reachable conversation state: the messages that lead there."""
+
+    name: str
+    messages: list[str]
+    pause: bool = False
+    events_after: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _story_states(path: Path) -> Iterator[State]:
+    """A state at every point a story or unconditioned rule waits for the participant."""
+    data = yaml.safe_load(path.read_text()) or {}
+    for item in [*data.get("stories", []), *data.get("rules", [])]:
+        steps = item.get("steps", [])
+        if item.get("condition") or not steps or "intent" not in steps[0]:
+            continue
+        sent: list[str] = []
+        requested: str | None = None
+        for index, step in enumerate(steps):
+            if "slot_was_set" in step:
+                for slot in step["slot_was_set"]:
+                    if isinstance(slot, dict) and "requested_slot" in slot:
+                        requested = slot["requested_slot"]
+            if "intent" not in step:
+                continue
+            if index:
+                yield State(f"{item.get('story') or item.get('rule')} @{len(sent)}", list(sent))
+            intent = step["intent"]
+            sent.append(ANSWERS.get(requested or "", "3") if intent == "answer" else TEXTS[intent])
+        yield State(f"{item.get('story') or item.get('rule')} @end", list(sent))
+
+
+def _synthetic_states() -> list[State]:
+    """States no story can write: paused, handed back, a past circuit breaker."""
+    listen = {"event": "action", "name": "action_listen"}
+    fallback = {"event": "action", "name": "action_fallback_help"}
+    return [
+        State("fresh", []),
+        State("paused for a person", ["hi", TEXTS["request_human"]], pause=True),
+        State("paused mid check-in", [TEXTS["start_checkin"], "3"], pause=True),
+        State(
+            "handed back after an emergency while paused",
+            ["hi", TEXTS["request_human"]],
+            events_after=[
+                {"event": "pause"},
+                {"event": "user", "text": "i cant breathe", "parse_data": {}},
+                {"event": "resume"},
+            ],
+        ),
+        State(
+            "a past circuit breaker left it not listening",
+            ["hello"],
+            events_after=[{"event": "user", "text": "hm", "parse_data": {}}, *[fallback] * 10],
+        ),
+        State("after a finished symptom report, listening", [TEXTS["report_symptom"], "2", "2"]),
+        State("after the safety question", ["help me"], events_after=[listen]),
+    ]
+
+
+def all_states() -> list[State]:
+    """Synthetic states first, then the stories' and rules' (each message list once)."""
+    states, seen = [], set()
+    sources = sorted((PROJECT_ROOT / "data" / "stories").glob("*.yml")) + sorted(
+        (PROJECT_ROOT / "data" / "rules").glob("*.yml")
+    )
+    for state in [*_synthetic_states(), *(s for p in sources for s in _story_states(p))]:
+        key = (tuple(state.messages), state.pause, repr(state.events_after))
+        if key not in seen:
+            seen.add(key)
+            states.append(state)
+    return states
+
+
+def red_flag_texts() -> dict[str, list[str]]:
+    """Emergency messages of each category (typos and slang), from the safety cases."""
+    by_category: dict[str, list[str]] = {category: [] for category in RED_FLAG_CATEGORIES}
+    for case in CASES["emergencies"]:
+        by_category[case["category"]].append(case["text"])
+    return by_category
+
+
+class Rasa:
+    """The running Rasa server's conversation API."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.http = httpx.Client(
+            base_url=stack.rasa_url,
+            params={"token": stack.settings.rasa_api_token},
+            timeout=60,
+        )
+
+    def events(self, sender: str) -> list[dict[str, Any]]:
+        url = f"/conversations/{sender}/tracker"
+        tracker = self.http.get(url, params={"include_events": "ALL"})
+        tracker.raise_for_status()
+        return list(tracker.json()["events"])
+
+    def replace(self, sender: str, events: list[dict[str, Any]]) -> None:
+        reply = self.http.put(
+            f"/conversations/{sender}/tracker/events", json=[_writable(e) for e in events]
+        )
+        if reply.status_code != 200:
+            raise AssertionError(reply.text[:2000])
+
+    def append(self, sender: str, event: dict[str, Any]) -> None:
+        self.http.post(f"/conversations/{sender}/tracker/events", json=event).raise_for_status()
+
+    def dialogue_key(self, sender: str) -> tuple[Any, ...]:
+        """What the dialogue model and rules see of a state (latest action, form, pause)."""
+        tracker = self.http.get(f"/conversations/{sender}/tracker").json()
+        intents = [
+            (e.get("parse_data") or {}).get("intent", {}).get("name")
+            for e in tracker["events"]
+            if e.get("event") == "user"
+        ]
+        return (
+            tracker.get("latest_action_name"),
+            (tracker.get("active_loop") or {}).get("name"),
+            tracker["slots"].get("requested_slot"),
+            tracker.get("paused"),
+            tuple(intents[-2:]),
+        )
+
+
+def _writable(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as Rasa's own schema accepts it back (spaCy entities have no confidence)."""
+    entities = (event.get("parse_data") or {}).get("entities")
+    for entity in entities or []:
+        for key in ("confidence", "confidence_entity"):
+            if key in entity and entity[key] is None:
+                del entity[key]
+    return event
+
+
+def new_sender() -> str:
+    return f"web-{secrets.token_hex(8)}"
+
+
+def emergencies_of(stack: Stack, sender: str) -> int:
+    with session_scope(stack.settings.database_url) as session:
+        count = session.execute(
+            select(func.count(Escalation.id))
+            .join(Participant, Participant.id == Escalation.participant_id)
+            .where(Participant.sender_id == sender, Escalation.type == EscalationType.EMERGENCY)
+        ).scalar_one()
+        return int(count)
+
+
+@dataclass
+class Trial:
+    """One red flag sent from one state, and what happened."""
+
+    state: str
+    category: str
+    text: str
+    problems: list[str] = field(default_factory=list)
+
+
+def try_red_flag(
+    stack: Stack, rasa: Rasa, state: State, events: list[dict[str, Any]], trial: Trial
+) -> Trial:
+    """Copy the state into a new conversation and send the red flag; note what went wrong."""
+    sender = new_sender()
+    stack.texts(sender, "hello")  # the web chat enrolls the visitor
+    rasa.replace(sender, events)
+    said = stack.texts(sender, trial.text)
+    expected = emergency_texts(STUDY, ["self_harm"] if trial.category == "self_harm" else [])
+    if not all(text in said for text in expected):
+        trial.problems.append(f"no emergency reply (got {said!r})")
+    if (count := emergencies_of(stack, sender)) != 1:
+        trial.problems.append(f"{count} emergency escalations")
+    if state.pause:
+        rasa.append(sender, {"event": "resume"})
+    answer = stack.texts(sender, QUESTION)
+    if answer != STUDY.faq_answer("placebo"):
+        trial.problems.append(f"then {QUESTION!r} got {answer!r}")
+    return trial
+
+
+def reach(stack: Stack, rasa: Rasa, state: State) -> str:
+    """Bring a new conversation to the state; its sender ID."""
+    sender = new_sender()
+    for text in state.messages:
+        stack.texts(sender, text)
+    for event in state.events_after:
+        rasa.append(sender, event)
+    if state.pause:
+        rasa.append(sender, {"event": "pause"})
+    return sender
+
+
+def reached_states(stack: Stack, rasa: Rasa) -> list[tuple[State, list[dict[str, Any]]]]:
+    """Each state reached once, with its conversation's events (same dialogue state: once)."""
+    reached: dict[tuple[Any, ...], tuple[State, list[dict[str, Any]]]] = {}
+    for state in all_states():
+        sender = reach(stack, rasa, state)
+        key = rasa.dialogue_key(sender)
+        if state.pause or state.events_after:
+            key = (*key, state.name)  # what makes these states is not in the key
+        reached.setdefault(key, (state, rasa.events(sender)))
+    return list(reached.values())
+
+
+def test_every_red_flag_from_every_state_gets_the_emergency_answer(
+    stack: Stack, figures: dict[str, str]
+) -> None:
+    rasa = Rasa(stack)
+    variants = red_flag_texts()
+    states = reached_states(stack, rasa)
+    work = [
+        (state, events, Trial(state.name, category, texts[index % len(texts)]))
+        for index, (state, events) in enumerate(states)
+        for category, texts in variants.items()
+    ]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        done = list(pool.map(lambda job: try_red_flag(stack, rasa, *job), work))
+    missed = [trial for trial in done if trial.problems]
+    summary = (
+        f"{len(states)} states x {len(variants)} red flags: {len(done)} tried, "
+        f"{len(done) - len(missed)} caught, {len(missed)} missed"
+    )
+    figures["conversation paths"] = summary
+    details = "\n".join(f"{t.state} / {t.category} {t.text!r}: {t.problems}" for t in missed)
+    assert not missed, f"{summary}\n{details}"

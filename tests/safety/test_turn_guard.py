@@ -1,0 +1,159 @@
+"""The turn guard (bot/safety/turn_guard.py): what the channel layer makes good after a turn.
+
+The turn itself is a stand-in here (it answers, says nothing, or fails), so every branch
+is tried without a model; tests/safety/test_conversation_paths.py runs the real stack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import Escalation, EscalationLevel, EscalationType
+from bot.safety.emergency import record_emergency
+from bot.safety.turn_guard import guard_turn
+from bot.study import current_study
+from bot.wording import messages
+
+pytestmark = pytest.mark.usefixtures("database_url")
+
+SENDER = "web-guardtest01"
+Turn = Callable[[UserMessage], Awaitable[Any]]
+
+
+async def says_nothing(message: UserMessage) -> None:
+    """A turn that ends with no reply (a policy that only listens, the circuit breaker)."""
+
+
+async def fails(message: UserMessage) -> None:
+    """A turn that crashes (the action server down, a bug)."""
+    raise RuntimeError("the action server is down")
+
+
+def answers(*texts: str) -> Turn:
+    """A turn that sends these texts."""
+
+    async def turn(message: UserMessage) -> None:
+        for text in texts:
+            await message.output_channel.send_response(message.sender_id, {"text": text})
+
+    return turn
+
+
+async def run(text: str, turn: Turn, message_id: str = "m-1") -> list[str]:
+    """Guard one turn of `text`; what the participant got."""
+    output = CollectingOutputChannel()
+    await guard_turn(turn, UserMessage(text, output, SENDER, message_id=message_id), None)
+    return [message["text"] for message in output.messages]
+
+
+def escalations(session: Session) -> list[Escalation]:
+    session.expire_all()
+    return list(session.execute(select(Escalation).order_by(Escalation.id)).scalars())
+
+
+def wording(key: str) -> list[str]:
+    return messages(current_study(), key)
+
+
+@pytest.mark.parametrize("turn", [says_nothing, fails], ids=["silent turn", "failed turn"])
+async def test_a_red_flag_the_turn_did_not_answer_gets_the_reply_and_the_escalation(
+    session: Session, turn: Turn
+) -> None:
+    said = await run("crushing chest pain", turn)
+
+    assert said == wording("emergency")
+    [escalation] = escalations(session)
+    assert (escalation.level, escalation.type) == (
+        EscalationLevel.EMERGENCY,
+        EscalationType.EMERGENCY,
+    )
+    assert escalation.trigger_message_id == "m-1"
+    assert escalation.reason == "red flag: chest pain"
+
+
+async def test_self_harm_gets_the_crisis_line_from_the_channel_layer_too(
+    session: Session,
+) -> None:
+    said = await run("i want to kill myself", says_nothing)
+
+    assert said == wording("emergency_self_harm")
+    assert current_study().crisis_line in said[0]
+
+
+async def test_one_emergency_escalation_per_message_however_often_it_is_handled(
+    session: Session,
+) -> None:
+    await run("i cant breathe", says_nothing)
+    await run("i cant breathe", says_nothing)
+
+    assert len(escalations(session)) == 1
+
+
+async def test_a_turn_that_answered_the_emergency_gets_nothing_more(session: Session) -> None:
+    async def the_dialogue(message: UserMessage) -> None:
+        await answers(*wording("emergency"))(message)
+        record_emergency(
+            session=session,
+            participant_id=_participant_id(session),
+            categories=["chest_pain"],
+            trigger_message_id=message.message_id,
+        )
+        session.commit()
+
+    said = await run("crushing chest pain", the_dialogue)
+
+    assert said == wording("emergency")
+    assert len(escalations(session)) == 1
+
+
+async def test_a_turn_that_gave_the_reply_but_stored_nothing_gets_the_escalation(
+    session: Session,
+) -> None:
+    said = await run("crushing chest pain", answers(*wording("emergency")))
+
+    assert said == wording("emergency")
+    assert [e.type for e in escalations(session)] == [EscalationType.EMERGENCY]
+
+
+@pytest.mark.parametrize("turn", [says_nothing, fails], ids=["silent turn", "failed turn"])
+async def test_no_message_ends_with_no_reply(
+    session: Session, turn: Turn, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR):
+        said = await run("what is a placebo", turn)
+
+    assert said == wording("assistant_failed")
+    [escalation] = escalations(session)
+    assert (escalation.level, escalation.type) == (EscalationLevel.ROUTINE, EscalationType.OTHER)
+    incident = [r.getMessage() for r in caplog.records if "got no reply" in r.getMessage()]
+    assert incident and SENDER in incident[0]
+    assert "placebo" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+async def test_a_turn_that_answered_is_left_alone(session: Session) -> None:
+    said = await run("what is a placebo", answers("A placebo looks like the drug."))
+
+    assert said == ["A placebo looks like the drug."]
+    assert escalations(session) == []
+
+
+async def test_a_negated_red_flag_is_not_an_emergency(session: Session) -> None:
+    said = await run("no chest pain today", answers("That is great to hear!"))
+
+    assert said == ["That is great to hear!"]
+    assert escalations(session) == []
+
+
+def _participant_id(session: Session) -> int:
+    from bot.db.repository import ensure_web_participant
+
+    participant = ensure_web_participant(session=session, sender_id=SENDER)
+    session.commit()
+    return participant.id
