@@ -178,6 +178,7 @@ def lexicon_entries(lexicon_dir: Path = LEXICON_DIR) -> list[LexiconEntry]:
         for key, notations in read_lexicon(file_name, lexicon_dir).items():
             entries.extend(LexiconEntry(label, key, n) for n in notations)
     _check_red_flag_categories(entries)
+    _check_idiom_keys(entries)
     return entries
 
 
@@ -189,6 +190,14 @@ def _check_red_flag_categories(entries: Iterable[LexiconEntry]) -> None:
             f"red_flags.yml categories {sorted(found)} != RED_FLAG_CATEGORIES"
             f" {sorted(RED_FLAG_CATEGORIES)}"
         )
+
+
+def _check_idiom_keys(entries: Sequence[LexiconEntry]) -> None:
+    """Fail when an idiom names neither a red-flag category nor another label."""
+    allowed = {*RED_FLAG_CATEGORIES, *(e.label for e in entries)} - {RED_FLAG_LABEL, IDIOM_LABEL}
+    unknown = sorted({e.key for e in entries if e.label == IDIOM_LABEL} - allowed)
+    if unknown:
+        raise ValueError(f"idioms.yml keys {unknown} are neither red-flag categories nor labels")
 
 
 def spelling_corrections(spelling: dict[str, Any]) -> dict[str, str]:

@@ -9,8 +9,8 @@ ruler matches on `NORM`, so "vomitting", "chset" or "nausious" still match the l
 
 `trialbot_negation` runs after the entity ruler. It takes every ruler match (the ruler
 itself drops overlapping matches, which could hide a red flag), drops matches that
-overlap a figure of speech (label `IDIOM`, id = the label it cancels), and applies
-NegEx-style negation. The result:
+overlap a figure of speech (label `IDIOM`, id = the label or the red-flag category it
+cancels), and applies NegEx-style negation. The result:
 
 - `doc.ents`: non-negated SYMPTOM, BODY_PART and MEDICATION spans, no overlaps (what
   Rasa's `SpacyEntityExtractor` reads);
@@ -312,6 +312,12 @@ def _others_at(index: int, mention: _Mention, mentions: list[_Mention]) -> list[
     return [m for m in mentions if m.start <= index < m.end and not m.overlaps(mention)]
 
 
+def _cancels(idiom: _Mention, mention: _Mention) -> bool:
+    """True when a figure of speech overlaps a mention of the label or category it names."""
+    names = (mention.label, mention.key) if mention.label == RED_FLAG_LABEL else (mention.label,)
+    return idiom.key in names and mention.overlaps(idiom)
+
+
 def _span(doc: Doc, mention: _Mention) -> Span:
     """A spaCy span for a mention (`span.id_` carries the canonical id)."""
     return Span(doc, mention.start, mention.end, label=mention.label, span_id=mention.key)
@@ -356,8 +362,7 @@ class NegationMarker:
         return [
             m
             for m in mentions
-            if m.label != IDIOM_LABEL
-            and not any(i.key == m.label and m.overlaps(i) for i in idioms)
+            if m.label != IDIOM_LABEL and not any(_cancels(i, m) for i in idioms)
         ]
 
     # -- cues --
