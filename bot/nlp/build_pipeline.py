@@ -16,7 +16,8 @@ Lexicon entries use a small pattern notation (one string per pattern):
 
 A notation without `*N` or `<...>` that stands for at most 400 phrases becomes phrase
 patterns (fast); the others become token patterns on `NORM`, where one-word
-alternatives share one `IN` set.
+alternatives share one `IN` set. The phrase lists of negation.yml may use the same
+notation without `*N` or `<...>` ("(doctor|nurse) explained" is two trigger phrases).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ MAX_TOKEN_PATTERNS = 128
 _ITEM = re.compile(
     r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
 )
+_NEGATION_SETTINGS = frozenset({"ruler", "ent_labels", "window"})
 _NUMBER_WORDS = {
     "five": 5,
     "six": 6,
@@ -190,6 +192,17 @@ def _check_red_flag_categories(entries: Iterable[LexiconEntry]) -> None:
             f"red_flags.yml categories {sorted(found)} != RED_FLAG_CATEGORIES"
             f" {sorted(RED_FLAG_CATEGORIES)}"
         )
+
+
+def negation_config(lexicon_dir: Path = LEXICON_DIR) -> dict[str, Any]:
+    """negation.yml as the negation component's config, phrase lists expanded from the notation."""
+    config: dict[str, Any] = read_lexicon("negation.yml", lexicon_dir)
+    return {
+        key: value
+        if key in _NEGATION_SETTINGS
+        else list(dict.fromkeys(p for notation in value for p in phrases(str(notation))))
+        for key, value in config.items()
+    }
 
 
 def _check_idiom_keys(entries: Sequence[LexiconEntry]) -> None:
@@ -410,7 +423,7 @@ def _summary(
 def build(out: Path, lexicon_dir: Path = LEXICON_DIR) -> BuildSummary:
     """Build the pipeline from the lexicon and write it to `out`."""
     spelling = read_lexicon("spelling.yml", lexicon_dir)
-    negation = read_lexicon("negation.yml", lexicon_dir)
+    negation = negation_config(lexicon_dir)
     nlp, normalizer = _blank_with_spelling(spelling)
     entries = lexicon_entries(lexicon_dir)
     patterns = compile_patterns(nlp, entries, _macros(nlp, negation, lexicon_dir))

@@ -227,6 +227,7 @@ _PSEUDO = "PSEUDO"
 _TERMINATOR = "TERMINATOR"
 _AFFIRM = "AFFIRM"
 _REVIVE = "REVIVE"
+_PAST_TIME = "PAST_TIME"
 _JOINING_PUNCT = frozenset({"/", "&", "'", '"'})
 
 
@@ -258,6 +259,7 @@ class _Cues:
     terminators: set[int] = field(default_factory=set)
     affirmations: set[int] = field(default_factory=set)
     revivals: set[int] = field(default_factory=set)
+    past_times: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -403,7 +405,14 @@ class NegationMarker:
             if not _touches(start, end, blocked) and not self._post_invalid(doc, start):
                 cues.post_by_start[start] = max(cues.post_by_start.get(start, end), end)
         cues.affirmations = {s for s, _ in found[_AFFIRM]}
-        cues.revivals = {s for s, _ in found[_REVIVE]}
+        triggers = found[_PRE] + found[_POST]
+        cues.revivals = {
+            start
+            for start, end in found[_REVIVE]
+            if not self._post_invalid(doc, start)
+            and not any(s <= start and end <= e for s, e in triggers)
+        }
+        cues.past_times = {i for s, e in found[_PAST_TIME] for i in range(s, e)}
         return cues
 
     @staticmethod
@@ -438,7 +447,7 @@ class NegationMarker:
         return norm == "not" and index > 0 and doc[index - 1].norm_ in self.settings.modals
 
     def _post_invalid(self, doc: Doc, start: int) -> bool:
-        """True for "has not stopped", "never went away", "almost gone"."""
+        """True for "has not stopped", "never went away", "almost gone", "not come back"."""
         return start > 0 and doc[start - 1].norm_ in self.settings.post_invalidators
 
     # -- scope --
@@ -500,7 +509,7 @@ class NegationMarker:
         while index < len(doc):
             if index in cues.post_by_start:
                 return cues.post_by_start[index]
-            if index in cues.terminators:
+            if index in cues.terminators and index not in cues.past_times:
                 return None
             covering = _others_at(index, mention, candidates)
             if covering:
@@ -542,6 +551,7 @@ class NegationMarker:
         "modals": [],
         "post_invalidators": [],
         "unless_after_inability": [],
+        "past_times": [],
     },
     assigns=["doc.ents", "doc.spans", "token.ent_type", "token.ent_iob"],
     requires=["token.norm"],
@@ -563,6 +573,7 @@ def make_negation_marker(
     modals: list[str],
     post_invalidators: list[str],
     unless_after_inability: list[str],
+    past_times: list[str],
 ) -> NegationMarker:
     """Create the negation marker from its config (trigger lists from lexicon/negation.yml)."""
     settings = NegationSettings(
@@ -576,6 +587,7 @@ def make_negation_marker(
             _TERMINATOR: terminators + [f"and {word}" for word in clause_openers],
             _AFFIRM: affirmations,
             _REVIVE: revivals,
+            _PAST_TIME: past_times,
         },
         connectors=frozenset(connectors),
         modals=frozenset(modals),

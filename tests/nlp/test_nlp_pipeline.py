@@ -19,6 +19,7 @@ from bot.nlp.build_pipeline import (
     build,
     lexicon_entries,
     main,
+    negation_config,
     parse_notation,
     phrases,
 )
@@ -119,6 +120,14 @@ def test_the_pattern_notation() -> None:
     """Alternatives, optional groups and multi-word alternatives."""
     assert list(phrases("(a|b c) d (e)?")) == ["a d e", "a d", "b c d e", "b c d"]
     assert len(parse_notation("took <many> <med> *2 now")) == 5
+
+
+def test_negation_phrase_lists_use_the_pattern_notation() -> None:
+    """negation.yml phrase lists expand like lexicon patterns; its settings stay as written."""
+    config = negation_config()
+    assert {"not anymore", "never came back", "not come back"} <= set(config["post_triggers"])
+    assert config["ent_labels"] == ["SYMPTOM", "BODY_PART", "MEDICATION"]
+    assert config["window"] == 4
 
 
 def test_an_idiom_names_a_red_flag_category_or_a_label(tmp_path: Path) -> None:
