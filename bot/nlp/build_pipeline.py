@@ -56,7 +56,9 @@ MAX_TOKEN_PATTERNS = 128
 _ITEM = re.compile(
     r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
 )
-_NEGATION_SETTINGS = frozenset({"ruler", "ent_labels", "window"})
+_NEGATION_SETTINGS = frozenset(
+    {"ruler", "ent_labels", "window", "not_current_labels", "not_current_exempt"}
+)
 _NUMBER_WORDS = {
     "five": 5,
     "six": 6,

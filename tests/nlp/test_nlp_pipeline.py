@@ -128,6 +128,8 @@ def test_negation_phrase_lists_use_the_pattern_notation() -> None:
     assert {"not anymore", "never came back", "not come back"} <= set(config["post_triggers"])
     assert config["ent_labels"] == ["SYMPTOM", "BODY_PART", "MEDICATION"]
     assert config["window"] == 4
+    assert {"doctor explained", "nurse explained"} <= set(config["not_current_pre_triggers"])
+    assert config["not_current_exempt"] == ["self_harm", "overdose"]
 
 
 def test_an_idiom_names_a_red_flag_category_or_a_label(tmp_path: Path) -> None:

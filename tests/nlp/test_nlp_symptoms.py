@@ -134,6 +134,7 @@ def test_symptom_messages_raise_no_red_flag(nlp: Language, text: str) -> None:
         ("my headache hasnt come back", []),
         ("i had a headache this morning but its gone now", []),
         ("i cant sleep anymore", ["insomnia"]),
+        ("the leaflet talks about nausea", ["nausea"]),
     ],
 )
 def test_negation(nlp: Language, text: str, expected: list[str]) -> None:
