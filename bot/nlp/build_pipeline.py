@@ -16,7 +16,8 @@ Lexicon entries use a small pattern notation (one string per pattern):
 
 A notation without `*N` or `<...>` that stands for at most 400 phrases becomes phrase
 patterns (fast); the others become token patterns on `NORM`, where one-word
-alternatives share one `IN` set.
+alternatives share one `IN` set. The phrase lists of negation.yml may use the same
+notation without `*N` or `<...>` ("(doctor|nurse) explained" is two trigger phrases).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ MAX_TOKEN_PATTERNS = 128
 
 _ITEM = re.compile(
     r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
+)
+_NEGATION_SETTINGS = frozenset(
+    {"ruler", "ent_labels", "window", "not_current_labels", "not_current_exempt"}
 )
 _NUMBER_WORDS = {
     "five": 5,
@@ -178,6 +182,7 @@ def lexicon_entries(lexicon_dir: Path = LEXICON_DIR) -> list[LexiconEntry]:
         for key, notations in read_lexicon(file_name, lexicon_dir).items():
             entries.extend(LexiconEntry(label, key, n) for n in notations)
     _check_red_flag_categories(entries)
+    _check_idiom_keys(entries)
     return entries
 
 
@@ -189,6 +194,25 @@ def _check_red_flag_categories(entries: Iterable[LexiconEntry]) -> None:
             f"red_flags.yml categories {sorted(found)} != RED_FLAG_CATEGORIES"
             f" {sorted(RED_FLAG_CATEGORIES)}"
         )
+
+
+def negation_config(lexicon_dir: Path = LEXICON_DIR) -> dict[str, Any]:
+    """negation.yml as the negation component's config, phrase lists expanded from the notation."""
+    config: dict[str, Any] = read_lexicon("negation.yml", lexicon_dir)
+    return {
+        key: value
+        if key in _NEGATION_SETTINGS
+        else list(dict.fromkeys(p for notation in value for p in phrases(str(notation))))
+        for key, value in config.items()
+    }
+
+
+def _check_idiom_keys(entries: Sequence[LexiconEntry]) -> None:
+    """Fail when an idiom names neither a red-flag category nor another label."""
+    allowed = {*RED_FLAG_CATEGORIES, *(e.label for e in entries)} - {RED_FLAG_LABEL, IDIOM_LABEL}
+    unknown = sorted({e.key for e in entries if e.label == IDIOM_LABEL} - allowed)
+    if unknown:
+        raise ValueError(f"idioms.yml keys {unknown} are neither red-flag categories nor labels")
 
 
 def spelling_corrections(spelling: dict[str, Any]) -> dict[str, str]:
@@ -401,7 +425,7 @@ def _summary(
 def build(out: Path, lexicon_dir: Path = LEXICON_DIR) -> BuildSummary:
     """Build the pipeline from the lexicon and write it to `out`."""
     spelling = read_lexicon("spelling.yml", lexicon_dir)
-    negation = read_lexicon("negation.yml", lexicon_dir)
+    negation = negation_config(lexicon_dir)
     nlp, normalizer = _blank_with_spelling(spelling)
     entries = lexicon_entries(lexicon_dir)
     patterns = compile_patterns(nlp, entries, _macros(nlp, negation, lexicon_dir))

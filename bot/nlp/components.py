@@ -9,8 +9,10 @@ ruler matches on `NORM`, so "vomitting", "chset" or "nausious" still match the l
 
 `trialbot_negation` runs after the entity ruler. It takes every ruler match (the ruler
 itself drops overlapping matches, which could hide a red flag), drops matches that
-overlap a figure of speech (label `IDIOM`, id = the label it cancels), and applies
-NegEx-style negation. The result:
+overlap a figure of speech (label `IDIOM`, id = the label or the red-flag category it
+cancels), and applies NegEx-style negation with ConText-style "not current" cues for
+red flags (a topic: "seizure meds", "heart attack risk"; a past one: "my last
+seizure"). The result:
 
 - `doc.ents`: non-negated SYMPTOM, BODY_PART and MEDICATION spans, no overlaps (what
   Rasa's `SpacyEntityExtractor` reads);
@@ -27,7 +29,7 @@ pydantic, which needs real (not string) annotations.
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,7 @@ from spacy.tokens import Doc, Span, Token
 RED_FLAG_LABEL = "RED_FLAG"
 IDIOM_LABEL = "IDIOM"
 SYMPTOM_LABEL = "SYMPTOM"
+MEDICATION_LABEL = "MEDICATION"
 RED_FLAG_SPANS = "red_flags"
 SYMPTOM_SPANS = "symptoms"
 NEGATED_SPANS = "negated"
@@ -227,6 +230,12 @@ _PSEUDO = "PSEUDO"
 _TERMINATOR = "TERMINATOR"
 _AFFIRM = "AFFIRM"
 _REVIVE = "REVIVE"
+_NOT_CURRENT_PRE = "NOT_CURRENT_PRE"
+_NOT_CURRENT_POST = "NOT_CURRENT_POST"
+_TOPIC = "TOPIC"
+_PAST_ADJECTIVE = "PAST_ADJECTIVE"
+_PAST_TIME = "PAST_TIME"
+_COMPARISON = "COMPARISON"
 _JOINING_PUNCT = frozenset({"/", "&", "'", '"'})
 
 
@@ -258,6 +267,10 @@ class _Cues:
     terminators: set[int] = field(default_factory=set)
     affirmations: set[int] = field(default_factory=set)
     revivals: set[int] = field(default_factory=set)
+    topic_starts: set[int] = field(default_factory=set)
+    past_adjective_by_end: dict[int, int] = field(default_factory=dict)
+    past_times: set[int] = field(default_factory=set)
+    comparison_by_end: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -272,6 +285,9 @@ class NegationSettings:
     modals: frozenset[str]
     post_invalidators: frozenset[str]
     unless_after_inability: frozenset[str]
+    not_current_labels: frozenset[str]
+    not_current_exempt: frozenset[str]
+    event_words: frozenset[str]
 
 
 def _resolve_overlaps(mentions: Iterable[_Mention]) -> list[_Mention]:
@@ -312,6 +328,20 @@ def _others_at(index: int, mention: _Mention, mentions: list[_Mention]) -> list[
     return [m for m in mentions if m.start <= index < m.end and not m.overlaps(mention)]
 
 
+def _starts_by_end(spans: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """The earliest start of the spans ending at each token index."""
+    by_end: dict[int, int] = {}
+    for start, end in spans:
+        by_end[end] = min(by_end.get(end, start), start)
+    return by_end
+
+
+def _cancels(idiom: _Mention, mention: _Mention) -> bool:
+    """True when a figure of speech overlaps a mention of the label or category it names."""
+    names = (mention.label, mention.key) if mention.label == RED_FLAG_LABEL else (mention.label,)
+    return idiom.key in names and mention.overlaps(idiom)
+
+
 def _span(doc: Doc, mention: _Mention) -> Span:
     """A spaCy span for a mention (`span.id_` carries the canonical id)."""
     return Span(doc, mention.start, mention.end, label=mention.label, span_id=mention.key)
@@ -334,8 +364,14 @@ class NegationMarker:
         entities = _resolve_overlaps(m for m in mentions if m.label in self.settings.ent_labels)
         symptoms = _drop_contained(m for m in mentions if m.label == SYMPTOM_LABEL)
         candidates = list(dict.fromkeys(red_flags + entities + symptoms))
-        cues = self._cues(doc, candidates)
-        negated = [m for m in candidates if self._is_negated(doc, m, candidates, cues)]
+        plain, with_not_current = self._cues(doc, candidates)
+        negated = [
+            m
+            for m in candidates
+            if self._is_negated(
+                doc, m, candidates, with_not_current if self._may_be_past(m) else plain
+            )
+        ]
         doc.set_ents([_span(doc, m) for m in entities if m not in negated], default="outside")
         doc.spans[RED_FLAG_SPANS] = [_span(doc, m) for m in red_flags if m not in negated]
         doc.spans[SYMPTOM_SPANS] = [_span(doc, m) for m in symptoms if m not in negated]
@@ -356,8 +392,7 @@ class NegationMarker:
         return [
             m
             for m in mentions
-            if m.label != IDIOM_LABEL
-            and not any(i.key == m.label and m.overlaps(i) for i in idioms)
+            if m.label != IDIOM_LABEL and not any(_cancels(i, m) for i in idioms)
         ]
 
     # -- cues --
@@ -382,24 +417,60 @@ class NegationMarker:
             doc = component(doc)
         return doc
 
-    def _cues(self, doc: Doc, candidates: list[_Mention]) -> _Cues:
-        """Find triggers, pseudo-triggers, terminators, affirmations and revivals."""
+    def _may_be_past(self, mention: _Mention) -> bool:
+        """True when the "not current" cues apply to a mention (red flags, but the exempt)."""
+        settings = self.settings
+        return (
+            mention.label in settings.not_current_labels
+            and mention.key not in settings.not_current_exempt
+        )
+
+    def _cues(self, doc: Doc, candidates: list[_Mention]) -> tuple[_Cues, _Cues]:
+        """Negation cues, and the same with the "not current" cues added."""
         found: dict[str, list[tuple[int, int]]] = {label: [] for label in self.settings.phrases}
         for match_id, start, end in self.matcher(doc):
             found[self.nlp.vocab.strings[match_id]].append((start, end))
         blocked = found[_PSEUDO] + [(m.start, m.end) for m in candidates]
-        cues = _Cues()
-        cues.terminators = {t.i for t in doc if self._ends_clause(doc, t)}
-        cues.terminators.update(i for s, e in found[_TERMINATOR] for i in range(s, e))
-        for start, end in found[_PRE]:
-            if not _touches(start, end, blocked) and self._valid_pre(doc, start, end, cues):
-                cues.pre_by_end[end] = min(cues.pre_by_end.get(end, start), start)
-        for start, end in found[_POST]:
+        base = _Cues()
+        base.terminators = {t.i for t in doc if self._ends_clause(doc, t)}
+        base.terminators.update(i for s, e in found[_TERMINATOR] for i in range(s, e))
+        base.past_times = {i for s, e in found[_PAST_TIME] for i in range(s, e)}
+        base.affirmations = {s for s, _ in found[_AFFIRM]}
+        base.comparison_by_end = _starts_by_end(found[_COMPARISON])
+        triggers = [found[label] for label in (_PRE, _POST, _NOT_CURRENT_PRE, _NOT_CURRENT_POST)]
+        base.revivals = {
+            start
+            for start, end in found[_REVIVE]
+            if not self._post_invalid(doc, start)
+            and not any(s <= start and end <= e for spans in triggers for s, e in spans)
+        }
+        plain = self._with_triggers(doc, base, found[_PRE], found[_POST], blocked)
+        extended = self._with_triggers(
+            doc, plain, found[_NOT_CURRENT_PRE], found[_NOT_CURRENT_POST], blocked
+        )
+        extended.topic_starts = {s for s, _ in found[_TOPIC]}
+        extended.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
+        return plain, extended
+
+    def _with_triggers(
+        self,
+        doc: Doc,
+        cues: _Cues,
+        pre: list[tuple[int, int]],
+        post: list[tuple[int, int]],
+        blocked: list[tuple[int, int]],
+    ) -> _Cues:
+        """A copy of `cues` with the valid ones of these pre- and post-triggers added."""
+        added = replace(
+            cues, pre_by_end=dict(cues.pre_by_end), post_by_start=dict(cues.post_by_start)
+        )
+        for start, end in pre:
+            if not _touches(start, end, blocked) and self._valid_pre(doc, start, end, added):
+                added.pre_by_end[end] = min(added.pre_by_end.get(end, start), start)
+        for start, end in post:
             if not _touches(start, end, blocked) and not self._post_invalid(doc, start):
-                cues.post_by_start[start] = max(cues.post_by_start.get(start, end), end)
-        cues.affirmations = {s for s, _ in found[_AFFIRM]}
-        cues.revivals = {s for s, _ in found[_REVIVE]}
-        return cues
+                added.post_by_start[start] = max(added.post_by_start.get(start, end), end)
+        return added
 
     @staticmethod
     def _ends_clause(doc: Doc, token: Token) -> bool:
@@ -433,7 +504,7 @@ class NegationMarker:
         return norm == "not" and index > 0 and doc[index - 1].norm_ in self.settings.modals
 
     def _post_invalid(self, doc: Doc, start: int) -> bool:
-        """True for "has not stopped", "never went away", "almost gone"."""
+        """True for "has not stopped", "never went away", "almost gone", "not come back"."""
         return start > 0 and doc[start - 1].norm_ in self.settings.post_invalidators
 
     # -- scope --
@@ -441,35 +512,59 @@ class NegationMarker:
     def _is_negated(
         self, doc: Doc, mention: _Mention, candidates: list[_Mention], cues: _Cues
     ) -> bool:
-        """A trigger in the same clause and close by, and no affirmation or revival cue."""
+        """A close pre-trigger in its clause, or a post-trigger or past cue unless compared."""
         if self._revived(mention, candidates, cues):
             return False
         trigger_start = self._pre_trigger(doc, mention, candidates, cues)
         if trigger_start is not None:
             clause_end = self._clause_end(doc, mention.end, cues)
             return not any(trigger_start <= i <= clause_end for i in cues.affirmations)
-        return self._post_trigger(doc, mention, candidates, cues) is not None
+        past = self._not_current(doc, mention, cues)
+        if not past and self._post_trigger(doc, mention, candidates, cues) is None:
+            return False
+        return self._pre_trigger(doc, mention, candidates, cues, cues.comparison_by_end) is None
 
     @staticmethod
     def _revived(mention: _Mention, candidates: list[_Mention], cues: _Cues) -> bool:
-        """True when "came back" (or similar) follows with no other mention in between."""
+        """True when "came back" (or similar) follows with no mention but a medicine in between."""
         for cue in cues.revivals:
             if cue < mention.end:
                 continue
-            between = [m for m in candidates if mention.end <= m.start and m.end <= cue]
+            between = [
+                m
+                for m in candidates
+                if mention.end <= m.start and m.end <= cue and m.label != MEDICATION_LABEL
+            ]
             if not between:
                 return True
         return False
 
+    def _not_current(self, doc: Doc, mention: _Mention, cues: _Cues) -> bool:
+        """True for a red flag as a topic ("seizure meds") or a past one ("my last seizure")."""
+        if mention.end in cues.topic_starts:
+            left = mention.start
+        elif mention.start in cues.past_adjective_by_end:
+            left = cues.past_adjective_by_end[mention.start]
+        else:
+            return False
+        events = self.settings.event_words
+        return not any(doc[i].norm_ in events for i in range(max(0, left - 2), left))
+
     def _pre_trigger(
-        self, doc: Doc, mention: _Mention, candidates: list[_Mention], cues: _Cues
+        self,
+        doc: Doc,
+        mention: _Mention,
+        candidates: list[_Mention],
+        cues: _Cues,
+        by_end: dict[int, int] | None = None,
     ) -> int | None:
-        """The start of a pre-negation trigger whose scope reaches `mention`, if any."""
+        """The start of a pre-trigger (negation, or those of `by_end`) reaching `mention`."""
+        triggers = cues.pre_by_end if by_end is None else by_end
         gap: list[int] = []
         index = mention.start
         while index > 0:
-            if index in cues.pre_by_end:
-                return cues.pre_by_end[index]
+            if index in triggers:
+                return triggers[index]
             previous = index - 1
             if previous in cues.terminators:
                 return None
@@ -495,7 +590,7 @@ class NegationMarker:
         while index < len(doc):
             if index in cues.post_by_start:
                 return cues.post_by_start[index]
-            if index in cues.terminators:
+            if index in cues.terminators and index not in cues.past_times:
                 return None
             covering = _others_at(index, mention, candidates)
             if covering:
@@ -537,6 +632,15 @@ class NegationMarker:
         "modals": [],
         "post_invalidators": [],
         "unless_after_inability": [],
+        "past_times": [],
+        "comparisons": [],
+        "not_current_labels": [],
+        "not_current_exempt": [],
+        "not_current_pre_triggers": [],
+        "not_current_post_triggers": [],
+        "topic_nouns": [],
+        "past_adjectives": [],
+        "event_words": [],
     },
     assigns=["doc.ents", "doc.spans", "token.ent_type", "token.ent_iob"],
     requires=["token.norm"],
@@ -558,6 +662,15 @@ def make_negation_marker(
     modals: list[str],
     post_invalidators: list[str],
     unless_after_inability: list[str],
+    past_times: list[str],
+    comparisons: list[str],
+    not_current_labels: list[str],
+    not_current_exempt: list[str],
+    not_current_pre_triggers: list[str],
+    not_current_post_triggers: list[str],
+    topic_nouns: list[str],
+    past_adjectives: list[str],
+    event_words: list[str],
 ) -> NegationMarker:
     """Create the negation marker from its config (trigger lists from lexicon/negation.yml)."""
     settings = NegationSettings(
@@ -571,10 +684,19 @@ def make_negation_marker(
             _TERMINATOR: terminators + [f"and {word}" for word in clause_openers],
             _AFFIRM: affirmations,
             _REVIVE: revivals,
+            _NOT_CURRENT_PRE: not_current_pre_triggers,
+            _NOT_CURRENT_POST: not_current_post_triggers,
+            _TOPIC: topic_nouns,
+            _PAST_ADJECTIVE: past_adjectives,
+            _PAST_TIME: past_times,
+            _COMPARISON: comparisons,
         },
         connectors=frozenset(connectors),
         modals=frozenset(modals),
         post_invalidators=frozenset(post_invalidators),
         unless_after_inability=frozenset(unless_after_inability),
+        not_current_labels=frozenset(not_current_labels),
+        not_current_exempt=frozenset(not_current_exempt),
+        event_words=frozenset(event_words),
     )
     return NegationMarker(nlp, name, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +14,15 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from bot.nlp.analysis import RED_FLAG_CATEGORIES, load_pipeline, red_flags_in, symptoms_in
-from bot.nlp.build_pipeline import build, main, parse_notation, phrases
+from bot.nlp.build_pipeline import (
+    LEXICON_DIR,
+    build,
+    lexicon_entries,
+    main,
+    negation_config,
+    parse_notation,
+    phrases,
+)
 
 LOAD_SCRIPT = """
 import json, sys
@@ -111,6 +120,24 @@ def test_the_pattern_notation() -> None:
     """Alternatives, optional groups and multi-word alternatives."""
     assert list(phrases("(a|b c) d (e)?")) == ["a d e", "a d", "b c d e", "b c d"]
     assert len(parse_notation("took <many> <med> *2 now")) == 5
+
+
+def test_negation_phrase_lists_use_the_pattern_notation() -> None:
+    """negation.yml phrase lists expand like lexicon patterns; its settings stay as written."""
+    config = negation_config()
+    assert {"not anymore", "never came back", "not come back"} <= set(config["post_triggers"])
+    assert config["ent_labels"] == ["SYMPTOM", "BODY_PART", "MEDICATION"]
+    assert config["window"] == 4
+    assert {"doctor explained", "nurse explained"} <= set(config["not_current_pre_triggers"])
+    assert config["not_current_exempt"] == ["self_harm", "overdose"]
+
+
+def test_an_idiom_names_a_red_flag_category_or_a_label(tmp_path: Path) -> None:
+    """A misspelt idiom key would cancel nothing: the build refuses it."""
+    shutil.copytree(LEXICON_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "idioms.yml").write_text("strok:\n  - stroke of luck\n", encoding="utf8")
+    with pytest.raises(ValueError, match="strok"):
+        lexicon_entries(tmp_path)
 
 
 def test_a_typical_message_takes_well_under_a_few_milliseconds(nlp: Language) -> None:

@@ -22,10 +22,10 @@ def _categories(nlp: Language, text: str) -> list[str]:
 
 
 def test_the_case_file_is_big_enough_and_well_formed() -> None:
-    """At least 70 emergencies over every category, and at least 40 near misses."""
+    """At least 240 emergencies over every category, and at least 180 near misses."""
     emergencies = CASES["emergencies"]
-    assert len(emergencies) >= 70
-    assert len(CASES["near_misses"]) >= 40
+    assert len(emergencies) >= 240
+    assert len(CASES["near_misses"]) >= 180
     assert {case["category"] for case in emergencies} == set(RED_FLAG_CATEGORIES)
 
 
