@@ -103,6 +103,10 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
     "ask_checkin_new_problem": (
         "Is anything new bothering you, like pain, a cough or feeling sick?",
     ),
+    # A symptom report with no symptom named yet ("i feel terrible"): never a cheerful word.
+    "symptom_start_unwell": (
+        'I am sorry you are not feeling well. If you want to talk to a nurse, just say "nurse".',
+    ),
     "ask_symptom_description": (
         'What is bothering you? Tell me in a few words, like "bad cough".',
     ),

@@ -335,11 +335,11 @@ class ActionStartSymptomReport(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Queue the named symptoms (the form asks what it is when there are none)."""
-        return [
-            SlotSet(CHECKIN_ID, None),
-            *start_events(symptoms_in_message(tracker.latest_message)),
-        ]
+        """Queue the named symptoms; with none named, a kind word first (the form asks)."""
+        symptoms = symptoms_in_message(tracker.latest_message)
+        if not symptoms:
+            say(dispatcher, messages(current_study(), "symptom_start_unwell"))
+        return [SlotSet(CHECKIN_ID, None), *start_events(symptoms)]
 
 
 class ValidateSymptomForm(SymptomInterview, FormValidationAction):

@@ -176,6 +176,7 @@ def lexicon_entries(lexicon_dir: Path = LEXICON_DIR) -> list[LexiconEntry]:
     for label, file_name in (
         ("BODY_PART", "body_parts.yml"),
         ("MEDICATION", "medications.yml"),
+        ("DISTRESS", "distress.yml"),
         (RED_FLAG_LABEL, "red_flags.yml"),
         (IDIOM_LABEL, "idioms.yml"),
     ):

@@ -15,7 +15,8 @@ dialogue did:
 3. A conversation the turn left not listening is set listening again. (Rasa's circuit
    breaker stops a turn without `action_listen`; it counts actions back to the last
    `action_listen`, so without this every later message of the conversation would trip
-   it at once and get no reply.)
+   it at once and get no reply.) When the emergency reply was given here, the active
+   form is ended, as `action_emergency` would have done.
 4. When a staff member has the conversation, they are told the participant wrote
    (`bot.handoff.notify`: a notice with a link, not the words).
 
@@ -29,28 +30,26 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rasa.core.channels.channel import OutputChannel, UserMessage
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet
 from sanic import Blueprint, Sanic
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.core.retry import with_retries
 from bot.db.models import EscalationLevel, EscalationType
-from bot.db.repository import ensure_web_participant
+from bot.db.repository import ensure_web_participant, get_participant_by_sender
 from bot.db.session import session_scope
 from bot.escalations import latest_inbound_message_id, raise_escalation
 from bot.handoff.notify import notify_staff_of_message
+from bot.handoff.repository import active_handoff
 from bot.safety.detection import red_flags_in_text
 from bot.safety.emergency import emergency_texts, record_emergency
 from bot.study import current_study
 from bot.wording import messages
-
-if TYPE_CHECKING:  # importing the agent loads TensorFlow; the Rasa server has it already
-    from rasa.core.agent import Agent
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +127,7 @@ class ConversationState:
 
     paused: bool = False
     listening: bool = True
+    in_form: bool = False
 
 
 def guarded(on_new_message: Handler, blueprint: Blueprint) -> Handler:
@@ -157,11 +157,15 @@ async def guard_turn(on_new_message: Handler, message: UserMessage, agent: Any) 
             "conversation %s: the assistant failed on message %s", turn.sender_id, turn.message_id
         )
     state = await _state_after(agent, turn)
-    await _step(turn, "emergency check", _make_good_emergency(turn) if turn.red_flags else None)
-    if not turn.red_flags and not turn.output.sent and not state.paused:
+    answered_here = False
+    if turn.red_flags:
+        answered_here = not _emergency_reply_sent(turn)
+        await _step(turn, "emergency check", _make_good_emergency(turn))
+    elif not turn.output.sent and not state.paused:
         await _step(turn, "safe reply", _make_good_silence(turn))
-    if not state.listening:
-        await _step(turn, "listening again", _listen_again(agent, turn))
+    end_form = answered_here and state.in_form  # as action_emergency would have
+    if end_form or not state.listening:
+        await _step(turn, "conversation repair", _repair(agent, turn, end_form=end_form))
     await _step(turn, "staff notice", notify_staff_of_message(sender_id=turn.sender_id))
 
 
@@ -209,19 +213,32 @@ def _is_rasa_agent(agent: Any) -> bool:
 
 
 async def _state_after(agent: Any, turn: Turn) -> ConversationState:
-    """Whether the conversation is paused for a person, and whether it listens."""
+    """Whether a person has the conversation (a handoff, or Rasa's pause), and whether it
+    listens."""
+    in_handoff = await asyncio.to_thread(_in_handoff, turn.sender_id)
     if not _is_rasa_agent(agent):
-        return ConversationState()
+        return ConversationState(paused=in_handoff)
     try:
         tracker = await agent.tracker_store.retrieve(turn.sender_id)
     except Exception:
         logger.exception("conversation %s: state after the turn not read", turn.sender_id)
-        return ConversationState()
+        return ConversationState(paused=in_handoff)
     if tracker is None:
-        return ConversationState()
+        return ConversationState(paused=in_handoff)
     return ConversationState(
-        paused=tracker.is_paused(), listening=tracker.latest_action_name == ACTION_LISTEN_NAME
+        paused=in_handoff or tracker.is_paused(),
+        listening=tracker.latest_action_name == ACTION_LISTEN_NAME,
+        in_form=bool(tracker.active_loop_name),
     )
+
+
+def _in_handoff(sender_id: str) -> bool:
+    """True when a staff member has taken the conversation over (the handoffs table)."""
+    with session_scope() as session:
+        participant = get_participant_by_sender(session=session, sender_id=sender_id)
+        if participant is None:
+            return False
+        return active_handoff(session=session, participant_id=participant.id) is not None
 
 
 async def _send(turn: Turn, texts: list[str]) -> None:
@@ -230,10 +247,16 @@ async def _send(turn: Turn, texts: list[str]) -> None:
         await turn.output.send_text_message(turn.sender_id, text)
 
 
+def _emergency_reply_sent(turn: Turn) -> bool:
+    """True when the turn sent the emergency reply the message's red flags call for."""
+    texts = emergency_texts(current_study(), turn.red_flags)
+    return all(text in turn.output.texts for text in texts)
+
+
 async def _make_good_emergency(turn: Turn) -> None:
     """The emergency reply and escalation, for whichever of them the turn did not give."""
     texts = emergency_texts(current_study(), turn.red_flags)
-    if not all(text in turn.output.texts for text in texts):
+    if not _emergency_reply_sent(turn):
         logger.warning(
             "conversation %s: message %s has a red flag and its turn sent no emergency reply: "
             "sent by the channel layer",
@@ -316,16 +339,32 @@ def _store_no_reply(turn: Turn) -> None:
     _in_session(turn, work)
 
 
-async def _listen_again(agent: Agent, turn: Turn) -> None:
-    """Append `action_listen` to a conversation the turn left not listening."""
+async def _repair(agent: Any, turn: Turn, *, end_form: bool) -> None:
+    """Leave the conversation listening, and end its form after an emergency answered here.
+
+    `action_emergency` ends any form; when the channel layer gave the emergency reply
+    instead (the conversation was paused, the action failed), the form is ended here, so
+    after hand-back the check-in does not carry on as if nothing had happened.
+    """
+    if not _is_rasa_agent(agent):
+        return
     async with agent.lock_store.lock(turn.sender_id):
         tracker = await agent.tracker_store.retrieve(turn.sender_id)
-        if tracker is None or tracker.latest_action_name == ACTION_LISTEN_NAME:
+        if tracker is None:
             return
-        tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+        events: list[Event] = []
+        if end_form and tracker.active_loop_name:
+            events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
+        if tracker.latest_action_name != ACTION_LISTEN_NAME:
+            events.append(ActionExecuted(ACTION_LISTEN_NAME))
+        if not events:
+            return
+        for event in events:
+            tracker.update(event)
         await agent.tracker_store.save(tracker)
     logger.warning(
-        "conversation %s: the turn of message %s ended without listening; listening again",
+        "conversation %s: after message %s the channel layer %s",
         turn.sender_id,
         turn.message_id,
+        "ended the form" if end_form else "set the conversation listening again",
     )

@@ -52,6 +52,31 @@ async def test_start_queues_every_symptom_named(
     assert slots["symptoms_done"] is False
 
 
+async def test_feeling_bad_with_no_symptom_named_gets_a_kind_word_and_the_nurse(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(text="i feel like death", intent="report_symptom")
+
+    events = await ActionStartSymptomReport().run(dispatcher, tracker, domain)
+
+    [kind_word] = texts(dispatcher)
+    assert kind_word.startswith("I am sorry you are not feeling well.")
+    assert "nurse" in kind_word
+    assert {event["name"]: event["value"] for event in events}["current_symptom"] is None
+
+
+async def test_a_named_symptom_goes_straight_to_its_questions(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="my cough is bad", intent="report_symptom", entities=symptom_entities("cough")
+    )
+
+    await ActionStartSymptomReport().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher) == []
+
+
 def test_only_known_symptoms_count_once() -> None:
     message = {
         "entities": [

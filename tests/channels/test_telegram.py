@@ -297,7 +297,7 @@ async def test_start_with_code_links_the_chat_then_messages_reach_rasa_as_the_pa
     assert message.text == "what is a placebo"
     assert message.sender_id == "P-101"
     assert message.input_channel == "telegram"
-    assert isinstance(message.output_channel, TelegramOutput)
+    assert message.output_channel.name() == "telegram"  # TelegramOutput, watched by the guard
     assert sent_to(telegram_api, CHAT)[-1] == "You said: what is a placebo"
     rows = log_rows()
     assert all(row.sender_id == "P-101" and row.participant_id for row in rows)
@@ -394,8 +394,8 @@ async def test_a_long_payload_goes_as_a_short_key_and_comes_back_whole(
 ) -> None:
     linked_participant()
     buttons = [{"title": "Call me", "payload": LONG_PAYLOAD}]
-    served.agent.replies["help"] = {"text": "What would help?", "buttons": buttons}
-    await served.post(message_update(32, CHAT, "help"))
+    served.agent.replies["what can you do"] = {"text": "What would help?", "buttons": buttons}
+    await served.post(message_update(32, CHAT, "what can you do"))
     [call] = [
         c for c in telegram_api.calls("sendMessage") if c.params["text"] == "What would help?"
     ]
@@ -406,6 +406,27 @@ async def test_a_long_payload_goes_as_a_short_key_and_comes_back_whole(
     message_id = int(log_rows()[-1].external_id.rsplit(":", 1)[1])
     await served.post(callback_update(33, CHAT, button["callback_data"], message_id=message_id))
     assert served.agent.messages[-1].text == LONG_PAYLOAD
+
+
+@pytest.mark.parametrize("keyword", ["help", "HELP", "Info", "help!"])
+async def test_help_gets_the_study_contact_and_never_reaches_the_assistant(
+    served: Served, telegram_api: TelegramApiStandIn, keyword: str
+) -> None:
+    linked_participant()
+    await served.post(message_update(36, CHAT, keyword))
+
+    assert sent_to(telegram_api, CHAT) == wording("help")
+    assert served.agent.messages == []
+    study = current_study()
+    assert study.contacts.nurse.phone in wording("help")[0]
+    assert f"In an emergency, call {study.emergency_number}" in wording("help")[0]
+
+
+async def test_help_with_a_red_flag_is_for_the_assistant(served: Served) -> None:
+    linked_participant()
+    await served.post(message_update(37, CHAT, "help me i cant breathe"))
+
+    assert [message.text for message in served.agent.messages] == ["help me i cant breathe"]
 
 
 async def test_a_typed_number_after_buttons_picks_that_button(served: Served) -> None:

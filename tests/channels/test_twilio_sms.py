@@ -621,7 +621,8 @@ async def test_a_participant_who_texts_after_stop_gets_an_answer_to_that_message
     await TwilioSmsOutput().send_text_message(participant.sender_id, "Time for your check-in")
 
     assert sms.assistant.texts == ["I have chest pain"]
-    assert [form["Body"] for form in twilio_api.messages] == [ANSWER]
+    # The stand-in assistant did not answer the red flag: the turn guard did, by SMS too.
+    assert [form["Body"] for form in twilio_api.messages] == [ANSWER, *wording("emergency")]
     assert reload(participant).opted_out_at is not None  # still opted out until START
     assert log_rows(Direction.OUTBOUND)[-1].delivery_status == "suppressed"
 

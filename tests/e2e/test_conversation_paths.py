@@ -31,6 +31,7 @@ import yaml
 from sqlalchemy import func, select
 
 from bot.db.models import Escalation, EscalationType, Participant
+from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
 from bot.nlp.analysis import RED_FLAG_CATEGORIES
 from bot.safety.emergency import emergency_texts
@@ -91,6 +92,8 @@ class State:
     messages: list[str]
     pause: bool = False
     events_after: list[dict[str, Any]] = field(default_factory=list)
+    # Where the story says the dialogue is: (latest action, form, question asked).
+    where: tuple[str | None, ...] = ()
 
 
 def _story_states(path: Path) -> Iterator[State]:
@@ -100,20 +103,24 @@ def _story_states(path: Path) -> Iterator[State]:
         steps = item.get("steps", [])
         if item.get("condition") or not steps or "intent" not in steps[0]:
             continue
+        name = item.get("story") or item.get("rule")
         sent: list[str] = []
+        action: str | None = None
+        loop: str | None = None
         requested: str | None = None
         for index, step in enumerate(steps):
-            if "slot_was_set" in step:
-                for slot in step["slot_was_set"]:
-                    if isinstance(slot, dict) and "requested_slot" in slot:
-                        requested = slot["requested_slot"]
+            action = step.get("action", action)
+            loop = step.get("active_loop", loop)
+            for slot in step.get("slot_was_set", []):
+                if isinstance(slot, dict) and "requested_slot" in slot:
+                    requested = slot["requested_slot"]
             if "intent" not in step:
                 continue
             if index:
-                yield State(f"{item.get('story') or item.get('rule')} @{len(sent)}", list(sent))
+                yield State(f"{name} @{len(sent)}", list(sent), where=(action, loop, requested))
             intent = step["intent"]
             sent.append(ANSWERS.get(requested or "", "3") if intent == "answer" else TEXTS[intent])
-        yield State(f"{item.get('story') or item.get('rule')} @end", list(sent))
+        yield State(f"{name} @end", list(sent), where=(action, loop, requested))
 
 
 def _synthetic_states() -> list[State]:
@@ -139,18 +146,47 @@ def _synthetic_states() -> list[State]:
             events_after=[{"event": "user", "text": "hm", "parse_data": {}}, *[fallback] * 10],
         ),
         State("after a finished symptom report, listening", [TEXTS["report_symptom"], "2", "2"]),
-        State("after the safety question", ["help me"], events_after=[listen]),
+        State(
+            "after the question 'Is this an emergency?'",
+            ["hello"],
+            events_after=[
+                {
+                    "event": "user",
+                    "text": "help me",
+                    "parse_data": {"intent": {"name": "emergency"}},
+                },
+                {"event": "action", "name": "action_emergency"},
+                listen,
+            ],
+        ),
+        State(
+            "after the assistant did not understand",
+            ["hello"],
+            events_after=[
+                {
+                    "event": "user",
+                    "text": "zxqv",
+                    "parse_data": {"intent": {"name": "nlu_fallback"}},
+                },
+                fallback,
+                listen,
+            ],
+        ),
     ]
 
 
 def all_states() -> list[State]:
-    """Synthetic states first, then the stories' and rules' (each message list once)."""
+    """Synthetic states first, then the stories' and rules' (each place in the dialogue
+    once: the first, shortest way there)."""
     states, seen = [], set()
     sources = sorted((PROJECT_ROOT / "data" / "stories").glob("*.yml")) + sorted(
         (PROJECT_ROOT / "data" / "rules").glob("*.yml")
     )
-    for state in [*_synthetic_states(), *(s for p in sources for s in _story_states(p))]:
-        key = (tuple(state.messages), state.pause, repr(state.events_after))
+    found = sorted(
+        (s for p in sources for s in _story_states(p)), key=lambda state: len(state.messages)
+    )
+    for state in [*_synthetic_states(), *found]:
+        key = state.where or (state.name,)
         if key not in seen:
             seen.add(key)
             states.append(state)
@@ -192,19 +228,19 @@ class Rasa:
         self.http.post(f"/conversations/{sender}/tracker/events", json=event).raise_for_status()
 
     def dialogue_key(self, sender: str) -> tuple[Any, ...]:
-        """What the dialogue model and rules see of a state (latest action, form, pause)."""
+        """What the rules see of a state: the latest action, the form and its question, and
+        whether it is paused (the next message's intent is the red flag's)."""
         tracker = self.http.get(f"/conversations/{sender}/tracker").json()
-        intents = [
-            (e.get("parse_data") or {}).get("intent", {}).get("name")
-            for e in tracker["events"]
-            if e.get("event") == "user"
+        actions = [
+            event["name"]
+            for event in tracker["events"]
+            if event.get("event") == "action" and event.get("name") != "action_listen"
         ]
         return (
-            tracker.get("latest_action_name"),
+            actions[-1] if actions else None,
             (tracker.get("active_loop") or {}).get("name"),
             tracker["slots"].get("requested_slot"),
             tracker.get("paused"),
-            tuple(intents[-2:]),
         )
 
 
@@ -247,7 +283,8 @@ def try_red_flag(
 ) -> Trial:
     """Copy the state into a new conversation and send the red flag; note what went wrong."""
     sender = new_sender()
-    stack.texts(sender, "hello")  # the web chat enrolls the visitor
+    with session_scope(stack.settings.database_url) as session:
+        ensure_web_participant(session=session, sender_id=sender)  # as the web chat would
     rasa.replace(sender, events)
     said = stack.texts(sender, trial.text)
     expected = emergency_texts(STUDY, ["self_harm"] if trial.category == "self_harm" else [])
@@ -275,15 +312,21 @@ def reach(stack: Stack, rasa: Rasa, state: State) -> str:
     return sender
 
 
-def reached_states(stack: Stack, rasa: Rasa) -> list[tuple[State, list[dict[str, Any]]]]:
+def reached_states(
+    stack: Stack, rasa: Rasa, pool: ThreadPoolExecutor
+) -> list[tuple[State, list[dict[str, Any]]]]:
     """Each state reached once, with its conversation's events (same dialogue state: once)."""
-    reached: dict[tuple[Any, ...], tuple[State, list[dict[str, Any]]]] = {}
-    for state in all_states():
+
+    def one(state: State) -> tuple[tuple[Any, ...], State, list[dict[str, Any]]]:
         sender = reach(stack, rasa, state)
         key = rasa.dialogue_key(sender)
         if state.pause or state.events_after:
             key = (*key, state.name)  # what makes these states is not in the key
-        reached.setdefault(key, (state, rasa.events(sender)))
+        return key, state, rasa.events(sender)
+
+    reached: dict[tuple[Any, ...], tuple[State, list[dict[str, Any]]]] = {}
+    for key, state, events in pool.map(one, all_states()):
+        reached.setdefault(key, (state, events))
     return list(reached.values())
 
 
@@ -292,13 +335,13 @@ def test_every_red_flag_from_every_state_gets_the_emergency_answer(
 ) -> None:
     rasa = Rasa(stack)
     variants = red_flag_texts()
-    states = reached_states(stack, rasa)
-    work = [
-        (state, events, Trial(state.name, category, texts[index % len(texts)]))
-        for index, (state, events) in enumerate(states)
-        for category, texts in variants.items()
-    ]
     with ThreadPoolExecutor(max_workers=6) as pool:
+        states = reached_states(stack, rasa, pool)
+        work = [
+            (state, events, Trial(state.name, category, texts[index % len(texts)]))
+            for index, (state, events) in enumerate(states)
+            for category, texts in variants.items()
+        ]
         done = list(pool.map(lambda job: try_red_flag(stack, rasa, *job), work))
     missed = [trial for trial in done if trial.problems]
     summary = (

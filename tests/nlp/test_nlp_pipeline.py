@@ -126,7 +126,7 @@ def test_negation_phrase_lists_use_the_pattern_notation() -> None:
     """negation.yml phrase lists expand like lexicon patterns; its settings stay as written."""
     config = negation_config()
     assert {"not anymore", "never came back", "not come back"} <= set(config["post_triggers"])
-    assert config["ent_labels"] == ["SYMPTOM", "BODY_PART", "MEDICATION"]
+    assert config["ent_labels"] == ["SYMPTOM", "BODY_PART", "MEDICATION", "DISTRESS"]
     assert config["window"] == 4
     assert {"doctor explained", "nurse explained"} <= set(config["not_current_pre_triggers"])
     assert config["not_current_exempt"] == ["self_harm", "overdose"]

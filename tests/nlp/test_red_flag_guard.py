@@ -73,3 +73,41 @@ def test_the_models_emergency_stands_when_the_lexicon_knows_nothing(nlp: Languag
     result = guarded(parsed(nlp, "please send an ambulance to my house", "emergency", "greet"))
 
     assert result["intent"] == "emergency"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "feel like death",
+        "i feel terrible today",
+        "im not ok",
+        "honestly not feeling great",
+        "been feeling down lately",
+        "im fine but my cough is awful",
+    ],
+)
+def test_feeling_bad_is_never_read_as_feeling_well(nlp: Language, text: str) -> None:
+    result = guarded(parsed(nlp, text, "feeling_well", "report_symptom"))
+
+    assert result["intent"] == "report_symptom"
+
+
+@pytest.mark.parametrize(
+    "text", ["im good", "not bad at all", "i no longer feel awful", "my cough is gone"]
+)
+def test_feeling_well_stays_when_nothing_bad_is_said(nlp: Language, text: str) -> None:
+    assert guarded(parsed(nlp, text, "feeling_well", "report_symptom"))["intent"] == "feeling_well"
+
+
+def test_the_models_emergency_with_a_symptom_named_is_a_symptom_report(nlp: Language) -> None:
+    """No red flag, a symptom named: the interview grades it (severe is urgent)."""
+    result = guarded(parsed(nlp, "i threw up 3 times", "emergency", "report_symptom"))
+
+    assert result["intent"] == "report_symptom"
+    assert result["symptoms"] == ["vomiting"]
+
+
+def test_the_models_emergency_stands_with_a_fear_of_dying(nlp: Language) -> None:
+    result = guarded(parsed(nlp, "im so dizzy i think im dying", "emergency", "report_symptom"))
+
+    assert result["intent"] == "emergency"
