@@ -89,7 +89,7 @@ validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing o
 
 .PHONY: pytest
 pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25
 
 .PHONY: story-test
 story-test: $(MODEL) ## Rasa test stories (tests/test_*.yml) against the trained model

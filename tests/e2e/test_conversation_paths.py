@@ -123,6 +123,15 @@ def _story_states(path: Path) -> Iterator[State]:
         yield State(f"{name} @end", list(sent), where=(action, loop, requested))
 
 
+def _said(text: str, intent: str) -> dict[str, Any]:
+    """A participant message event as Rasa stores it (with the model's confidence)."""
+    return {
+        "event": "user",
+        "text": text,
+        "parse_data": {"text": text, "intent": {"name": intent, "confidence": 0.9}},
+    }
+
+
 def _synthetic_states() -> list[State]:
     """States no story can write: paused, handed back, a past circuit breaker."""
     listen = {"event": "action", "name": "action_listen"}
@@ -136,25 +145,21 @@ def _synthetic_states() -> list[State]:
             ["hi", TEXTS["request_human"]],
             events_after=[
                 {"event": "pause"},
-                {"event": "user", "text": "i cant breathe", "parse_data": {}},
+                _said("i cant breathe", "emergency"),
                 {"event": "resume"},
             ],
         ),
         State(
             "a past circuit breaker left it not listening",
             ["hello"],
-            events_after=[{"event": "user", "text": "hm", "parse_data": {}}, *[fallback] * 10],
+            events_after=[_said("hm", "nlu_fallback"), *[fallback] * 10],
         ),
         State("after a finished symptom report, listening", [TEXTS["report_symptom"], "2", "2"]),
         State(
             "after the question 'Is this an emergency?'",
             ["hello"],
             events_after=[
-                {
-                    "event": "user",
-                    "text": "help me",
-                    "parse_data": {"intent": {"name": "emergency"}},
-                },
+                _said("help me", "emergency"),
                 {"event": "action", "name": "action_emergency"},
                 listen,
             ],
@@ -163,11 +168,7 @@ def _synthetic_states() -> list[State]:
             "after the assistant did not understand",
             ["hello"],
             events_after=[
-                {
-                    "event": "user",
-                    "text": "zxqv",
-                    "parse_data": {"intent": {"name": "nlu_fallback"}},
-                },
+                _said("zxqv", "nlu_fallback"),
                 fallback,
                 listen,
             ],
