@@ -78,14 +78,15 @@ test: install nlp lint validate train pytest story-test ## Set up, lint, validat
 # --- quality gates ------------------------------------------------------------------
 
 .PHONY: lint
-lint: $(VENV)/.installed ## ruff and mypy
+lint: $(VENV)/.installed ## ruff, mypy, and the import layers (no cycles; see pyproject.toml)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 .PHONY: validate
 validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing on any unexpected warning
-	$(BIN)/python -m bot.data_check
+	$(BIN)/python -m bot.nlp.data_check
 
 .PHONY: pytest
 pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model)
@@ -98,7 +99,7 @@ story-test: $(MODEL) ## Rasa test stories (tests/test_*.yml) against the trained
 .PHONY: eval
 eval: setup ## 5-fold cross-validation of the NLU; prints intent and FAQ macro-F1
 	$(RASA) test nlu --config config.yml --nlu data/nlu --cross-validation --folds 5 --out $(RESULTS)/nlu-cv --no-plot
-	$(BIN)/python -m bot.nlu_report $(RESULTS)/nlu-cv
+	$(BIN)/python -m bot.nlp.report $(RESULTS)/nlu-cv
 
 .PHONY: bench
 bench: setup ## Conversation latency/throughput vs /model/parse alone; message-to-alert latency

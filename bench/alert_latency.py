@@ -1,6 +1,6 @@
 """Benchmark: from a participant's message to the staff alert leaving the system.
 
-Starts the whole assistant (`bot.supervisor.running`: Rasa server, action server, web app,
+Starts the whole assistant (`tests.stand_ins.stack.running`: Rasa server, action server, web app,
 outreach and alert workers) on free ports with a fresh database, with Telegram and SMS
 pointed at the local stand-in APIs (tests/stand_ins) and a study whose urgent alerts go to
 an on-call nurse by Telegram and SMS. It then sends urgent messages ("i want to talk to a
@@ -32,12 +32,12 @@ import httpx
 import yaml
 from cryptography.fernet import Fernet
 
+from bot.core.settings import PROJECT_ROOT, Settings, get_settings
 from bot.db.models import StaffRole
 from bot.db.session import migrate, session_scope
-from bot.settings import PROJECT_ROOT, Settings, get_settings
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
-from bot.supervisor import running
+from tests.stand_ins.stack import running
 from tests.stand_ins.telegram_api import TelegramApiStandIn
 from tests.stand_ins.twilio_api import TwilioApiStandIn
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import httpx
 import psutil
 
+from bot.core.settings import Settings
 from bot.db.session import migrate
-from bot.settings import Settings
-from bot.supervisor import running
+from tests.stand_ins.stack import running
 
 # A conversation as participants have them: hello, two questions, a full check-in, bye.
 SCRIPT = (

@@ -8,17 +8,22 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.logs import configure_logging
-from bot.settings import SettingsError, get_settings
-from bot.study import StudyConfigError, load_study_config
+from bot.core.logs import configure_logging
+from bot.core.settings import SettingsError, get_settings
+from bot.core.worker import add_arguments as add_worker_arguments
+from bot.study.config import StudyConfigError, load_study_config
 
 Handler = Callable[[argparse.Namespace], int]
 
 
 def _run(args: argparse.Namespace) -> int:
+    # The CLI is the one place that knows the demo: it seeds before the start (SQLite
+    # only) and replays the demo's messages through the model once Rasa answers.
+    from bot.demo.conversations import replay_when_ready
+    from bot.demo.seed import prepare_demo
     from bot.supervisor import run
 
-    return run(get_settings())
+    return run(get_settings(), prepare=prepare_demo, when_ready=replay_when_ready)
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -30,9 +35,9 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _check_study(args: argparse.Namespace) -> int:
-    from bot.plain_language import check_text
-    from bot.study import FAQ_TOPICS
-    from bot.wording import DEFAULTS, messages
+    from bot.study.config import FAQ_TOPICS
+    from bot.study.plain_language import check_text
+    from bot.study.wording import DEFAULTS, messages
 
     path = Path(args.path) if args.path else get_settings().study_config
     study = load_study_config(path)
@@ -60,8 +65,8 @@ def _enroll(args: argparse.Namespace) -> int:
 
     from bot.db.models import Channel
     from bot.db.session import migrate, session_scope
-    from bot.enrollment import EnrollmentError, enroll, parse_clock
-    from bot.study import current_study
+    from bot.participants.enrollment import EnrollmentError, enroll, parse_clock
+    from bot.study.config import current_study
 
     channel = Channel(args.channel)
     try:
@@ -97,11 +102,10 @@ def _enroll(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    import asyncio
+    from bot.core.worker import run
+    from bot.outreach.worker import OutreachWorker
 
-    from bot.outreach.worker import serve
-
-    return asyncio.run(serve(get_settings(), interval=args.interval, once=args.once))
+    return run(OutreachWorker.from_settings, args)
 
 
 def _read_password(args: argparse.Namespace) -> str:
@@ -172,7 +176,7 @@ def _telegram_webhook(args: argparse.Namespace) -> int:
 DELEGATED = {
     "export": ("bot.research.export", "de-identified CSV export with a data dictionary"),
     "report": ("bot.research.report", "a self-contained HTML report for the PI"),
-    "seed-demo": ("bot.research.demo_data", "seed several weeks of simulated participants"),
+    "seed-demo": ("bot.demo.simulation", "seed several weeks of simulated participants"),
     "export-nlu": ("bot.research.nlu_review", "write labelled messages as NLU training data"),
 }
 
@@ -208,8 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="send check-in prompts, nudges and reminders when due (until stopped)"
     )
-    worker.add_argument("--interval", type=float, default=30.0, help="seconds between ticks")
-    worker.add_argument("--once", action="store_true", help="run one tick and stop")
+    add_worker_arguments(worker, default_interval=30.0)
     worker.set_defaults(handler=_worker)
     commands.add_parser(
         "new-key", help="print a new ENCRYPTION_KEY (for phone numbers and chat IDs at rest)"

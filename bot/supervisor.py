@@ -7,32 +7,28 @@ any one of them stopping) stops them all.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
 import shlex
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from honcho.manager import Manager
 from honcho.printer import Message
-from sqlalchemy.exc import SQLAlchemyError
 
-from bot.clients.rasa_http import RasaApiError, RasaHttpApi
-from bot.db.session import migrate, session_scope
-from bot.demo import prepare_demo
-from bot.research.demo_conversations import replay_demo_conversations
-from bot.settings import PROJECT_ROOT, Settings
+from bot.core.settings import PROJECT_ROOT, Settings
+from bot.db.session import migrate
 
 logger = logging.getLogger(__name__)
+
+# Called with the settings; returns lines to print when the assistant is ready.
+Hook = Callable[[Settings], list[str]]
 
 READY_TIMEOUT_SECONDS = 300
 
@@ -122,13 +118,15 @@ def responds(url: str) -> bool:
         return False
 
 
-def _announce_when_ready(manager: Manager, settings: Settings, notes: list[str]) -> None:
-    """Print where to chat (and the demo's notes) once all the servers answer."""
+def _announce_when_ready(
+    manager: Manager, settings: Settings, notes: list[str], when_ready: Hook
+) -> None:
+    """Print where to chat (and the hooks' notes) once all the servers answer."""
     checks = readiness_urls(settings)
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if all(responds(url) for url in checks):
-            notes = [*notes, *_replay_demo(settings)]
+            notes = [*notes, *when_ready(settings)]
             lines = [
                 "Trial Companion is ready.",
                 f"Chat with it at {settings.web_url}/",
@@ -145,30 +143,22 @@ def _announce_when_ready(manager: Manager, settings: Settings, notes: list[str])
     manager.events.put(Message(type="line", data=text, time=now, name="system", colour=None))
 
 
-def _replay_demo(settings: Settings) -> list[str]:
-    """Give the demo's messages the model's predictions (once); a line to show, if any."""
-    if not (settings.is_sqlite and settings.demo_data):
-        return []
-    try:
-        with session_scope(settings.database_url) as session:
-            written = asyncio.run(
-                replay_demo_conversations(session=session, rasa=RasaHttpApi.from_settings(settings))
-            )
-    except (RasaApiError, SQLAlchemyError) as error:
-        logger.warning("demo conversations not written to Rasa's tracker store: %s", error)
-        return ["Demo conversations: not read by the model this time (see the log above)."]
-    if not written:
-        return []
-    return [f"Demo conversations: {written} participant messages read by the model."]
+def _no_notes(settings: Settings) -> list[str]:
+    return []
 
 
-def run(settings: Settings) -> int:
-    """Migrate the database, start every process, and wait until they stop."""
+def run(settings: Settings, *, prepare: Hook = _no_notes, when_ready: Hook = _no_notes) -> int:
+    """Migrate the database, start every process, and wait until they stop.
+
+    `prepare` runs after the migration and before the processes start, `when_ready` once
+    they all answer; the lines they return are printed with the addresses (the CLI passes
+    the demo's seeding and replay here, so the supervisor itself knows nothing of it).
+    """
     if not settings.rasa_model.exists():
         logger.error("no trained model at %s: run `make train` first", settings.rasa_model)
         return 2
     migrate(settings.database_url)
-    notes = prepare_demo(settings)
+    notes = prepare(settings)
     if not settings.rasa_api_token:
         # The HTTP API (used to start check-ins) needs a token; a fresh one per run is fine.
         settings = settings.copy(update={"rasa_api_token": secrets.token_urlsafe(24)})
@@ -177,62 +167,8 @@ def run(settings: Settings) -> int:
     for name, command in process_commands(settings).items():
         manager.add_process(name, command, env=environment, cwd=str(PROJECT_ROOT))
     threading.Thread(
-        target=_announce_when_ready, args=(manager, settings, notes), daemon=True
+        target=_announce_when_ready, args=(manager, settings, notes, when_ready), daemon=True
     ).start()
     manager.loop()
     # Ctrl-C (130) and SIGTERM (143) are the normal way to stop.
     return 0 if manager.returncode in (None, 130, 143) else int(manager.returncode)
-
-
-class StartError(RuntimeError):
-    """A supervised process stopped or did not become ready in time."""
-
-
-@contextmanager
-def running(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
-    """Start every process with output to `logs/<name>.log`; stop them all on exit.
-
-    For tests and benchmarks, which need the real servers without the console output.
-    """
-    logs.mkdir(parents=True, exist_ok=True)
-    environment = process_environment(settings)
-    processes: list[subprocess.Popen] = []
-    try:
-        for name, command in process_commands(settings).items():
-            with (logs / f"{name}.log").open("w") as log:
-                processes.append(
-                    subprocess.Popen(  # noqa: S602 - our own commands, quoted with shlex
-                        # exec: the shell becomes the process, so terminate() reaches it
-                        # (without it the shell dies and the server lives on, orphaned).
-                        f"exec {command}",
-                        shell=True,
-                        cwd=PROJECT_ROOT,
-                        env=environment,
-                        stdout=log,
-                        stderr=log,
-                    )
-                )
-        _wait_until_ready(settings, processes, logs)
-        yield processes
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-
-
-def _wait_until_ready(settings: Settings, processes: list[subprocess.Popen], logs: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
-            break
-        if all(responds(url) for url in readiness_urls(settings)):
-            return
-        time.sleep(1)
-    tails = "\n".join(
-        f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted(logs.iterdir())
-    )
-    raise StartError(f"the assistant did not start:\n{tails}")

@@ -11,13 +11,17 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import PROJECT_ROOT, get_settings
+if TYPE_CHECKING:
+    from spacy.language import Language
+
+from bot.core.settings import PROJECT_ROOT, get_settings
 
 EXAMPLE_STUDY = PROJECT_ROOT / "studies" / "example.yml"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -116,3 +120,21 @@ def session(database_url: str) -> Iterator[Session]:
     factory = sessionmaker(bind=get_engine(database_url), future=True, expire_on_commit=False)
     with factory() as db_session:
         yield db_session
+
+
+@pytest.fixture(scope="session")
+def pipeline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's spaCy pipeline built from the current lexicon into a temporary folder."""
+    from bot.nlp.build_pipeline import build
+
+    out = tmp_path_factory.mktemp("spacy") / "trialbot_en"
+    build(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def nlp(pipeline_dir: Path) -> Language:
+    """The built pipeline, loaded the way the project loads it."""
+    from bot.nlp.analysis import load_pipeline
+
+    return load_pipeline(pipeline_dir)

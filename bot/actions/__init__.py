@@ -1,5 +1,11 @@
 """Custom actions for the rasa-sdk action server (`python -m rasa_sdk --actions bot.actions`).
 
-One module per conversation capability; rasa-sdk registers every Action subclass found in
-this package's modules.
+One thin module per conversation capability (`checkin`, `symptoms`, `faq`, `safety`,
+`handoff`, `feedback`, `reminders`, `fallback`); rasa-sdk registers every Action subclass
+found here. An action reads the tracker, calls a service package (`bot.safety`,
+`bot.escalation`, `bot.study`, `bot.nlp`, the database layer) and says what to reply;
+the rules and the SQL live in those packages. `records` runs that work off the event loop.
+
+May import the service and base packages; nothing imports the actions except the
+action server (and the demo, for the check-in's own vocabulary).
 """

@@ -16,7 +16,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no
-from bot.actions.records import in_session, participant_id
+from bot.actions.records import participant_id
 from bot.actions.replies import YES_NO, AskAction, button, say
 from bot.actions.symptoms import (
     CHECKIN_ID,
@@ -29,10 +29,11 @@ from bot.actions.symptoms import (
 )
 from bot.db.models import CheckinStatus, EscalationLevel, EscalationType
 from bot.db.repository import finish_checkin, get_checkin, record_dose, start_checkin
+from bot.db.session import in_session_async
 from bot.db.types import utcnow
-from bot.escalations import latest_inbound_message_id, raise_escalation
-from bot.study import current_study
-from bot.wording import messages
+from bot.escalation.records import latest_inbound_message_id, raise_escalation
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 FEELING = "checkin_feeling"
 NEW_PROBLEM = "checkin_new_problem"
@@ -65,6 +66,11 @@ MEDICINE_CHOICES = (
     button("Missed some", "some"),
     button("No", "no"),
 )
+# "Did you take your medicine?" answered with what happened instead of a no.
+MEDICINE_NONE = (
+    "forgot", "i forgot", "forgot it", "forgot to", "missed it", "missed them", "i missed it",
+    "didnt take it", "didnt take them", "i didnt take it", "not today", "none",
+)  # fmt: skip
 MEDICINE_SOME = ("some", "missed some", "partly", "most", "mostly", "missed one", "half", "sort of")
 
 
@@ -88,6 +94,8 @@ def read_medicine(text: str) -> str | None:
     words = _words(text)
     if any(words == some or words.startswith(f"{some} ") for some in MEDICINE_SOME):
         return "some"
+    if any(words == none or words.startswith(f"{none} ") for none in MEDICINE_NONE):
+        return "no"
     answer = read_yes_no(text)
     if answer is None:
         return None
@@ -302,7 +310,7 @@ class ActionStartCheckin(Action):
             owner = participant_id(session, tracker)
             return False, start_checkin(session=session, participant_id=owner).id
 
-        resumed, checkin_id = await in_session(work)
+        resumed, checkin_id = await in_session_async(work)
         study = current_study()
         if resumed:
             say(dispatcher, messages(study, "checkin_resume"))
@@ -331,7 +339,7 @@ class ActionPauseCheckin(Action):
                 if checkin is not None and checkin.status is CheckinStatus.IN_PROGRESS:
                     checkin.status = CheckinStatus.PAUSED
 
-            await in_session(work)
+            await in_session_async(work)
         say(dispatcher, messages(current_study(), "checkin_paused"))
         return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
@@ -350,7 +358,9 @@ class ActionFinishCheckin(Action):
         answers = {slot: Answer.from_slot(tracker.get_slot(slot)) for slot in CHECKIN_SLOTS}
         question = answers[QUESTION].value if isinstance(answers[QUESTION].value, str) else None
         checkin_id = tracker.get_slot(CHECKIN_ID)
-        await in_session(lambda session: _store_checkin(session, tracker, checkin_id, answers))
+        await in_session_async(
+            lambda session: _store_checkin(session, tracker, checkin_id, answers)
+        )
         study = current_study()
         if question:
             say(dispatcher, messages(study, "checkin_question_noted"))

@@ -9,8 +9,8 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.replies import say
-from bot.study import FAQ_TOPICS, StudyConfig, current_study
-from bot.wording import messages
+from bot.study.config import FAQ_TOPICS, StudyConfig, current_study
+from bot.study.wording import messages
 
 RETRIEVAL_INTENT = "faq"
 LAST_ANSWER = "last_answer"

@@ -11,12 +11,13 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no
-from bot.actions.records import in_session, participant_id
+from bot.actions.records import participant_id
 from bot.actions.replies import AskAction, button, say
 from bot.actions.symptoms import is_interruption
 from bot.db.models import Feedback
-from bot.study import current_study
-from bot.wording import messages
+from bot.db.session import in_session_async
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 RATING = "feedback_rating"
 COMMENT = "feedback_comment"
@@ -153,6 +154,6 @@ class ActionSaveFeedback(Action):
                 )
             )
 
-        await in_session(work)
+        await in_session_async(work)
         say(dispatcher, messages(current_study(), "feedback_thanks"))
         return [SlotSet(slot, None) for slot in FEEDBACK_SLOTS]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import TypeVar
 
 from rasa_sdk import Tracker
@@ -11,20 +9,10 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.repository import ensure_web_participant
-from bot.db.session import session_scope
-from bot.escalations import latest_inbound_message_id, raise_escalation
+from bot.db.session import in_session_async
+from bot.escalation.records import latest_inbound_message_id, raise_escalation
 
 T = TypeVar("T")
-
-
-async def in_session(work: Callable[[Session], T]) -> T:
-    """Run `work(session)` in a committed transaction on a worker thread."""
-
-    def run() -> T:
-        with session_scope() as session:
-            return work(session)
-
-    return await asyncio.to_thread(run)
 
 
 def participant_id(session: Session, tracker: Tracker) -> int:
@@ -49,4 +37,4 @@ async def escalate(
             trigger_message_id=str(trigger) if trigger else None,
         ).id
 
-    return await in_session(work)
+    return await in_session_async(work)

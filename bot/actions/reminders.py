@@ -8,11 +8,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.actions.records import in_session, participant_id
+from bot.actions.records import participant_id
 from bot.actions.replies import WordingAction, say
 from bot.db.repository import record_dose
-from bot.study import current_study
-from bot.wording import messages
+from bot.db.session import in_session_async
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 
 class ActionMissedDose(Action):
@@ -35,7 +36,7 @@ class ActionMissedDose(Action):
                 source="message",
             )
 
-        await in_session(work)
+        await in_session_async(work)
         say(dispatcher, messages(current_study(), "missed_dose"))
         return []
 

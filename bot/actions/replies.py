@@ -14,8 +14,8 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.records import escalate
 from bot.db.models import EscalationLevel, EscalationType
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 Button = dict[str, str]
 
@@ -51,7 +51,7 @@ class StaffNotice:
 
 
 class WordingAction(Action):
-    """Sends one of the study's configurable wordings (bot.wording), and may tell staff first."""
+    """Sends one of the study's configurable wordings (bot.study.wording); may tell staff first."""
 
     wording_key: str = ""
     buttons: tuple[Button, ...] = ()

@@ -18,10 +18,10 @@ from bot.actions.replies import YES_NO, StaffNotice, WordingAction, say
 from bot.core.retry import with_retries
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.session import session_scope
-from bot.escalations import latest_inbound_message_id
+from bot.escalation.records import latest_inbound_message_id
 from bot.safety.emergency import emergency_texts, record_emergency
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 POSSIBLE_EMERGENCY_REASON = (
     "possible emergency: the language model read an emergency but no listed red flag was "

@@ -19,16 +19,17 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions.answers import Answer, read_choice
-from bot.actions.records import in_session, participant_id
+from bot.actions.records import participant_id
 from bot.actions.replies import Button, button, say
-from bot.alert_rules import decide
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.repository import previous_symptom_grade, record_symptom
-from bot.escalations import latest_inbound_message_id, raise_escalation
+from bot.db.session import in_session_async
+from bot.escalation.records import latest_inbound_message_id, raise_escalation
+from bot.escalation.rules import decide
 from bot.nlp.analysis import symptom_info, symptom_names
-from bot.pro_ctcae import SCALES, Attribute, read_answer
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.pro_ctcae import SCALES, Attribute, read_answer
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ class SymptomInterview:
         raw = [answer.text for answer in answers.values() if answer.text]
         if tracker.get_slot(DESCRIPTION):
             raw.insert(0, str(tracker.get_slot(DESCRIPTION)))
-        level = await in_session(
+        level = await in_session_async(
             lambda session: _store_and_decide(session, tracker, symptom, answers, raw)
         )
         say(dispatcher, messages(current_study(), OUTCOME_WORDING[level]))

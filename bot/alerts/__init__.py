@@ -1,7 +1,10 @@
 """Staff alerts: every stored escalation delivered to staff, acknowledged or re-escalated.
 
-`raise_escalation` stores an escalation in the same transaction as its cause; the alert
-worker (`bot.alerts.worker`, its own supervised process) reads new ones from the table
-(an outbox), plans their deliveries (`bot.alerts.planning`) into `alert_deliveries`, and
-sends them with thin senders over the project's clients (`telegram_staff`, `sms_staff`).
+`bot.escalation.records.raise_escalation` stores an escalation in the same transaction as
+its cause; the alert worker (`bot.alerts.worker`, its own supervised process) reads new
+ones from the table (an outbox), plans their deliveries (`bot.alerts.planning`) into
+`alert_deliveries`, and sends them with thin senders over the project's clients
+(`telegram_staff`, `sms_staff`).
+
+May import `bot.escalation`, `bot.messaging`, `bot.staff`, `bot.study` and the base.
 """

@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import AlertChannel, EscalationLevel, StaffUser
-from bot.staff.escalation_queue import response_target
+from bot.escalation.queue import response_target
 from bot.staff.permissions import Permission, allows
-from bot.study import StaffAlerts, StudyConfig
+from bot.study.config import StaffAlerts, StudyConfig
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ bot.handoff.staff_sms).
 
 from __future__ import annotations
 
+from bot.clients.base import SendError, Sent
 from bot.clients.twilio_sms import TwilioSmsClient
-from bot.delivery import SendError, Sent
 
 
 class SmsStaffSender:

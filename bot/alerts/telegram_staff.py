@@ -7,8 +7,8 @@ handles the presses and replies to the alert.
 
 from __future__ import annotations
 
+from bot.clients.base import Sent
 from bot.clients.telegram_bot import TelegramClient
-from bot.delivery import Sent
 
 ACK_PREFIX = "ack:"
 TAKE_PREFIX = "take:"

@@ -1,7 +1,7 @@
 """What staff alerts say: the study ID, level, type, a staff-language reason and a link.
 
 Never the participant's name, phone number or words (product safety rule 5): an
-escalation's `reason` is staff language by contract (bot.escalations), and nothing else
+escalation's `reason` is staff language by contract (bot.escalation.records), and nothing else
 about the participant but their study ID is put in. Texts are plain GSM characters so
 an SMS alert stays in one or two segments.
 """

@@ -16,7 +16,7 @@ within about half a second of the escalation being stored):
    and everyone the alert reached (but the person who acknowledged it) gets a notice;
 4. send: each due delivery is claimed (pending or failed -> sending) and sent in the
    background, so a slow or failing channel never holds up the next tick. A send is tried
-   at once and again after `bot.delivery.IMMEDIATE_BACKOFF`; if all fail it is retried
+   at once and again after `bot.messaging.delivery.IMMEDIATE_BACKOFF`; if all fail it is retried
    after RETRY_AFTER, and when those fail too (or the error is permanent: a bad number,
    a blocked bot) it is marked undelivered, which the console shows. Every attempt and
    its result is kept on the row.
@@ -31,12 +31,9 @@ The clock is a parameter: tests move time forward to check re-escalation.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import contextlib
 import logging
 import math
-import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,7 +43,6 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import delivery
 from bot.alerts import repository
 from bot.alerts.planning import (
     CONSOLE_TARGET,
@@ -61,7 +57,11 @@ from bot.alerts.repository import SendJob
 from bot.alerts.sms_staff import SmsStaffSender
 from bot.alerts.telegram_staff import TelegramStaffSender
 from bot.alerts.texts import AlertFacts, ack_notice_text, alert_text
-from bot.crypto import decrypt
+from bot.clients.base import SendError, Sent
+from bot.core.crypto import decrypt
+from bot.core.retry import try_in_turn
+from bot.core.settings import Settings
+from bot.core.worker import Worker, command
 from bot.db.models import (
     AlertChannel,
     AlertKind,
@@ -70,12 +70,10 @@ from bot.db.models import (
     EscalationStatus,
     StaffUser,
 )
-from bot.db.session import session_scope
+from bot.db.session import in_session_async
 from bot.db.types import utcnow
-from bot.delivery import SendError, Sent
-from bot.logs import configure_logging
-from bot.settings import Settings, get_settings
-from bot.study import StudyConfig, current_study
+from bot.messaging import delivery
+from bot.study.config import StudyConfig, current_study
 
 logger = logging.getLogger(__name__)
 
@@ -120,18 +118,12 @@ class NotSent:
     reason: str
 
 
-def _in_session(work: Callable[[Session], T]) -> T:
-    with session_scope() as session:
-        return work(session)
-
-
-async def _db(work: Callable[[Session], T]) -> T:
-    """Run `work(session)` in a committed transaction on a worker thread."""
-    return await asyncio.to_thread(_in_session, work)
-
-
-class AlertWorker:
+class AlertWorker(Worker):
     """Plans, sends, retries and re-escalates staff alerts; see the module docstring."""
+
+    name = "alert worker"
+    default_interval = POLL_SECONDS
+    description = "Deliver staff alerts, retry failed sends and re-escalate (until stopped)."
 
     def __init__(
         self,
@@ -142,6 +134,7 @@ class AlertWorker:
         clock: Clock = utcnow,
         study: StudySource = current_study,
     ) -> None:
+        super().__init__()
         self._telegram = telegram
         self._sms = sms
         self._base_url = base_url
@@ -185,61 +178,40 @@ class AlertWorker:
         study, now = self._study(), self._clock()
         since = now - CATCH_UP
         report = TickReport()
-        report.planned = await _db(lambda session: self._plan_new(session, study, since, now))
+        report.planned = await in_session_async(
+            lambda session: self._plan_new(session, study, since, now)
+        )
         report.dispatched = await self._dispatch(study, now) if report.planned else 0
-        report.re_escalated = await _db(lambda session: self._plan_rounds(session, study, now))
-        report.cancelled = await _db(lambda session: repository.cancel_settled(session=session))
-        report.notices = await _db(lambda session: self._plan_notices(session, since, now))
+        report.re_escalated = await in_session_async(
+            lambda session: self._plan_rounds(session, study, now)
+        )
+        report.cancelled = await in_session_async(
+            lambda session: repository.cancel_settled(session=session)
+        )
+        report.notices = await in_session_async(
+            lambda session: self._plan_notices(session, since, now)
+        )
         report.dispatched += await self._dispatch(study, now)
         return report
 
     async def _dispatch(self, study: StudyConfig, now: datetime) -> int:
         """Claim the due deliveries and start sending them; how many."""
-        jobs = await _db(lambda session: self._claim_due(session, now))
+        jobs = await in_session_async(lambda session: self._claim_due(session, now))
         for job in jobs:
             self._in_background(self._send(job, study))
         return len(jobs)
 
-    async def run_once(self) -> TickReport:
-        """One tick, waiting for its sends to finish (for tests and `--once`)."""
-        report = await self.tick()
+    async def finish(self) -> None:
+        """Let every send started so far end."""
         await self.wait_idle()
-        return report
 
     async def wait_idle(self) -> None:
         """Wait until every send started so far has finished."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def run_forever(
-        self, interval: float = POLL_SECONDS, stop: asyncio.Event | None = None
-    ) -> None:
-        """Tick every `interval` seconds until SIGTERM, SIGINT or `stop`; finish sends first."""
-        stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            logger.info(
-                "alert worker started (every %s s; channels: %s)",
-                interval,
-                ", ".join(sorted(channel.value for channel in self.enabled_channels)),
-            )
-            while not stop.is_set():
-                started = loop.time()
-                try:
-                    await self.tick()
-                except Exception:
-                    logger.exception("alert tick failed; trying again next tick")
-                # A tick starts every `interval` seconds, however long the last one took.
-                remaining = max(0.0, interval - (loop.time() - started))
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=remaining)
-            await self.wait_idle()
-        finally:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
-            logger.info("alert worker stopped")
+    def describe(self) -> str:
+        return "channels: " + ", ".join(sorted(channel.value for channel in self.enabled_channels))
 
     async def aclose(self) -> None:
         """Close the Telegram client's connections."""
@@ -353,7 +325,7 @@ class AlertWorker:
     async def _send(self, job: SendJob, study: StudyConfig) -> None:
         """Send one claimed delivery with immediate retries, and record how it went."""
         try:
-            prepared = await _db(lambda session: self._prepare(session, job, study))
+            prepared = await in_session_async(lambda session: self._prepare(session, job, study))
             if isinstance(prepared, NotSent):
                 await self._record(job, prepared.status, job.attempts, [], error=prepared.reason)
                 return
@@ -370,30 +342,30 @@ class AlertWorker:
             )
 
     async def _attempt(self, job: SendJob, prepared: Prepared) -> None:
-        attempts, results = job.attempts, []
-        error, permanent = "not sent", False
-        for delay in (0.0, *delivery.IMMEDIATE_BACKOFF):
-            if delay:
-                await asyncio.sleep(delay)
-            attempts += 1
-            try:
-                sent = await self._transmit(job, prepared)
-            except SendError as failure:
-                error, permanent = str(failure), failure.permanent
-                results.append(self._result(error))
-                logger.warning(
-                    "alert delivery %s (escalation %s, attempt %s) failed: %s",
-                    job.delivery_id,
-                    job.escalation_id,
-                    attempts,
-                    error,
-                )
-                if permanent:
-                    break
-                continue
+        results: list[dict[str, str]] = []
+
+        def failed(failure: SendError, attempt: int) -> None:
+            results.append(self._result(str(failure)))
+            logger.warning(
+                "alert delivery %s (escalation %s, attempt %s) failed: %s",
+                job.delivery_id,
+                job.escalation_id,
+                job.attempts + attempt,
+                failure,
+            )
+
+        tries = await try_in_turn(
+            lambda: self._transmit(job, prepared),
+            SendError,
+            waits=delivery.IMMEDIATE_BACKOFF,
+            give_up=lambda failure: failure.permanent,
+            on_error=failed,
+        )
+        attempts = job.attempts + tries.attempts
+        if tries.result is not None:
             results.append(self._result("sent"))
             await self._record(
-                job, AlertStatus.SENT, attempts, results, external_id=sent.external_id
+                job, AlertStatus.SENT, attempts, results, external_id=tries.result.external_id
             )
             logger.info(
                 "alert delivery %s (escalation %s, %s round %s) sent by %s to %s",
@@ -405,6 +377,8 @@ class AlertWorker:
                 job.recipient,
             )
             return
+        failure = tries.last_error
+        error, permanent = str(failure or "not sent"), bool(failure and failure.permanent)
         status, retry_at = self._after_failure(attempts, permanent=permanent)
         await self._record(job, status, attempts, results, error=error, next_attempt_at=retry_at)
         if status is AlertStatus.UNDELIVERED:
@@ -442,7 +416,7 @@ class AlertWorker:
         next_attempt_at: datetime | None = None,
     ) -> None:
         now = self._clock()
-        await _db(
+        await in_session_async(
             lambda session: repository.record_result(
                 session=session,
                 delivery_id=job.delivery_id,
@@ -534,35 +508,13 @@ def _display_name(session: Session, username: str | None) -> str:
     return name or username
 
 
-async def serve(settings: Settings, *, interval: float = POLL_SECONDS, once: bool = False) -> int:
-    """Run the worker from the settings until stopped (or for one tick)."""
-    worker = AlertWorker.from_settings(settings)
-    try:
-        if once:
-            logger.info("alert tick: %s", await worker.run_once())
-        else:
-            await worker.run_forever(interval)
-    finally:
-        await worker.aclose()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.alerts.worker [--interval SECONDS] [--once]`."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.alerts.worker",
-        description="Deliver staff alerts, retry failed sends and re-escalate (until stopped).",
-    )
-    parser.add_argument("--interval", type=float, default=POLL_SECONDS, help="seconds per tick")
-    parser.add_argument("--once", action="store_true", help="run one tick and stop")
-    args = parser.parse_args(argv)
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    return asyncio.run(serve(settings, interval=args.interval, once=args.once))
+    """`python -m bot.alerts.worker`: see `bot.core.worker.command`."""
+    return command(AlertWorker, argv)
 
 
 if __name__ == "__main__":
     # Run the imported module's main, so loggers are named bot.alerts.worker, not __main__.
-    from bot.alerts.worker import main as worker_main
+    from bot.alerts.worker import main as imported_main
 
-    sys.exit(worker_main())
+    sys.exit(imported_main())

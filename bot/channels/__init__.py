@@ -1,1 +1,10 @@
-"""The project's own Rasa input/output channels (web chat, Twilio SMS, Telegram)."""
+"""The project's own Rasa input/output channels: web chat, Twilio SMS, Telegram.
+
+Each channel checks its requests (signatures, secrets, sizes), turns the service's
+message into Rasa's `UserMessage`, and sends the replies through `bot.messaging` (logged,
+retried, opt-outs kept). Every participant turn goes through `bot.safety.turn_guard`.
+`keywords` is HELP/INFO/STOP/START on every channel; `sms_inbox` is the SQL side of SMS.
+
+May import the service packages (safety, handoff, messaging, participants, staff, study)
+and the base (clients, db, core); no service imports a channel.
+"""

@@ -20,7 +20,7 @@ message goes through `bot.safety.turn_guard` (the emergency reply and escalation
 path, never no reply).
 
 Starting the channel calls nothing over the network: the webhook is registered
-separately (`bot.channels.telegram_setup`). Replies go out through `bot.delivery`, so
+separately (`bot.channels.telegram_setup`). Replies go out through `bot.messaging.delivery`, so
 they are logged, retried and kept from participants who opted out.
 """
 
@@ -45,24 +45,25 @@ from sqlalchemy.exc import IntegrityError
 from telegram import Chat, Update
 
 from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
-from bot.channels.numbered_choices import resolve_numbered_reply
-from bot.channels.records import record_message
+from bot.clients.base import SENT, Button, SendError
 from bot.clients.telegram_bot import (
     TelegramClient,
     chat_key,
     payload_for_callback,
     webhook_secret,
 )
+from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import get_participant_by_sender, log_message
 from bot.db.session import session_scope
-from bot.delivery import FAILED, SENT, Button, SendError, deliver
-from bot.enrollment import link_telegram_chat, participant_for_address
 from bot.handoff.staff_telegram import handle_staff_update, staff_update_for
+from bot.messaging.delivery import FAILED, deliver
+from bot.messaging.message_log import record_message
+from bot.messaging.numbered_choices import resolve_numbered_reply
+from bot.participants.enrollment import link_telegram_chat, participant_for_address
 from bot.safety.turn_guard import guarded
-from bot.settings import get_settings
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 

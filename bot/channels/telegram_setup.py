@@ -15,9 +15,9 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from bot.clients.base import SendError
 from bot.clients.telegram_bot import ALLOWED_UPDATES, TelegramClient, webhook_secret
-from bot.delivery import SendError
-from bot.settings import Settings, SettingsError, get_settings
+from bot.core.settings import Settings, SettingsError, get_settings
 
 WEBHOOK_PATH = "/webhooks/telegram/webhook"
 

@@ -11,7 +11,7 @@ Webhooks, under Rasa's `/webhooks/twilio/`:
   assistant. Everything else is answered at once with empty TwiML (Twilio gives up after
   15 s); the sending happens in the background: a keyword's answer, a "text only" reply
   to an empty or picture-only message, or the assistant's replies, all through the REST
-  API (`bot.delivery`: logged, retried, opt-outs kept).
+  API (`bot.messaging.delivery`: logged, retried, opt-outs kept).
 - `POST /status`: Twilio's delivery report for a message sent through the REST API
   (queued, sent, delivered, undelivered, failed); it updates that message's log entry.
 - `GET /`: health.
@@ -19,38 +19,23 @@ Webhooks, under Rasa's `/webhooks/twilio/`:
 Without the Twilio settings every route answers 503 and start-up says, in one line, what
 to set. Logs carry message SIDs, log IDs and study IDs, never numbers or message text.
 
-Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (the whole message, any case;
-see `bot.channels.keywords`) opt the participant out: stored, confirmed once, and from
-then on nothing the assistant sends on its own reaches them (reminders, check-in
-prompts, messages started by staff or by Rasa's `trigger_intent`: all logged as
-"suppressed"). START or UNSTOP opts them back in; HELP or INFO always gets the study
-contact. A participant who texts after STOP has reached
-out again, and is answered: their message is logged and handled like any other, and the
-replies to *that* message are sent (a question or an emergency is never met with silence;
-staff are alerted as usual). This holds only for replies to a message that came in after
-the opt-out, within `REPLY_WINDOW`; a reply to a message sent before the STOP is
-suppressed, and the opt-out stays in force until START. If Twilio's own opt-out handling
-still blocks the number, such a reply fails with Twilio error 21610 and is logged as
-failed, not retried.
-
-Staff. A text from an active staff user's phone never reaches the assistant: it is for
-`bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
-go to the participant). Every participant message the assistant handles goes through
-`bot.safety.turn_guard` (the emergency reply and escalation on every path, never no reply).
+What an incoming SMS means (participant, staff member or stranger; keywords and opt-out;
+the delivery reports) is `bot.channels.sms_inbox`, the SQL side of this channel: this
+module is the HTTP side and the sending. Every participant message the assistant handles
+goes through `bot.safety.turn_guard` (the emergency reply and escalation on every path,
+never no reply).
 
 A bare number ("2") answers the numbered options of the last message the participant got
-(see `bot.channels.numbered_choices`): it reaches the assistant as that button's payload.
+(see `bot.messaging.numbered_choices`): it reaches the assistant as that button's payload.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import lru_cache, partial
 from typing import Any
 from urllib.parse import parse_qs
@@ -59,84 +44,36 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
-from bot.channels.keywords import Keyword, keyword_of
-from bot.channels.numbered_choices import resolve_numbered_reply
+from bot.channels.sms_inbox import (
+    REPLY_WINDOW,
+    STATUS_ORDER,
+    InboundSms,
+    Received,
+    receive_sms,
+    update_delivery_status,
+)
 from bot.clients.twilio_sms import TwilioConfig, TwilioSmsClient, split_for_sms
-from bot.crypto import address_digest
-from bot.db.models import Channel, Direction, MessageLog, Participant
-from bot.db.repository import get_participant_by_sender, log_message
-from bot.db.session import session_scope
+from bot.core.settings import Settings, get_settings
+from bot.db.models import Channel, Participant
+from bot.db.repository import get_participant_by_sender
+from bot.db.session import in_session_async, session_scope
 from bot.db.types import utcnow
-from bot.delivery import SENT, Outcome, deliver
-from bot.enrollment import EnrollmentError, normalise_phone, participant_for_address
-from bot.handoff.staff_commands import staff_sender_id
 from bot.handoff.staff_sms import handle_staff_sms
+from bot.messaging.delivery import Outcome, deliver
 from bot.safety.turn_guard import guarded
-from bot.settings import Settings, get_settings
-from bot.staff.auth import user_for_phone
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
-# How long after a participant's message the replies to it may reach them despite STOP.
-REPLY_WINDOW = timedelta(minutes=15)
-RECEIVED = "received"
 SHUTDOWN_GRACE_SECONDS = 10.0
 NOT_CONFIGURED = {"error": "SMS is not configured"}
 SIGNATURE_HEADER = "X-Twilio-Signature"
 MESSAGE_SID_PATTERN = re.compile(r"[A-Za-z0-9]{2,64}")
-# Twilio's message statuses in the order they happen; a late report never moves one back.
-STATUS_ORDER = {
-    "accepted": 0,
-    "scheduled": 0,
-    "queued": 1,
-    "sending": 2,
-    "sent": 3,
-    "receiving": 3,
-    "received": 3,
-    "delivered": 4,
-    "undelivered": 4,
-    "failed": 4,
-    "canceled": 4,
-    "read": 5,
-}
-
-
-@dataclass(frozen=True)
-class InboundSms:
-    """The parts of Twilio's webhook the channel uses."""
-
-    message_sid: str
-    sender: str
-    body: str
-    num_media: int
-
-
-@dataclass(frozen=True)
-class Received:
-    """An incoming SMS once logged, and what to do about it."""
-
-    log_id: int
-    participant: Participant | None
-    sender_id: str
-    received_at: datetime
-    # A wording (bot.wording) to send by SMS in the background: a keyword's answer.
-    reply_key: str | None = None
-    # Texts to answer in the webhook's TwiML (an unknown sender).
-    twiml: tuple[str, ...] = ()
-    # What to hand to the assistant (a bare number already turned into its choice).
-    text: str | None = None
-    # A staff member's username: their text is for bot.handoff.staff_sms, not the assistant.
-    staff_username: str | None = None
-
-
 # --- the request --------------------------------------------------------------------
 
 
@@ -193,120 +130,6 @@ def _first(params: Mapping[str, Any], name: str) -> str:
 # --- the database -------------------------------------------------------------------
 
 
-def unknown_sender_id(phone: str) -> str:
-    """A stable conversation ID for a number that is not enrolled (never the number)."""
-    with contextlib.suppress(EnrollmentError):
-        phone = normalise_phone(phone)
-    return f"sms-unknown-{address_digest(Channel.SMS.value, phone)[:16]}"
-
-
-def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
-    """Log an incoming SMS and apply what it asks, in one transaction.
-
-    A retried webhook finds both stored or neither: IntegrityError when its SID was seen.
-    """
-    staff = user_for_phone(session=session, phone=inbound.sender)
-    participant = (
-        None
-        if staff
-        else participant_for_address(session=session, channel=Channel.SMS, address=inbound.sender)
-    )
-    if staff is not None:
-        sender_id = staff_sender_id(staff.id)
-    else:
-        sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
-    entry = log_message(
-        session=session,
-        sender_id=sender_id,
-        channel=Channel.SMS,
-        direction=Direction.INBOUND,
-        text=inbound.body,
-        participant_id=participant.id if participant else None,
-        external_id=inbound.message_sid,
-        delivery_status=RECEIVED,
-    )
-    received = Received(entry.id, participant, sender_id, entry.created_at)
-    if staff is not None:
-        return replace(received, staff_username=staff.username, text=inbound.body.strip())
-    if participant is None:
-        texts = tuple(messages(current_study(), "unknown_sender"))
-        log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
-        return replace(received, twiml=texts)
-    keyword = keyword_of(inbound.body)
-    if keyword is Keyword.STOP:
-        changed = set_opted_out(session=session, participant_id=participant.id, opted_out=True)
-        # One confirmation, at the first STOP; nothing at all for a repeated one.
-        return replace(received, reply_key="sms_opted_out" if changed else None)
-    if keyword is Keyword.START:
-        set_opted_out(session=session, participant_id=participant.id, opted_out=False)
-        return replace(received, reply_key="sms_opted_in")
-    if keyword is Keyword.HELP:
-        return replace(received, reply_key="sms_help")
-    if not inbound.body.strip():
-        return replace(received, reply_key="text_only")
-    text = resolve_numbered_reply(
-        session=session, participant_id=participant.id, text=inbound.body.strip()
-    )
-    return replace(received, text=text)
-
-
-def set_opted_out(*, session: Session, participant_id: int, opted_out: bool) -> bool:
-    """Opt a participant out (or back in); False when they already were."""
-    unchanged = (
-        Participant.opted_out_at.is_(None) if opted_out else Participant.opted_out_at.is_not(None)
-    )
-    result = session.execute(
-        update(Participant)
-        .where(Participant.id == participant_id, unchanged)
-        .values(opted_out_at=utcnow() if opted_out else None)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
-
-
-def update_delivery_status(
-    *, session: Session, message_sid: str, status: str, error_code: str | None
-) -> MessageLog | None:
-    """Record Twilio's delivery report on the outbound message it is about (None: unknown)."""
-    entry = session.execute(
-        select(MessageLog).where(
-            MessageLog.channel == Channel.SMS,
-            MessageLog.direction == Direction.OUTBOUND,
-            MessageLog.external_id == message_sid,
-        )
-    ).scalar_one_or_none()
-    if entry is None:
-        return None
-    if STATUS_ORDER[status] >= STATUS_ORDER.get(entry.delivery_status or "", -1):
-        entry.delivery_status = status
-        if error_code:
-            entry.error = f"Twilio error {error_code}"
-    return entry
-
-
-def _in_session(work: Callable[..., Any], **arguments: Any) -> Any:
-    """Run one repository function in its own committed session (called in a thread)."""
-    with session_scope() as session:
-        return work(session=session, **arguments)
-
-
-async def _db(work: Callable[..., Any], **arguments: Any) -> Any:
-    return await asyncio.to_thread(_in_session, work, **arguments)
-
-
-def log_twiml_replies(*, session: Session, sender_id: str, texts: Sequence[str]) -> None:
-    """Log the messages answered in a webhook's TwiML (Twilio sends them; no SID is known)."""
-    for text in texts:
-        log_message(
-            session=session,
-            sender_id=sender_id,
-            channel=Channel.SMS,
-            direction=Direction.OUTBOUND,
-            text=text,
-            delivery_status=SENT,
-        )
-
-
 # --- sending ------------------------------------------------------------------------
 
 
@@ -334,7 +157,7 @@ async def send_to_participant(
 
 
 async def send_wording(participant: Participant, key: str, *, ignore_opt_out: bool) -> None:
-    """Send one of the study's wordings (bot.wording) to a participant by SMS."""
+    """Send one of the study's wordings (bot.study.wording) to a participant by SMS."""
     texts = await asyncio.to_thread(lambda: messages(current_study(), key))
     for text in texts:
         await send_to_participant(participant, text, ignore_opt_out=ignore_opt_out)
@@ -529,7 +352,9 @@ class TwilioSmsInput(InputChannel):
         except ValueError as error:
             return response.json({"error": str(error)}, status=400)
         try:
-            received: Received = await _db(receive_sms, inbound=inbound)
+            received: Received = await in_session_async(
+                lambda session: receive_sms(session=session, inbound=inbound)
+            )
         except IntegrityError:
             logger.info("twilio: message %s was already received; ignored", inbound.message_sid)
             return _twiml()
@@ -605,11 +430,11 @@ class TwilioSmsInput(InputChannel):
         status = (_first(params, "MessageStatus") or _first(params, "SmsStatus")).lower()
         if not MESSAGE_SID_PATTERN.fullmatch(message_sid) or status not in STATUS_ORDER:
             return response.json({"error": "MessageSid or MessageStatus is not valid"}, status=400)
-        entry = await _db(
-            update_delivery_status,
-            message_sid=message_sid,
-            status=status,
-            error_code=_first(params, "ErrorCode") or None,
+        error_code = _first(params, "ErrorCode") or None
+        entry = await in_session_async(
+            lambda session: update_delivery_status(
+                session=session, message_sid=message_sid, status=status, error_code=error_code
+            )
         )
         if entry is None:
             logger.info("twilio: status %s for unknown message %s", status, message_sid)

@@ -25,14 +25,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
-from bot.channels.records import record_message
+from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction
 from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
+from bot.messaging.message_log import record_message
 from bot.safety.turn_guard import guarded
-from bot.settings import get_settings
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.settings import Settings, get_settings, require_secret
+from bot.core.settings import Settings, get_settings, require_secret
 
 logger = logging.getLogger(__name__)
 

@@ -28,10 +28,9 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.crypto import address_digest
-from bot.db.models import Channel
-from bot.delivery import SendError, Sent
-from bot.settings import Settings, SettingsError, get_settings, require_secret
+from bot.clients.base import SendError, Sent
+from bot.core.crypto import address_digest
+from bot.core.settings import Settings, SettingsError, get_settings, require_secret
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ def webhook_secret(settings: Settings) -> str:
 
 def chat_key(chat_id: str) -> str:
     """A short keyed hash of a chat ID: names a chat in the log without revealing it."""
-    return address_digest(Channel.TELEGRAM.value, chat_id)[:16]
+    return address_digest("telegram", chat_id)[:16]
 
 
 def callback_data_for(payload: str) -> str:
@@ -114,9 +113,9 @@ def _send_error(error: TelegramError) -> SendError:
 
 
 class TelegramClient:
-    """Sends through the Bot API (implements `bot.delivery.ChannelClient`)."""
+    """Sends through the Bot API (implements `bot.clients.base.ChannelClient`)."""
 
-    channel = Channel.TELEGRAM
+    channel = "telegram"
 
     def __init__(self, token: str, *, api_base_url: str = "https://api.telegram.org") -> None:
         api = api_base_url.rstrip("/")

@@ -25,10 +25,9 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from bot.channels.numbered_choices import options_line, with_options
-from bot.db.models import Channel
-from bot.delivery import SendError, Sent
-from bot.settings import Settings, get_settings, require_secret
+from bot.clients.base import SendError, Sent
+from bot.clients.numbered_options import options_line, with_options
+from bot.core.settings import Settings, get_settings, require_secret
 
 logger = logging.getLogger(__name__)
 # The twilio library logs the headers of every request at INFO: keep that to warnings.
@@ -174,7 +173,7 @@ def _send_error(error: Exception) -> SendError:
 class TwilioSmsClient:
     """Sends SMS through Twilio's REST API (the participant channel and staff alerts)."""
 
-    channel = Channel.SMS
+    channel = "sms"
 
     def __init__(self, config: TwilioConfig, *, rest_client: Client | None = None) -> None:
         self.config = config

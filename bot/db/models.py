@@ -92,7 +92,7 @@ class Participant(Base):
     # The conversation ID Rasa keys its tracker by (never the phone number).
     sender_id: Mapped[str] = Column(String(255), nullable=False, unique=True)
     channel: Mapped[Channel] = Column(_enum(Channel, "channel"), nullable=False)
-    # The phone number or Telegram chat ID, encrypted (bot.crypto); never stored in clear.
+    # The phone number or Telegram chat ID, encrypted (bot.core.crypto); never stored in clear.
     address_encrypted: Mapped[str | None] = Column(Text)
     # A keyed hash of the address, to find the participant a message comes from.
     address_hash: Mapped[str | None] = Column(String(64))
@@ -395,7 +395,7 @@ class StaffUser(Base):
     active: Mapped[bool] = Column(Boolean, nullable=False, default=True, server_default=true())
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = Column(UTCDateTime)
-    # Where alerts reach them, encrypted (bot.crypto), and keyed hashes to recognise a reply.
+    # Where alerts reach them, encrypted (bot.core.crypto), and keyed hashes to recognise a reply.
     phone_encrypted: Mapped[str | None] = Column(Text)
     phone_hash: Mapped[str | None] = Column(String(64))
     telegram_chat_id_encrypted: Mapped[str | None] = Column(Text)

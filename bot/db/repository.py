@@ -37,7 +37,7 @@ def get_participant_by_study_id(*, session: Session, study_id: str) -> Participa
 
 
 def get_participant_by_address_hash(*, session: Session, address_hash: str) -> Participant | None:
-    """The participant a phone number or chat ID belongs to (see bot.crypto.address_digest)."""
+    """The participant a phone number or chat ID belongs to (see bot.core.crypto.address_digest)."""
     return session.execute(
         select(Participant).where(Participant.address_hash == address_hash)
     ).scalar_one_or_none()

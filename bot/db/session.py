@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.settings import get_settings
+from bot.core.settings import get_settings
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -68,6 +71,17 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def in_session(work: Callable[[Session], T]) -> T:
+    """Run `work(session)` in its own committed transaction."""
+    with session_scope() as session:
+        return work(session)
+
+
+async def in_session_async(work: Callable[[Session], T]) -> T:
+    """`in_session` on a worker thread: sync repository code called from async code."""
+    return await asyncio.to_thread(in_session, work)
 
 
 def dispose_engines() -> None:

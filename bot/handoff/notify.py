@@ -16,16 +16,16 @@ from dataclasses import dataclass
 from bot.alerts.sms_staff import SmsStaffSender
 from bot.alerts.telegram_staff import TelegramStaffSender
 from bot.alerts.texts import handoff_url, new_message_notice
+from bot.clients.base import SendError
 from bot.clients.telegram_bot import TelegramClient
 from bot.clients.twilio_sms import TwilioSmsClient
-from bot.crypto import decrypt
+from bot.core.crypto import decrypt
+from bot.core.settings import Settings, get_settings
 from bot.db.models import StaffUser
 from bot.db.repository import get_participant_by_sender
 from bot.db.session import session_scope
-from bot.delivery import SendError
 from bot.handoff.repository import active_handoff
-from bot.settings import Settings, get_settings
-from bot.study import current_study
+from bot.study.config import current_study
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Messages from staff (and handoff notices) to a participant, over their own channel.
 
-SMS and Telegram go through `bot.delivery.deliver` (logged, retried, opt-outs kept; an SMS
+SMS and Telegram go through `bot.messaging.delivery.deliver` (logged, retried, opt-outs kept; an SMS
 participant who opted out but has written since is answered, as the SMS channel does).
 The web chat has no push: its messages are logged as "queued", and the chat page fetches
 them (`bot.web.chat_updates`), which marks them delivered.
@@ -11,36 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 
+from bot.clients.base import ChannelClient
 from bot.clients.telegram_bot import TelegramClient
 from bot.clients.twilio_sms import TwilioSmsClient, split_for_sms
-from bot.db.models import Channel, Direction, MessageLog, Participant
+from bot.core.settings import Settings, get_settings
+from bot.db.models import Channel, Participant
 from bot.db.session import session_scope
-from bot.delivery import FAILED, QUEUED, ChannelClient, Outcome, deliver
-from bot.handoff.repository import latest_inbound_at, mark_sent_by
-from bot.settings import Settings, get_settings
+from bot.handoff.repository import latest_inbound_at
+from bot.messaging.delivery import FAILED, QUEUED, Outcome, deliver, log_outbound
 
 logger = logging.getLogger(__name__)
-
-
-def _log(
-    participant: Participant, text: str, status: str, error: str | None, sent_by: str | None
-) -> int:
-    with session_scope() as session:
-        entry = MessageLog(
-            participant_id=participant.id,
-            sender_id=participant.sender_id,
-            channel=participant.channel,
-            direction=Direction.OUTBOUND,
-            text=text,
-            delivery_status=status,
-            error=error,
-            sent_by=sent_by,
-            attempts=0,
-        )
-        session.add(entry)
-        session.flush()
-        return entry.id
 
 
 def _wrote_since_opt_out(participant: Participant) -> bool:
@@ -52,9 +34,8 @@ def _wrote_since_opt_out(participant: Participant) -> bool:
     return latest is not None and latest >= participant.opted_out_at
 
 
-def _mark(log_ids: list[int], username: str) -> None:
-    with session_scope() as session:
-        mark_sent_by(session=session, log_ids=log_ids, username=username)
+async def _log(participant: Participant, text: str, status: str, **details: str | None) -> int:
+    return await asyncio.to_thread(partial(log_outbound, participant, text, status, **details))
 
 
 class ParticipantMessenger:
@@ -91,9 +72,7 @@ class ParticipantMessenger:
         """Send texts in order; `sent_by` names the staff member who typed them."""
         if participant.channel is Channel.WEB:
             return [
-                Outcome(
-                    await asyncio.to_thread(_log, participant, text, QUEUED, None, sent_by), QUEUED
-                )
+                Outcome(await _log(participant, text, QUEUED, sent_by=sent_by), QUEUED)
                 for text in texts
             ]
         client = self._client_for(participant.channel)
@@ -105,17 +84,12 @@ class ParticipantMessenger:
             )
             error = f"{participant.channel.value} is not enabled"
             return [
-                Outcome(
-                    await asyncio.to_thread(_log, participant, text, FAILED, error, sent_by), FAILED
-                )
+                Outcome(await _log(participant, text, FAILED, error=error, sent_by=sent_by), FAILED)
                 for text in texts
             ]
         parts = self._parts(participant, texts)
         answered = await asyncio.to_thread(_wrote_since_opt_out, participant)
-        outcomes = await deliver(client, participant, parts, ignore_opt_out=answered)
-        if sent_by:
-            await asyncio.to_thread(_mark, [outcome.log_id for outcome in outcomes], sent_by)
-        return outcomes
+        return await deliver(client, participant, parts, ignore_opt_out=answered, sent_by=sent_by)
 
     def _client_for(self, channel: Channel) -> ChannelClient | None:
         if channel is Channel.SMS:

@@ -150,14 +150,3 @@ def latest_inbound_at(*, session: Session, participant_id: int) -> datetime | No
         .order_by(MessageLog.id.desc())
         .limit(1)
     ).scalar_one_or_none()
-
-
-def mark_sent_by(*, session: Session, log_ids: list[int], username: str) -> None:
-    """Record which staff member typed these outbound messages."""
-    if log_ids:
-        session.execute(
-            update(MessageLog)
-            .where(MessageLog.id.in_(log_ids))
-            .values(sent_by=username)
-            .execution_options(synchronize_session=False)
-        )

@@ -17,9 +17,8 @@ Every step is audited (`handoff.*`, staff language only).
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -28,20 +27,20 @@ from sqlalchemy.orm import Session
 
 from bot.clients.rasa_http import RasaApiError, RasaHttpApi
 from bot.clients.telegram_bot import TelegramClient
+from bot.core.settings import Settings, get_settings
 from bot.db.models import Escalation, Participant, StaffUser
-from bot.db.session import session_scope
+from bot.db.session import in_session_async
 from bot.db.types import utcnow
-from bot.delivery import Outcome
+from bot.escalation.queue import acknowledge
 from bot.handoff import repository
 from bot.handoff.participants import ParticipantMessenger
 from bot.handoff.repository import HandoffView
-from bot.settings import Settings, get_settings
+from bot.messaging.delivery import Outcome
 from bot.staff import audit
 from bot.staff.auth import get_user_by_username
-from bot.staff.escalation_queue import acknowledge
 from bot.staff.permissions import NotAllowed, Permission, allows
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -61,15 +60,6 @@ class TakeOver:
 
     handoff: HandoffView
     started: bool
-
-
-def _in_session(work: Callable[[Session], T]) -> T:
-    with session_scope() as session:
-        return work(session)
-
-
-async def _db(work: Callable[[Session], T]) -> T:
-    return await asyncio.to_thread(_in_session, work)
 
 
 def _actor(session: Session, username: str) -> StaffUser:
@@ -93,7 +83,9 @@ class Handoffs:
 
     async def take_over(self, *, escalation_id: int, actor: str, via: str) -> TakeOver:
         """Take over the conversation of an escalation's participant; HandoffError says why not."""
-        claim = await _db(lambda session: self._claim(session, escalation_id, actor, via))
+        claim = await in_session_async(
+            lambda session: self._claim(session, escalation_id, actor, via)
+        )
         if not claim.started:
             return claim
         handoff = claim.handoff
@@ -101,7 +93,9 @@ class Handoffs:
             await self._rasa.pause(handoff.sender_id)
         except RasaApiError as error:
             reason = str(error)
-            await _db(lambda session: self._undo_claim(session, handoff, actor, reason))
+            await in_session_async(
+                lambda session: self._undo_claim(session, handoff, actor, reason)
+            )
             raise HandoffError(
                 f"The assistant could not be paused: {reason}. Try again."
             ) from error
@@ -117,14 +111,14 @@ class Handoffs:
 
     async def hand_back(self, *, handoff_id: int, actor: str, via: str) -> HandoffView:
         """Give the conversation back to the assistant; HandoffError if it cannot be done."""
-        handoff = await _db(lambda session: self._active(session, handoff_id, actor))
+        handoff = await in_session_async(lambda session: self._active(session, handoff_id, actor))
         try:
             await self._rasa.resume(handoff.sender_id)
         except RasaApiError as error:
             raise HandoffError(
                 f"The assistant could not be resumed: {error}. Try again."
             ) from error
-        ended = await _db(lambda session: self._end(session, handoff, actor, via))
+        ended = await in_session_async(lambda session: self._end(session, handoff, actor, via))
         if ended:
             await self._tell_participant(handoff, "handoff_ended")
             logger.info("handoff %s handed back via %s", handoff.handoff_id, via)
@@ -139,13 +133,15 @@ class Handoffs:
             raise HandoffError(
                 f"A message can be at most {MAX_STAFF_MESSAGE_CHARACTERS} characters."
             )
-        handoff = await _db(lambda session: self._held_by(session, handoff_id, actor))
-        participant = await _db(lambda session: session.get(Participant, handoff.participant_id))
+        handoff = await in_session_async(lambda session: self._held_by(session, handoff_id, actor))
+        participant = await in_session_async(
+            lambda session: session.get(Participant, handoff.participant_id)
+        )
         if participant is None:
             raise HandoffError("The participant is no longer enrolled.")
         outcomes = await self._messenger.send(participant, [text], sent_by=handoff.staff_username)
         log_ids = ", ".join(str(outcome.log_id) for outcome in outcomes)
-        await _db(
+        await in_session_async(
             lambda session: audit.record(
                 session=session,
                 actor=actor,
@@ -240,7 +236,9 @@ class Handoffs:
         return ended
 
     async def _tell_participant(self, handoff: HandoffView, key: str) -> None:
-        participant = await _db(lambda session: session.get(Participant, handoff.participant_id))
+        participant = await in_session_async(
+            lambda session: session.get(Participant, handoff.participant_id)
+        )
         if participant is None:
             return
         texts: Sequence[str] = _wording(key, handoff.staff_name)

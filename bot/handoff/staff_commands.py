@@ -11,27 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from bot.alerts.texts import escalation_url, handoff_url
+from bot.core.settings import SettingsError, get_settings
 from bot.db.models import Escalation, EscalationStatus
-from bot.db.session import session_scope
-from bot.delivery import FAILED, SUPPRESSED
-from bot.handoff.repository import HandoffView, active_handoff, active_handoffs_of
-from bot.handoff.service import HandoffError, Handoffs
-from bot.settings import SettingsError, get_settings
-from bot.staff.auth import get_user_by_username
-from bot.staff.escalation_queue import (
+from bot.db.session import in_session_async, session_scope
+from bot.escalation.queue import (
     EscalationNotFound,
     acknowledge,
     escalation_for_ack_code,
     queue_entry,
 )
+from bot.handoff.repository import HandoffView, active_handoff, active_handoffs_of
+from bot.handoff.service import HandoffError, Handoffs
+from bot.messaging.delivery import FAILED, SUPPRESSED
+from bot.staff.auth import get_user_by_username
 from bot.staff.permissions import NotAllowed
-from bot.study import current_study
+from bot.study.config import current_study
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +40,6 @@ ACK_COMMAND = re.compile(r"\s*ACK\s+([A-Za-z0-9]{4,12})\s*", re.IGNORECASE)
 TAKE_COMMAND = re.compile(r"\s*TAKE\s+([A-Za-z0-9]{4,12})\s*", re.IGNORECASE)
 DONE_COMMAND = re.compile(r"\s*/?done(?:@\w+)?\s*", re.IGNORECASE)
 NOT_ALLOWED = "Your account cannot act on alerts."
-
-
-def _in_session(work: Callable[[Session], T]) -> T:
-    with session_scope() as session:
-        return work(session)
-
-
-async def _db(work: Callable[[Session], T]) -> T:
-    return await asyncio.to_thread(_in_session, work)
 
 
 def staff_sender_id(staff_user_id: int) -> str:
@@ -80,7 +70,9 @@ def _acknowledge(session: Session, escalation_id: int, username: str, via: str) 
 async def acknowledge_by_id(*, username: str, escalation_id: int, via: str) -> tuple[bool, str]:
     """Acknowledge an escalation by its ID (a Telegram button)."""
     try:
-        return await _db(lambda session: _acknowledge(session, escalation_id, username, via))
+        return await in_session_async(
+            lambda session: _acknowledge(session, escalation_id, username, via)
+        )
     except EscalationNotFound:
         return False, f"There is no alert #{escalation_id}."
     except NotAllowed:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 
 from bot.alerts.sms_staff import SmsStaffSender
+from bot.clients.base import SendError
 from bot.clients.twilio_sms import TwilioSmsClient
-from bot.delivery import SendError
+from bot.core.settings import SettingsError
 from bot.handoff import staff_commands
 from bot.handoff.service import open_handoffs
-from bot.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 

@@ -25,14 +25,14 @@ from telegram import Chat, Update
 
 from bot.alerts.repository import delivery_by_external_id
 from bot.alerts.telegram_staff import ACK_PREFIX, TAKE_PREFIX
+from bot.clients.base import SendError
 from bot.clients.telegram_bot import TelegramClient, chat_key
+from bot.core.settings import SettingsError
 from bot.db.models import AlertChannel, Channel, Direction
 from bot.db.repository import log_message
 from bot.db.session import session_scope
-from bot.delivery import SendError
 from bot.handoff import staff_commands
 from bot.handoff.service import open_handoffs
-from bot.settings import SettingsError
 from bot.staff.auth import user_for_telegram_chat
 
 logger = logging.getLogger(__name__)

@@ -4,5 +4,9 @@
   `SpacyNLP` loads (from the YAML lexicon in `lexicon/`);
 - `components`: the `trialbot_spelling` and `trialbot_negation` spaCy factories;
 - `analysis`: what the rest of the project uses (`load_pipeline`, `red_flags_in`,
-  `symptoms_in`, `symptom_info`, `RED_FLAG_CATEGORIES`).
+  `symptoms_in`, `symptom_info`, `RED_FLAG_CATEGORIES`);
+- `numbered_reply`: the Rasa component that reads a bare "3" as the intent `answer`;
+- `report` and `data_check`: the NLU evaluation (`make eval`) and the training-data checks.
+
+Imports nothing app-side (the red-flag guard that uses it inside Rasa is `bot.safety`).
 """

@@ -1,7 +1,9 @@
 """Proactive outreach that survives restarts: check-in prompts, nudges, visit and dose reminders.
 
 Planned into the `scheduled_messages` due-jobs table (`bot.outreach.planner`) and sent by
-one worker process (`bot.outreach.worker`, `trialbot worker`), exactly once at most. The
-policies (quiet hours, late messages, at most once, nudges, at risk of dropping out) are
-stated in those two modules' docstrings.
+a worker process (`bot.outreach.worker`, `trialbot worker`, on `bot.core.worker`), at most
+once. The policies (quiet hours, late messages, at most once, nudges, at risk of dropping
+out) are stated in those two modules' docstrings.
+
+May import `bot.messaging`, `bot.escalation`, `bot.participants`, `bot.study` and the base.
 """

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from bot.clients.base import ChannelClient
+from bot.core.settings import Settings
 from bot.db.models import Channel
-from bot.delivery import ChannelClient
-from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

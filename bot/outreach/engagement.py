@@ -26,7 +26,7 @@ from bot.db.models import (
     MessageLog,
     Participant,
 )
-from bot.escalations import raise_escalation
+from bot.escalation.records import raise_escalation
 from bot.outreach.repository import sent_prompt_times
 
 logger = logging.getLogger(__name__)

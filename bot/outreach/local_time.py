@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.study import QuietHours
+from bot.study.config import QuietHours
 
 
 def zone_of(name: str) -> ZoneInfo:

@@ -69,7 +69,7 @@ from bot.outreach.local_time import (
     zone_of,
 )
 from bot.outreach.repository import Kind, Planned, insert_planned
-from bot.study import StudyConfig
+from bot.study.config import StudyConfig
 
 logger = logging.getLogger(__name__)
 

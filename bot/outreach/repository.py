@@ -29,7 +29,7 @@ class Kind(str, enum.Enum):
     CHECKIN_NUDGE = "checkin_nudge"
     VISIT_REMINDER = "visit_reminder"
     DOSE_REMINDER = "dose_reminder"
-    # Thanks for a milestone bonus, then a request for feedback (bot/incentives.py).
+    # Thanks for a milestone bonus, then a request for feedback (bot/participants/incentives.py).
     MILESTONE = "milestone"
 
 

@@ -8,7 +8,7 @@ Every tick (30 s by default):
 2. send: each pending message due by now is claimed with a conditional UPDATE
    (pending -> sending; a claim another worker won is left alone), checked, sent, and
    recorded as sent, skipped or failed;
-3. retry: `bot.delivery.retry_failed` for each enabled channel.
+3. retry: `bot.messaging.delivery.retry_failed` for each enabled channel.
 
 At most once. A message found in 'sending' when a worker starts was claimed by a worker
 that stopped before recording the result: it may or may not have gone out, so it is marked
@@ -16,7 +16,7 @@ failed with a note and NOT sent again. A duplicate reminder is worse than a miss
 (it confuses people and erodes trust; the next prompt or reminder follows anyway). Only
 when no connection to Rasa could be made is a claimed check-in prompt put back to pending,
 since it certainly was not sent. A one-way text the channel refused is retried by
-`bot.delivery` from the message log, never by sending the scheduled message again.
+`bot.messaging.delivery` from the message log, never by sending the scheduled message again.
 
 Late messages (due while the worker was down, or Rasa was unreachable): sent late within
 the study's `outreach.late_grace_minutes` of their due time; older ones are skipped with
@@ -35,7 +35,7 @@ Checked just before sending (a message that fails a check is skipped with a note
 Check-in prompts go through Rasa (`trigger_intent` of `start_checkin` with the entity
 `trigger: schedule`, output on the participant's channel), so the check-in conversation
 starts there. Nudges, visit and dose reminders are one-way texts sent with
-`bot.delivery.deliver` (logged, retried, opt-outs kept).
+`bot.messaging.delivery.deliver` (logged, retried, opt-outs kept).
 
 Nudge: once a prompt is sent, one nudge is planned `nudge_after_minutes` later (key
 `nudge:<prompt id>`, so at most one per prompt). A nudge that would land in quiet hours is
@@ -50,9 +50,7 @@ other worker is mid-send.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,8 +59,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import incentives
+from bot.clients.base import ChannelClient
 from bot.clients.rasa_http import RasaApiError, RasaHttpApi, RasaUnavailable
+from bot.core.settings import Settings, require_secret
+from bot.core.worker import Worker, command
 from bot.db.models import (
     Appointment,
     AppointmentStatus,
@@ -72,9 +72,9 @@ from bot.db.models import (
     ParticipantStatus,
     ScheduledMessage,
 )
-from bot.db.session import session_scope
+from bot.db.session import in_session, in_session_async
 from bot.db.types import utcnow
-from bot.delivery import FAILED, SUPPRESSED, ChannelClient, Outcome, deliver, retry_failed
+from bot.messaging.delivery import FAILED, SUPPRESSED, Outcome, deliver, retry_failed
 from bot.outreach import engagement
 from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_clients
 from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
@@ -91,9 +91,9 @@ from bot.outreach.repository import (
     mark_interrupted,
     release,
 )
-from bot.settings import Settings, require_secret
-from bot.study import StudyConfig, current_study
-from bot.wording import messages
+from bot.participants import incentives
+from bot.study.config import StudyConfig, current_study
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -148,13 +148,12 @@ class TickReport:
             self.failed += 1
 
 
-def _in_session(work: Callable[[Session], Any]) -> Any:
-    with session_scope() as session:
-        return work(session)
-
-
-class OutreachWorker:
+class OutreachWorker(Worker):
     """Plans and sends proactive messages from the due-jobs table; see the module docstring."""
+
+    name = "outreach worker"
+    default_interval = TICK_SECONDS
+    description = "Send check-in prompts, nudges and reminders when due (until stopped)."
 
     def __init__(
         self,
@@ -166,14 +165,13 @@ class OutreachWorker:
         ahead: timedelta = PLAN_AHEAD,
         batch: int = 200,
     ) -> None:
+        super().__init__()
         self._rasa = rasa
         self._clients = dict(clients)
         self._clock = clock
         self._study = study
         self._ahead = ahead
         self._batch = batch
-        self._started = False
-        self._stop: asyncio.Event | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> OutreachWorker:
@@ -198,63 +196,39 @@ class OutreachWorker:
             mark_interrupted(session=session, message_ids=ids, note=INTERRUPTED)
             return ids
 
-        ids: list[int] = await asyncio.to_thread(_in_session, work)
+        ids: list[int] = await in_session_async(work)
         for message_id in ids:
             logger.warning("outreach %s was interrupted mid-send: marked failed", message_id)
-        self._started = True
         return ids
 
     async def tick(self) -> TickReport:
         """Plan, send what is due, and retry failed deliveries."""
-        if not self._started:
-            await self.start()
+        await self.ensure_started()
         study, now = self._study(), self._clock()
         report = TickReport(planned=await asyncio.to_thread(self._plan, study, now))
         seen: set[int] = set()
         while True:
-            due = await asyncio.to_thread(_in_session, self._due_ids(now))
+            due = await in_session_async(self._due_ids(now))
             fresh = [message_id for message_id in due if message_id not in seen]
             if not fresh:
                 break
             for message_id in fresh:
-                if self._stopping():
+                if self.stopping:
                     return report
                 seen.add(message_id)
                 report.count(await self._process(message_id, study))
         report.retried = await self._retry_failed()
         return report
 
-    async def run_forever(
-        self, interval: float = TICK_SECONDS, stop: asyncio.Event | None = None
-    ) -> None:
-        """Tick every `interval` seconds until SIGTERM, SIGINT or `stop` is set.
+    def describe(self) -> str:
+        if not self._clients:
+            logger.warning("outreach: no participant channel is enabled; nothing will be sent")
+        return "channels: " + (", ".join(sorted(c.value for c in self._clients)) or "none")
 
-        A tick in progress finishes the message it is sending, then the worker stops (the
-        rest stay pending for the next start).
-        """
-        stop = self._stop = stop or asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        try:
-            await self.start()
-            logger.info("outreach worker started (every %s s)", interval)
-            while not stop.is_set():
-                try:
-                    await self.tick()
-                except Exception:
-                    logger.exception("outreach tick failed; trying again next tick")
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval)
-        finally:
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
-            logger.info("outreach worker stopped")
+    async def aclose(self) -> None:
+        await close_clients(self.clients)
 
     # --- steps -----------------------------------------------------------------------
-
-    def _stopping(self) -> bool:
-        return self._stop is not None and self._stop.is_set()
 
     def _plan(self, study: StudyConfig, now: datetime) -> int:
         def work(session: Session) -> int:
@@ -264,7 +238,7 @@ class OutreachWorker:
             )
             return summary.added + _plan_milestones(session, study, now, self._clients)
 
-        added: int = _in_session(work)
+        added: int = in_session(work)
         return added
 
     def _due_ids(self, now: datetime) -> Callable[[Session], list[int]]:
@@ -272,15 +246,15 @@ class OutreachWorker:
 
     async def _process(self, message_id: int, study: StudyConfig) -> OutreachStatus | None:
         """Claim, check and send one message; its final status (None: not ours, or back)."""
-        claimed = await asyncio.to_thread(
-            _in_session, lambda session: claim(session=session, message_id=message_id)
+        claimed = await in_session_async(
+            lambda session: claim(session=session, message_id=message_id)
         )
         if not claimed:
             return None
         now = self._clock()
         try:
-            job = await asyncio.to_thread(
-                _in_session, lambda session: self._prepare(session, message_id, study, now)
+            job = await in_session_async(
+                lambda session: self._prepare(session, message_id, study, now)
             )
             if isinstance(job, Skip):
                 return await self._finish(
@@ -350,8 +324,7 @@ class OutreachWorker:
         except RasaUnavailable as error:
             note = str(error)
             logger.warning("outreach %s: %s; will try again", job.message_id, note)
-            await asyncio.to_thread(
-                _in_session,
+            await in_session_async(
                 lambda session: release(session=session, message_id=job.message_id, note=note),
             )
             return OutreachStatus.PENDING
@@ -374,7 +347,7 @@ class OutreachWorker:
                 now=now,
             )
 
-        await asyncio.to_thread(_in_session, record)
+        await in_session_async(record)
         logger.info(
             "outreach %s (check-in prompt) sent to participant %s", job.message_id, participant.id
         )
@@ -418,8 +391,7 @@ class OutreachWorker:
         level: int | None = None,
     ) -> OutreachStatus:
         """Record a claimed message's final status, and log it (failures as warnings)."""
-        await asyncio.to_thread(
-            _in_session,
+        await in_session_async(
             lambda session: finish(
                 session=session,
                 message_id=message_id,
@@ -441,7 +413,7 @@ class OutreachWorker:
             try:
                 retried += await retry_failed(client, now=self._clock())
             except Exception:
-                logger.exception("retrying failed %s messages failed", client.channel.value)
+                logger.exception("retrying failed %s messages failed", client.channel)
         return retried
 
 
@@ -564,28 +536,13 @@ def _delivery_result(outcomes: Sequence[Outcome]) -> tuple[OutreachStatus, str |
     return OutreachStatus.SENT, None
 
 
-async def serve(settings: Settings, *, interval: float = TICK_SECONDS, once: bool = False) -> int:
-    """Run the worker from the settings until stopped (or for one tick)."""
-    worker = OutreachWorker.from_settings(settings)
-    if not worker.clients:
-        logger.warning("outreach: no participant channel is enabled; nothing will be sent")
-    try:
-        if once:
-            report = await worker.tick()
-            logger.info("outreach tick: %s", report)
-        else:
-            await worker.run_forever(interval)
-    finally:
-        await close_clients(worker.clients)
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.outreach.worker`: the same as `trialbot worker`."""
-    from bot.cli import main as cli_main
-
-    return cli_main(["worker", *(sys.argv[1:] if argv is None else argv)])
+    """`python -m bot.outreach.worker`: see `bot.core.worker.command`."""
+    return command(OutreachWorker, argv)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, so loggers are named bot.outreach.worker, not __main__.
+    from bot.outreach.worker import main as imported_main
+
+    sys.exit(imported_main())

@@ -47,7 +47,7 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.db.types import utcnow
-from bot.enrollment import address_of
+from bot.participants.enrollment import address_of
 from bot.staff import audit
 from bot.staff.audit import SYSTEM_ACTOR, AuditAction
 from bot.staff.auth import get_user_by_username

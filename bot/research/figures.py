@@ -68,7 +68,7 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.outreach.repository import Kind
-from bot.study import StudyConfig
+from bot.study.config import StudyConfig
 
 RESPONSE_WINDOW = timedelta(hours=24)
 # The definitions above, short, for pages and reports to show beside the figures.

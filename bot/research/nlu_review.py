@@ -33,6 +33,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from bot.core.settings import PROJECT_ROOT
 from bot.db.models import NluLabel, Participant
 from bot.db.types import utcnow
 from bot.research.conversations import (
@@ -48,10 +49,9 @@ from bot.research.conversations import (
     tracker_store_ready,
 )
 from bot.research.masking import mask_text, mask_texts
-from bot.settings import PROJECT_ROOT
 from bot.staff import audit
 from bot.staff.audit import SYSTEM_ACTOR, AuditAction
-from bot.study import FAQ_TOPICS
+from bot.study.config import FAQ_TOPICS
 
 logger = logging.getLogger(__name__)
 

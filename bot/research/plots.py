@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from bot.db.models import EscalationLevel
-from bot.pro_ctcae import SEVERITY
 from bot.research.figures import LEVELS, GradePoint, WeekEscalations, WeekRate
+from bot.study.pro_ctcae import SEVERITY
 
 WIDTH_INCHES = 9.0
 HEIGHT_INCHES = 4.0

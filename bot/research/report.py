@@ -26,7 +26,7 @@ from bot.research import plots
 from bot.research.figures import DEFINITIONS, Period, StudyFigures, study_figures
 from bot.staff import audit
 from bot.staff.audit import SYSTEM_ACTOR, AuditAction
-from bot.study import StudyConfig
+from bot.study.config import StudyConfig
 
 logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the report from the command line; 0 on success."""
     from bot.db.session import session_scope
-    from bot.study import current_study
+    from bot.study.config import current_study
 
     parser = build_parser()
     args = parser.parse_args(argv)

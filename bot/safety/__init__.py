@@ -10,10 +10,11 @@
   emergency reply and escalation exactly once, no message ends with no reply, and the
   conversation is left listening.
 
-The NLU side of the same check is `bot.nlp.red_flag_guard` (it makes the intent
+The NLU side of the same check is `bot.safety.red_flag_guard` (it makes the intent
 `emergency` inside Rasa); the dialogue side is `action_emergency` in
 `bot.actions.safety`. Both use this package's reply and escalation.
 
-Imports: the database layer, the study config and wording, and `bot.nlp`; never the
-actions or channels.
+Imports `bot.handoff` (is a person talking with the participant?), `bot.escalation`,
+`bot.study`, `bot.nlp`, `bot.db` and `bot.core`; never the actions or channels, which
+both call into it.
 """

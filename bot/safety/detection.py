@@ -6,8 +6,8 @@ directly: it does not depend on Rasa's NLU having run, on the model, or on the d
 
 from __future__ import annotations
 
+from bot.core.settings import get_settings
 from bot.nlp.analysis import RedFlag, load_pipeline, red_flags_in
-from bot.settings import get_settings
 
 # Longer texts are checked in pieces of this many characters (with an overlap), so a
 # very long message neither slows the check down nor hides a red flag at its end.

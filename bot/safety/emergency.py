@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Escalation, EscalationLevel, EscalationType
-from bot.escalations import raise_escalation
-from bot.study import StudyConfig
-from bot.wording import messages
+from bot.escalation.records import raise_escalation
+from bot.study.config import StudyConfig
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 

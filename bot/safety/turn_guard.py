@@ -43,13 +43,13 @@ from bot.core.retry import with_retries
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.repository import ensure_web_participant, get_participant_by_sender
 from bot.db.session import session_scope
-from bot.escalations import latest_inbound_message_id, raise_escalation
+from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.handoff.notify import notify_staff_of_message
 from bot.handoff.repository import active_handoff
 from bot.safety.detection import red_flags_in_text
 from bot.safety.emergency import emergency_texts, record_emergency
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def _red_flags(turn: Turn) -> list[str]:
     try:
         return [flag.category for flag in red_flags_in_text(text)]
     except Exception:
-        # The same check also runs inside Rasa's NLU (bot.nlp.red_flag_guard).
+        # The same check also runs inside Rasa's NLU (bot.safety.red_flag_guard).
         logger.exception("conversation %s: the red-flag check failed", turn.sender_id)
         return []
 

@@ -1,3 +1,5 @@
-"""Staff-side logic, independent of any channel: users and sign-in, permissions, the audit
-log, and the escalation queue (the console, Telegram buttons and SMS replies all call it).
+"""Staff accounts, independent of any channel: users and sign-in (`auth`), roles and
+permissions, and the audit log. The escalation queue staff act on is `bot.escalation.queue`.
+
+Imports `bot.participants` and the base.
 """

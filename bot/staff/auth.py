@@ -21,10 +21,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.crypto import address_digest, encrypt
+from bot.core.crypto import address_digest, encrypt
 from bot.db.models import Channel, SignInAttempt, StaffRole, StaffUser
 from bot.db.types import utcnow
-from bot.enrollment import EnrollmentError, normalise_phone
+from bot.participants.enrollment import EnrollmentError, normalise_phone
 from bot.staff import audit
 from bot.staff.audit import AuditAction
 

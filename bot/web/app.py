@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
-from bot.settings import get_settings
-from bot.study import current_study
+from bot.core.settings import get_settings
+from bot.study.config import current_study
 from bot.web.chat_updates import router as chat_updates_router
 from bot.web.console import mount_console
 

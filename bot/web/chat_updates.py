@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 
 from bot.db.models import Channel, Direction, MessageLog, StaffUser
 from bot.db.session import session_scope
-from bot.delivery import QUEUED
+from bot.messaging.delivery import QUEUED
 
 router = APIRouter()
 

@@ -52,7 +52,8 @@ def test_feeling_answers(text: str, point: int | None) -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [("yes", "yes"), ("yep", "yes"), ("no", "no"), ("missed some", "some"), ("some", "some"),
-     ("mostly", "some"), ("maybe", None)],
+     ("mostly", "some"), ("maybe", None), ("forgot", "no"), ("i forgot to take it", "no"),
+     ("Missed it", "no"), ("didnt take them", "no")],
 )  # fmt: skip
 def test_medicine_answers(text: str, value: str | None) -> None:
     assert read_medicine(text) == value

@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.faq import ActionAnswerFaq, ActionExplainSimpler, faq_topic
-from bot.study import FAQ_TOPICS, load_study_config
+from bot.study.config import FAQ_TOPICS, load_study_config
 from tests.actions.conftest import TrackerFactory
 from tests.actions.scenarios import selected_faq, texts
 from tests.conftest import EXAMPLE_STUDY
@@ -57,7 +57,7 @@ async def test_editing_the_config_changes_the_answer_without_retraining(
     config["compensation"]["per_visit"] = 40
     study_file.write_text(yaml.safe_dump(config))
     monkeypatch.setenv("STUDY_CONFIG", str(study_file))
-    from bot.settings import get_settings
+    from bot.core.settings import get_settings
 
     get_settings.cache_clear()
     tracker = make_tracker(intent="faq", response_selector=selected_faq("compensation"))
@@ -87,7 +87,7 @@ async def test_missing_topic_gets_general_answer_and_coordinator(
     del config["faq"]["placebo"]
     study_file.write_text(yaml.safe_dump(config))
     monkeypatch.setenv("STUDY_CONFIG", str(study_file))
-    from bot.settings import get_settings
+    from bot.core.settings import get_settings
 
     get_settings.cache_clear()
 
@@ -111,7 +111,7 @@ async def test_empty_study_config_never_crashes(
     study_file = tmp_path / "empty.yml"
     study_file.write_text("")
     monkeypatch.setenv("STUDY_CONFIG", str(study_file))
-    from bot.settings import get_settings
+    from bot.core.settings import get_settings
 
     get_settings.cache_clear()
 

@@ -21,7 +21,7 @@ from bot.actions.safety import (
     ActionWithdrawInfo,
 )
 from bot.db.models import DoseReport, Escalation, EscalationLevel, EscalationType
-from bot.study import load_study_config
+from bot.study.config import load_study_config
 from tests.actions.conftest import TrackerFactory
 from tests.actions.scenarios import texts
 from tests.conftest import EXAMPLE_STUDY

@@ -19,7 +19,7 @@ from bot.actions.symptoms import (
 )
 from bot.db.models import Channel, Escalation, EscalationLevel, EscalationType, SymptomReport
 from bot.db.repository import enroll_participant, record_symptom
-from bot.pro_ctcae import Attribute
+from bot.study.pro_ctcae import Attribute
 from tests.actions.conftest import TrackerFactory
 from tests.actions.scenarios import texts
 

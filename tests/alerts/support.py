@@ -17,7 +17,8 @@ import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-import bot.delivery
+import bot.messaging.delivery
+from bot.core.settings import get_settings
 from bot.db.models import (
     AlertDelivery,
     Channel,
@@ -33,12 +34,11 @@ from bot.db.models import (
 from bot.db.repository import log_message
 from bot.db.session import session_scope
 from bot.db.types import utcnow
-from bot.enrollment import enroll, link_telegram_chat
-from bot.escalations import raise_escalation
-from bot.settings import get_settings
+from bot.escalation.records import raise_escalation
+from bot.participants.enrollment import enroll, link_telegram_chat
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
-from bot.study import current_study
+from bot.study.config import current_study
 from tests.conftest import EXAMPLE_STUDY
 from tests.handoff.rasa_conversations import RasaConversationsStandIn
 from tests.stand_ins.telegram_api import TelegramApiStandIn
@@ -164,7 +164,7 @@ def alert_env(
     monkeypatch.setenv("RASA_API_TOKEN", rasa_api.token)
     study = write_study(tmp_path / "study.yml", alerts_section())
     monkeypatch.setenv("STUDY_CONFIG", str(study))
-    monkeypatch.setattr(bot.delivery, "IMMEDIATE_BACKOFF", (0.01, 0.01))
+    monkeypatch.setattr(bot.messaging.delivery, "IMMEDIATE_BACKOFF", (0.01, 0.01))
     get_settings.cache_clear()
     return database_url
 

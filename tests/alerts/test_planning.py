@@ -22,7 +22,7 @@ from bot.alerts.texts import CONSOLE_PATH, AlertFacts, ack_notice_text, alert_te
 from bot.db.models import AlertChannel, EscalationLevel, EscalationType, StaffUser
 from bot.db.session import session_scope
 from bot.db.types import utcnow
-from bot.study import StudyConfig, StudyConfigError, parse_study_config
+from bot.study.config import StudyConfig, StudyConfigError, parse_study_config
 from bot.web.console import sessions
 from tests.alerts.support import alerts_section
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.alerts.worker import CATCH_UP, CLAIM_LEASE, RETRY_AFTER, AlertWorker
+from bot.core.settings import get_settings
 from bot.db.models import (
     AlertChannel,
     AlertDelivery,
@@ -28,10 +29,9 @@ from bot.db.models import (
     StaffUser,
 )
 from bot.db.session import session_scope
-from bot.escalations import raise_escalation
-from bot.settings import get_settings
-from bot.staff.escalation_queue import acknowledge
-from bot.study import load_study_config
+from bot.escalation.queue import acknowledge
+from bot.escalation.records import raise_escalation
+from bot.study.config import load_study_config
 from bot.supervisor import process_commands
 from tests.alerts.support import (
     GROUP_CHAT,

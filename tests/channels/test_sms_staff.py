@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.alerts.worker import AlertWorker
+from bot.core.settings import get_settings
 from bot.db.models import AuditEvent, Escalation, EscalationStatus, MessageLog, StaffUser
 from bot.db.session import session_scope
-from bot.settings import get_settings
-from bot.staff.escalation_queue import acknowledge, queue_entry
-from bot.study import current_study
-from bot.wording import messages
+from bot.escalation.queue import acknowledge, queue_entry
+from bot.study.config import current_study
+from bot.study.wording import messages
 from tests.alerts.support import (
     GROUP_CHAT,
     PARTICIPANT_PHONE,

@@ -24,17 +24,18 @@ from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 from sqlalchemy import select
 
-import bot.delivery
+import bot.messaging.delivery
 from bot.channels.telegram import SECRET_HEADER, TelegramInput, TelegramOutput
 from bot.channels.telegram_setup import main, register_webhook, remove_webhook
+from bot.clients.base import SENT
+from bot.core.settings import SettingsError, get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import get_participant_by_study_id
 from bot.db.session import session_scope
-from bot.delivery import FAILED, SENT
-from bot.enrollment import address_of, enroll, link_telegram_chat
-from bot.settings import SettingsError, get_settings
-from bot.study import current_study
-from bot.wording import messages
+from bot.messaging.delivery import FAILED
+from bot.participants.enrollment import address_of, enroll, link_telegram_chat
+from bot.study.config import current_study
+from bot.study.wording import messages
 from tests.stand_ins.telegram_api import (
     BLOCKED,
     TelegramApiStandIn,
@@ -74,7 +75,7 @@ def telegram_env(monkeypatch: pytest.MonkeyPatch, telegram_api: TelegramApiStand
     monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", telegram_api.base_url)
     monkeypatch.setenv("TELEGRAM_WEBHOOK_BASE_URL", WEBHOOK_BASE)
-    monkeypatch.setattr(bot.delivery, "IMMEDIATE_BACKOFF", (0.01, 0.01))
+    monkeypatch.setattr(bot.messaging.delivery, "IMMEDIATE_BACKOFF", (0.01, 0.01))
     get_settings.cache_clear()
 
 

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.alerts.worker import AlertWorker
+from bot.core.settings import get_settings
 from bot.db.models import Escalation, EscalationStatus, StaffUser
 from bot.db.session import session_scope
-from bot.settings import get_settings
-from bot.staff.escalation_queue import queue_entry, resolve
-from bot.study import current_study
+from bot.escalation.queue import queue_entry, resolve
+from bot.study.config import current_study
 from tests.alerts.support import (
     GROUP_CHAT,
     PUBLIC_URL,

@@ -22,21 +22,21 @@ from sanic import Sanic
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-import bot.delivery
-from bot.channels import twilio_sms
+import bot.messaging.delivery
+from bot.channels import sms_inbox, twilio_sms
 from bot.channels.keywords import SMS_WORDS, Keyword
 from bot.channels.twilio_sms import (
     REPLY_WINDOW,
     TwilioSmsInput,
     TwilioSmsOutput,
 )
+from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.session import session_scope
 from bot.db.types import utcnow
-from bot.enrollment import enroll
-from bot.settings import get_settings
-from bot.study import current_study
-from bot.wording import messages
+from bot.participants.enrollment import enroll
+from bot.study.config import current_study
+from bot.study.wording import messages
 from tests.stand_ins.twilio_api import INVALID_NUMBER, TwilioApiStandIn
 
 PHONE = "+15555550123"
@@ -212,7 +212,7 @@ def sms_settings(
     monkeypatch.setenv("TWILIO_MESSAGING_SERVICE_SID", "")
     monkeypatch.setenv("TWILIO_WEBHOOK_BASE_URL", PUBLIC_BASE)
     monkeypatch.setenv("TWILIO_API_BASE_URL", twilio_api.base_url)
-    monkeypatch.setattr(bot.delivery, "IMMEDIATE_BACKOFF", (0.01, 0.01))
+    monkeypatch.setattr(bot.messaging.delivery, "IMMEDIATE_BACKOFF", (0.01, 0.01))
     get_settings.cache_clear()
 
 
@@ -556,7 +556,7 @@ async def test_a_stop_that_could_not_be_stored_is_not_logged_so_twilio_retries_i
 ) -> None:
     params = inbound("STOP")
     with monkeypatch.context() as broken:
-        broken.setattr(twilio_sms, "set_opted_out", failing)
+        broken.setattr(sms_inbox, "set_opted_out", failing)
         failed = await sms.post(WEBHOOK, params)
     retried = await sms.post(WEBHOOK, params)
 

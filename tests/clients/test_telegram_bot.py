@@ -7,15 +7,15 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from bot.clients.base import SendError
 from bot.clients.telegram_bot import (
     TelegramClient,
     callback_data_for,
     inline_keyboard,
     payload_for_callback,
 )
+from bot.core.settings import SettingsError, get_settings
 from bot.db.models import Channel
-from bot.delivery import SendError
-from bot.settings import SettingsError, get_settings
 from tests.stand_ins.telegram_api import BLOCKED, TelegramApiStandIn
 
 LONG_PAYLOAD = "please ask somebody from the study team to call me back about my visit"
@@ -38,7 +38,7 @@ async def client(telegram_api: TelegramApiStandIn) -> AsyncIterator[TelegramClie
 
 def test_making_a_client_calls_nothing(telegram_api: TelegramApiStandIn) -> None:
     made = TelegramClient(telegram_api.token, api_base_url=telegram_api.base_url)
-    assert made.channel is Channel.TELEGRAM
+    assert made.channel == Channel.TELEGRAM.value
     assert telegram_api.requests == []
 
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.channels.numbered_choices import options_line, with_options
+from bot.clients.base import SendError, Sent
+from bot.clients.numbered_options import options_line, with_options
 from bot.clients.twilio_sms import (
     STATUS_CALLBACK_PATH,
     TwilioConfig,
@@ -16,9 +17,8 @@ from bot.clients.twilio_sms import (
     fits_two_segments,
     split_for_sms,
 )
-from bot.delivery import SendError, Sent
-from bot.plain_language import check_text
-from bot.settings import Settings, SettingsError
+from bot.core.settings import Settings, SettingsError
+from bot.study.plain_language import check_text
 from tests.stand_ins.twilio_api import INVALID_NUMBER, TwilioApiStandIn
 
 PHONE = "+15555550123"

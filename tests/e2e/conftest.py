@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.core.settings import PROJECT_ROOT, Settings
 from bot.db.session import migrate
-from bot.settings import PROJECT_ROOT, Settings
-from bot.supervisor import StartError, running
+from tests.stand_ins.stack import StartError, running
 
 
 def free_port() -> int:

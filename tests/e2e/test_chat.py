@@ -20,8 +20,8 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.db.session import session_scope
-from bot.study import load_study_config
-from bot.wording import messages
+from bot.study.config import load_study_config
+from bot.study.wording import messages
 from tests.conftest import EXAMPLE_STUDY
 from tests.e2e.conftest import Stack
 

@@ -30,13 +30,13 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bot.core.settings import PROJECT_ROOT
 from bot.db.models import Escalation, EscalationType, Participant
 from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
 from bot.nlp.analysis import RED_FLAG_CATEGORIES
 from bot.safety.emergency import emergency_texts
-from bot.settings import PROJECT_ROOT
-from bot.study import load_study_config
+from bot.study.config import load_study_config
 from tests.conftest import EXAMPLE_STUDY
 from tests.e2e.conftest import Stack
 

@@ -17,10 +17,10 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from bot.clients.rasa_http import RasaHttpApi
+from bot.core.settings import PROJECT_ROOT, get_settings
 from bot.outreach.channels import channel_clients, close_clients
 from bot.outreach.worker import OutreachWorker
-from bot.settings import PROJECT_ROOT, get_settings
-from bot.wording import messages
+from bot.study.wording import messages
 from tests.handoff.test_stack import (  # noqa: F401 - fixtures used by name
     FROM,
     STUDY,

@@ -25,7 +25,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels.telegram import SECRET_HEADER, TelegramInput
 from bot.channels.twilio_sms import TwilioSmsInput
-from bot.settings import get_settings
+from bot.core.settings import get_settings
 from tests.alerts.support import TWILIO_FROM, TWILIO_PUBLIC_BASE, WEBHOOK_SECRET
 from tests.handoff.rasa_conversations import RasaConversationsStandIn
 from tests.stand_ins.telegram_api import BOT_USER

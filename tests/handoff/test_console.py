@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.alerts.worker import AlertWorker
+from bot.core.settings import get_settings
 from bot.db.models import AuditEvent, Channel, Direction, EscalationStatus, Handoff, StaffUser
 from bot.db.repository import ensure_web_participant, log_message
 from bot.db.session import session_scope
-from bot.settings import get_settings
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 from tests.alerts.support import (
     PARTICIPANT_PHONE,
     PASSWORD,

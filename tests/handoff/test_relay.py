@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.alerts.worker import AlertWorker
+from bot.core.settings import get_settings
 from bot.db.models import (
     AuditEvent,
     Direction,
@@ -25,9 +26,8 @@ from bot.db.models import (
     StaffUser,
 )
 from bot.db.session import session_scope
-from bot.settings import get_settings
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 from tests.alerts.support import (
     PARTICIPANT_CHAT,
     PARTICIPANT_PHONE,

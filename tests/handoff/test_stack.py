@@ -25,6 +25,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.clients.rasa_http import RasaHttpApi
+from bot.core.settings import PROJECT_ROOT, Settings
 from bot.db.models import (
     AlertChannel,
     AlertDelivery,
@@ -36,15 +37,14 @@ from bot.db.models import (
     StaffRole,
 )
 from bot.db.session import migrate, session_scope
-from bot.enrollment import enroll
-from bot.settings import PROJECT_ROOT, Settings
+from bot.participants.enrollment import enroll
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
-from bot.study import load_study_config
-from bot.supervisor import StartError, running
-from bot.wording import messages
+from bot.study.config import load_study_config
+from bot.study.wording import messages
 from tests.conftest import EXAMPLE_STUDY
 from tests.e2e.conftest import free_port
+from tests.stand_ins.stack import StartError, running
 from tests.stand_ins.twilio_api import TwilioApiStandIn
 
 pytestmark = pytest.mark.slow
@@ -153,7 +153,7 @@ def stack_database(assistant: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     """This module's tests read and write the running assistant's database."""
     monkeypatch.setenv("DATABASE_URL", assistant.url)
     monkeypatch.setenv("DATA_DIR", str(assistant.settings.data_dir))
-    from bot.settings import get_settings
+    from bot.core.settings import get_settings
 
     get_settings.cache_clear()
 

@@ -13,6 +13,7 @@ import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
+from bot.core.settings import get_settings
 from bot.db.models import (
     Appointment,
     Channel,
@@ -22,9 +23,8 @@ from bot.db.models import (
     ScheduledMessage,
 )
 from bot.db.session import session_scope
-from bot.enrollment import enroll, link_telegram_chat
-from bot.settings import get_settings
-from bot.study import StudyConfig, parse_study_config
+from bot.participants.enrollment import enroll, link_telegram_chat
+from bot.study.config import StudyConfig, parse_study_config
 from tests.conftest import EXAMPLE_STUDY
 from tests.stand_ins.rasa_api import RasaApiStandIn
 from tests.stand_ins.telegram_api import TelegramApiStandIn
@@ -165,7 +165,7 @@ def _encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _no_waiting_between_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Delivery retries at once in tests."""
-    monkeypatch.setattr("bot.delivery.IMMEDIATE_BACKOFF", (0.001, 0.001))
+    monkeypatch.setattr("bot.messaging.delivery.IMMEDIATE_BACKOFF", (0.001, 0.001))
 
 
 ClockFactory = Callable[[datetime], FakeClock]

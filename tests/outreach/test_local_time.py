@@ -14,7 +14,7 @@ from bot.outreach.local_time import (
     spoken_when,
     zone_of,
 )
-from bot.study import QuietHours
+from bot.study.config import QuietHours
 from tests.outreach.conftest import BERLIN, CHICAGO, local
 
 UTC = timezone.utc

@@ -18,7 +18,7 @@ from bot.db.models import (
 from bot.db.session import session_scope
 from bot.outreach.planner import NO_LONGER_PLANNED, plan_for_participant, sync_plan
 from bot.outreach.repository import Kind, Planned
-from bot.study import StudyConfig
+from bot.study.config import StudyConfig
 from tests.outreach.conftest import (
     BERLIN,
     CHICAGO,

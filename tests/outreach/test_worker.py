@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clients.base import ChannelClient
 from bot.clients.rasa_http import RasaHttpApi
+from bot.core.settings import get_settings
 from bot.db.models import (
     Channel,
     Checkin,
@@ -31,11 +33,9 @@ from bot.db.models import (
     ScheduledMessage,
 )
 from bot.db.session import session_scope
-from bot.delivery import ChannelClient
 from bot.outreach.channels import channel_clients, close_clients
 from bot.outreach.worker import INTERRUPTED, OutreachWorker
-from bot.settings import get_settings
-from bot.study import StudyConfig
+from bot.study.config import StudyConfig
 from tests.outreach.conftest import (
     CHICAGO,
     FakeClock,
@@ -378,7 +378,7 @@ async def test_restarts_in_the_middle_send_each_due_message_exactly_once(
     ours = "\n".join(
         r.getMessage()
         for r in caplog.records
-        if r.name.startswith(("bot.outreach", "bot.delivery"))
+        if r.name.startswith(("bot.outreach", "bot.messaging.delivery"))
     )
     assert "outreach" in ours
     assert PHONE not in ours
@@ -745,14 +745,14 @@ async def test_a_day_of_ticks_sends_one_prompt_and_leaves_nothing_sending(
     assert len(rasa.triggers()) == 1
 
 
-# --- milestones (bot/incentives.py) ------------------------------------------------------
+# --- milestones (bot/participants/incentives.py) -------------------------------------
 
 
 async def test_a_milestone_bonus_is_thanked_once_then_feedback_is_asked(
     clock: FakeClock, rasa: RasaApiStandIn, telegram: TelegramApiStandIn, make_worker
 ) -> None:
     from bot.db.models import AppointmentStatus
-    from bot.incentives import set_visit_status
+    from bot.participants.incentives import set_visit_status
 
     study = make_study(dose_reminders={"enabled": False})
     who = telegram_participant(clock, study=study)

@@ -39,7 +39,7 @@ from bot.db.models import (
     Participant,
 )
 from bot.db.repository import enroll_participant
-from bot.escalations import raise_escalation
+from bot.escalation.records import raise_escalation
 from bot.research.conversations import tracker_events
 
 DAY_1 = datetime(2025, 3, 3, 9, 0, tzinfo=timezone.utc)

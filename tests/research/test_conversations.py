@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from bot.db.models import Channel, EscalationLevel, EscalationType
-from bot.escalations import raise_escalation
+from bot.escalation.records import raise_escalation
 from bot.research.conversations import (
     ConversationFilters,
     DateRange,

@@ -30,9 +30,9 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.db.repository import log_message
-from bot.enrollment import address_of, enroll, link_telegram_chat
-from bot.escalations import raise_escalation
-from bot.research import demo_data
+from bot.demo import simulation as demo_data
+from bot.escalation.records import raise_escalation
+from bot.participants.enrollment import address_of, enroll, link_telegram_chat
 from bot.research.export import (
     CHECKIN_COLUMNS,
     DICTIONARY_FILE,
@@ -42,7 +42,7 @@ from bot.research.export import (
     main,
 )
 from bot.staff.permissions import NotAllowed
-from bot.study import current_study
+from bot.study.config import current_study
 from tests.staff.conftest import fast_password_hashing, staff_keys
 from tests.staff.factories import add_user
 

@@ -36,7 +36,7 @@ from bot.research.figures import (
     Streaks,
     WeekRate,
 )
-from bot.study import StudyConfig
+from bot.study.config import StudyConfig
 
 # Two weeks, Monday 2025-03-03 to Sunday 2025-03-16 (UTC), looked at on Sunday evening.
 NOW = datetime(2025, 3, 16, 20, 0, tzinfo=timezone.utc)

@@ -24,7 +24,7 @@ from bot.research.nlu_review import (
     review_queue,
     training_example,
 )
-from bot.study import FAQ_TOPICS
+from bot.study.config import FAQ_TOPICS
 from tests.research.review_builders import (
     DAY_2,
     DAY_6,

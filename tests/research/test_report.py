@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import AuditEvent, Participant
-from bot.enrollment import address_of
-from bot.research import demo_data
+from bot.demo import simulation as demo_data
+from bot.participants.enrollment import address_of
 from bot.research.figures import Period
 from bot.research.report import main, percent, readable_duration, render_report, write_report
-from bot.study import current_study
+from bot.study.config import current_study
 from tests.staff.conftest import staff_keys
 
 __all__ = ["staff_keys"]

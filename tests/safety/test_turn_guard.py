@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from bot.db.models import Escalation, EscalationLevel, EscalationType
 from bot.safety.emergency import record_emergency
 from bot.safety.turn_guard import guard_turn
-from bot.study import current_study
-from bot.wording import messages
+from bot.study.config import current_study
+from bot.study.wording import messages
 
 pytestmark = pytest.mark.usefixtures("database_url")
 

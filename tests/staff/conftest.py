@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 from cryptography.fernet import Fernet
 
-from bot.settings import get_settings
+from bot.core.settings import get_settings
 from bot.staff import auth
 
 # Still argon2id, with the smallest sensible cost (the real parameters are argon2-cffi's).

@@ -17,7 +17,7 @@ from bot.db.models import (
     StaffUser,
 )
 from bot.db.repository import enroll_participant
-from bot.escalations import raise_escalation
+from bot.escalation.records import raise_escalation
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
 

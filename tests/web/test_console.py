@@ -12,6 +12,7 @@ from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.settings import Settings, SettingsError
 from bot.db.models import (
     AuditEvent,
     Channel,
@@ -23,8 +24,7 @@ from bot.db.models import (
     StaffUser,
 )
 from bot.db.repository import log_message
-from bot.enrollment import address_of
-from bot.settings import Settings, SettingsError
+from bot.participants.enrollment import address_of
 from bot.staff.auth import MAX_FAILURES_PER_USERNAME
 from bot.web.console.access import safe_next
 from bot.web.console.sessions import COOKIE_NAME, cookie_options, session_secret_key
@@ -56,7 +56,7 @@ def people(session: Session) -> dict[str, StaffUser]:
 @pytest.fixture
 def escalation(session: Session) -> Escalation:
     """An open urgent escalation for P-100, an SMS participant with a phone number."""
-    from bot.crypto import address_digest, encrypt
+    from bot.core.crypto import address_digest, encrypt
 
     participant = add_participant(session, "P-100")
     participant.address_encrypted = encrypt(PHONE)
@@ -326,7 +326,7 @@ def test_a_second_acknowledgement_changes_nothing(
     signed_in(client, "ada")
     token = csrf_of(client, "/console/queue")
     add_user(session, "sam", StaffRole.STAFF)
-    from bot.staff.escalation_queue import acknowledge
+    from bot.escalation.queue import acknowledge
 
     acknowledge(session=session, escalation_id=escalation.id, actor="sam", via="sms")
     session.commit()

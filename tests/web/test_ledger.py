@@ -18,8 +18,8 @@ from bot.db.models import (
     Participant,
     StaffRole,
 )
-from bot.enrollment import enroll
-from bot.study import current_study
+from bot.participants.enrollment import enroll
+from bot.study.config import current_study
 from tests.staff.factories import add_user
 from tests.web.test_research import csrf_of, signed_in
 

@@ -30,8 +30,8 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.db.repository import log_message
-from bot.enrollment import enroll
-from bot.study import current_study
+from bot.participants.enrollment import enroll
+from bot.study.config import current_study
 from tests.staff.factories import PASSWORD, add_user
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -7,9 +7,9 @@ from typing import Any, Literal
 from alembic import context
 from sqlalchemy import create_engine
 
+from bot.core.settings import get_settings
 from bot.db.models import RASA_TABLES, Base
 from bot.db.types import UTCDateTime
-from bot.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
-from bot.settings import get_settings
+from bot.core.settings import get_settings
 from bot.web.console.access import ConsoleError, SignInRequired, is_api, signed_in_user
 from bot.web.console.handoff import router as handoff_router
 from bot.web.console.ledger import router as ledger_router

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from bot.alerts.planning import ROUND_NAMES
 from bot.alerts.repository import deliveries_for, undelivered_escalation_ids
+from bot.core.settings import SettingsError
 from bot.db.models import AlertStatus, Direction, MessageLog, StaffUser
 from bot.db.session import session_scope
 from bot.handoff.repository import (
@@ -34,7 +35,6 @@ from bot.handoff.repository import (
     get_handoff,
 )
 from bot.handoff.service import MAX_STAFF_MESSAGE_CHARACTERS, HandoffError, open_handoffs
-from bot.settings import SettingsError
 from bot.staff import audit
 from bot.staff.permissions import NotAllowed, Permission
 from bot.web.console.access import ConsoleUser, Forbidden, NotFound, check_csrf, flash, require

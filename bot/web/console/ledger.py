@@ -2,8 +2,9 @@
 
 - /console/ledger: every ledger entry (owed first) with "mark paid";
 - /console/ledger/visits/{study_id}: one participant's planned visits, to mark each done,
-  missed or cancelled — marking a clinic visit done earns its pay (bot/incentives.py), and
-  the outreach worker thanks the participant for a milestone bonus.
+  missed or cancelled — marking a clinic visit done earns its pay
+  (bot/participants/incentives.py), and the outreach worker thanks the participant for a
+  milestone bonus.
 Staff and admins act (MANAGE_LEDGER); everyone with the console may look. Every view of
 participant data and every action is audited.
 """
@@ -18,11 +19,11 @@ from starlette.responses import Response
 from bot.db.models import Appointment, AppointmentStatus, IncentiveEntry, LedgerStatus, Participant
 from bot.db.repository import get_participant_by_study_id
 from bot.db.session import session_scope
-from bot.incentives import accrue, mark_paid, money, set_visit_status
+from bot.participants.incentives import accrue, mark_paid, money, set_visit_status
 from bot.staff import audit
 from bot.staff.audit import AuditAction
 from bot.staff.permissions import Permission
-from bot.study import current_study
+from bot.study.config import current_study
 from bot.web.console.access import ConsoleUser, NotFound, check_csrf, flash, require
 from bot.web.console.sessions import CONSOLE_PATH
 from bot.web.console.templating import render

@@ -26,7 +26,6 @@ from bot.db.models import Participant
 from bot.db.repository import get_participant_by_study_id
 from bot.db.session import session_scope
 from bot.db.types import utcnow
-from bot.pro_ctcae import SEVERITY
 from bot.research import figures, plots
 from bot.research.export import ExportError, export
 from bot.research.report import (
@@ -40,7 +39,8 @@ from bot.research.report import (
 from bot.staff import audit
 from bot.staff.audit import AuditAction
 from bot.staff.permissions import NotAllowed, Permission
-from bot.study import current_study
+from bot.study.config import current_study
+from bot.study.pro_ctcae import SEVERITY
 from bot.web.console.access import (
     ConsoleError,
     ConsoleUser,

@@ -17,7 +17,16 @@ from starlette.responses import Response
 from bot.db.models import Channel, StaffRole
 from bot.db.repository import recent_messages
 from bot.db.session import session_scope
-from bot.enrollment import Enrollment, EnrollmentError, enroll, parse_clock
+from bot.escalation.queue import (
+    EscalationNotFound,
+    QueueEntry,
+    acknowledge,
+    queue,
+    queue_entry,
+    resolve,
+)
+from bot.participants.directory import get_participant, list_participants, phone_number
+from bot.participants.enrollment import Enrollment, EnrollmentError, enroll, parse_clock
 from bot.staff import audit
 from bot.staff.audit import AuditAction
 from bot.staff.auth import (
@@ -27,17 +36,8 @@ from bot.staff.auth import (
     list_users,
     sign_in,
 )
-from bot.staff.escalation_queue import (
-    EscalationNotFound,
-    QueueEntry,
-    acknowledge,
-    queue,
-    queue_entry,
-    resolve,
-)
-from bot.staff.participants import get_participant, list_participants, phone_number
 from bot.staff.permissions import NotAllowed, Permission
-from bot.study import current_study
+from bot.study.config import current_study
 from bot.web.console.access import (
     ConsoleUser,
     Forbidden,
@@ -324,7 +324,7 @@ def enroll_submit(
     language: str = Form("en", max_length=16),
     user: ConsoleUser = enroller,
 ) -> Response:
-    """Enroll a participant (bot.enrollment.enroll); a Telegram code is shown this once."""
+    """Enroll a participant (bot.participants.enrollment); a Telegram code is shown this once."""
     values = {
         "study_id": study_id.strip(),
         "channel": channel,

@@ -19,7 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.settings import Settings, SettingsError, require_secret
+from bot.core.settings import Settings, SettingsError, require_secret
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-# The same alphabet and length as bot.escalations (copied: a migration is a snapshot).
+# The same alphabet and length as bot.escalation.records (copied: a migration is a snapshot).
 ACK_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 ACK_CODE_LENGTH = 6
 

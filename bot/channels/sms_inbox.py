@@ -1,0 +1,207 @@
+"""What an incoming SMS means, and the SMS channel's own records: the SQL side, no HTTP.
+
+`receive_sms` runs in one transaction per webhook: it finds who wrote (a staff member by
+their phone, an enrolled participant, or a stranger, who gets a stable ID that is never
+the number), logs the message with its `MessageSid` (a SID seen before raises
+IntegrityError: a Twilio retry), applies a keyword, and says what to do next (`Received`):
+a wording to send, TwiML texts for a stranger, the text to hand to the assistant (a bare
+number already turned into its choice), or a staff member's text for
+`bot.handoff.staff_sms`. The webhook itself is `bot.channels.twilio_sms`.
+
+Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (the whole message, any case;
+see `bot.channels.keywords`) opt the participant out: stored, confirmed once, and from
+then on nothing the assistant sends on its own reaches them (reminders, check-in
+prompts, messages started by staff or by Rasa's `trigger_intent`: all logged as
+"suppressed"). START or UNSTOP opts them back in; HELP or INFO always gets the study
+contact. A participant who texts after STOP has reached
+out again, and is answered: their message is logged and handled like any other, and the
+replies to *that* message are sent (a question or an emergency is never met with silence;
+staff are alerted as usual). This holds only for replies to a message that came in after
+the opt-out, within `REPLY_WINDOW`; a reply to a message sent before the STOP is
+suppressed, and the opt-out stays in force until START. If Twilio's own opt-out handling
+still blocks the number, such a reply fails with Twilio error 21610 and is logged as
+failed, not retried.
+
+Staff. A text from an active staff user's phone never reaches the assistant: it is for
+`bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
+go to the participant). Every participant message the assistant handles goes through
+`bot.safety.turn_guard` (the emergency reply and escalation on every path, never no reply).
+
+Staff. A text from an active staff user's phone never reaches the assistant: it is for
+`bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
+go to the participant).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.channels.keywords import Keyword, keyword_of
+from bot.clients.base import SENT
+from bot.core.crypto import address_digest
+from bot.db.models import Channel, Direction, MessageLog, Participant
+from bot.db.repository import log_message
+from bot.db.types import utcnow
+from bot.handoff.staff_commands import staff_sender_id
+from bot.messaging.numbered_choices import resolve_numbered_reply
+from bot.participants.enrollment import EnrollmentError, normalise_phone, participant_for_address
+from bot.staff.auth import user_for_phone
+from bot.study.config import current_study
+from bot.study.wording import messages
+
+# How long after a participant's message the replies to it may reach them despite STOP.
+REPLY_WINDOW = timedelta(minutes=15)
+RECEIVED = "received"
+# Twilio's message statuses in the order they happen; a late report never moves one back.
+STATUS_ORDER = {
+    "accepted": 0,
+    "scheduled": 0,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "receiving": 3,
+    "received": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
+}
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """The parts of Twilio's webhook the channel uses."""
+
+    message_sid: str
+    sender: str
+    body: str
+    num_media: int
+
+
+@dataclass(frozen=True)
+class Received:
+    """An incoming SMS once logged, and what to do about it."""
+
+    log_id: int
+    participant: Participant | None
+    sender_id: str
+    received_at: datetime
+    # A wording (bot.study.wording) to send by SMS in the background: a keyword's answer.
+    reply_key: str | None = None
+    # Texts to answer in the webhook's TwiML (an unknown sender).
+    twiml: tuple[str, ...] = ()
+    # What to hand to the assistant (a bare number already turned into its choice).
+    text: str | None = None
+    # A staff member's username: their text is for bot.handoff.staff_sms, not the assistant.
+    staff_username: str | None = None
+
+
+def unknown_sender_id(phone: str) -> str:
+    """A stable conversation ID for a number that is not enrolled (never the number)."""
+    with contextlib.suppress(EnrollmentError):
+        phone = normalise_phone(phone)
+    return f"sms-unknown-{address_digest(Channel.SMS.value, phone)[:16]}"
+
+
+def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
+    """Log an incoming SMS and apply what it asks, in one transaction.
+
+    A retried webhook finds both stored or neither: IntegrityError when its SID was seen.
+    """
+    staff = user_for_phone(session=session, phone=inbound.sender)
+    participant = (
+        None
+        if staff
+        else participant_for_address(session=session, channel=Channel.SMS, address=inbound.sender)
+    )
+    if staff is not None:
+        sender_id = staff_sender_id(staff.id)
+    else:
+        sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
+    entry = log_message(
+        session=session,
+        sender_id=sender_id,
+        channel=Channel.SMS,
+        direction=Direction.INBOUND,
+        text=inbound.body,
+        participant_id=participant.id if participant else None,
+        external_id=inbound.message_sid,
+        delivery_status=RECEIVED,
+    )
+    received = Received(entry.id, participant, sender_id, entry.created_at)
+    if staff is not None:
+        return replace(received, staff_username=staff.username, text=inbound.body.strip())
+    if participant is None:
+        texts = tuple(messages(current_study(), "unknown_sender"))
+        log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
+        return replace(received, twiml=texts)
+    keyword = keyword_of(inbound.body)
+    if keyword is Keyword.STOP:
+        changed = set_opted_out(session=session, participant_id=participant.id, opted_out=True)
+        # One confirmation, at the first STOP; nothing at all for a repeated one.
+        return replace(received, reply_key="sms_opted_out" if changed else None)
+    if keyword is Keyword.START:
+        set_opted_out(session=session, participant_id=participant.id, opted_out=False)
+        return replace(received, reply_key="sms_opted_in")
+    if keyword is Keyword.HELP:
+        return replace(received, reply_key="sms_help")
+    if not inbound.body.strip():
+        return replace(received, reply_key="text_only")
+    text = resolve_numbered_reply(
+        session=session, participant_id=participant.id, text=inbound.body.strip()
+    )
+    return replace(received, text=text)
+
+
+def set_opted_out(*, session: Session, participant_id: int, opted_out: bool) -> bool:
+    """Opt a participant out (or back in); False when they already were."""
+    unchanged = (
+        Participant.opted_out_at.is_(None) if opted_out else Participant.opted_out_at.is_not(None)
+    )
+    result = session.execute(
+        update(Participant)
+        .where(Participant.id == participant_id, unchanged)
+        .values(opted_out_at=utcnow() if opted_out else None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def update_delivery_status(
+    *, session: Session, message_sid: str, status: str, error_code: str | None
+) -> MessageLog | None:
+    """Record Twilio's delivery report on the outbound message it is about (None: unknown)."""
+    entry = session.execute(
+        select(MessageLog).where(
+            MessageLog.channel == Channel.SMS,
+            MessageLog.direction == Direction.OUTBOUND,
+            MessageLog.external_id == message_sid,
+        )
+    ).scalar_one_or_none()
+    if entry is None:
+        return None
+    if STATUS_ORDER[status] >= STATUS_ORDER.get(entry.delivery_status or "", -1):
+        entry.delivery_status = status
+        if error_code:
+            entry.error = f"Twilio error {error_code}"
+    return entry
+
+
+def log_twiml_replies(*, session: Session, sender_id: str, texts: Sequence[str]) -> None:
+    """Log the messages answered in a webhook's TwiML (Twilio sends them; no SID is known)."""
+    for text in texts:
+        log_message(
+            session=session,
+            sender_id=sender_id,
+            channel=Channel.SMS,
+            direction=Direction.OUTBOUND,
+            text=text,
+            delivery_status=SENT,
+        )

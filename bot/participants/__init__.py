@@ -1,0 +1,4 @@
+"""Participants: enrollment (study IDs, encrypted phone numbers and chat IDs, enrollment
+codes), the staff directory of participants, and the incentive ledger. Imports `bot.core`,
+`bot.db` and `bot.study`.
+"""
