@@ -14,6 +14,8 @@ from bot.core.worker import add_arguments as add_worker_arguments
 from bot.study.config import StudyConfigError, load_study_config
 
 Handler = Callable[[argparse.Namespace], int]
+# The processes of the assistant (bot.supervisor.process_commands), for `trialbot serve`.
+PROCESS_NAMES = ("rasa", "actions", "web", "worker", "alerts")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -24,6 +26,18 @@ def _run(args: argparse.Namespace) -> int:
     from bot.supervisor import run
 
     return run(get_settings(), prepare=prepare_demo, when_ready=replay_when_ready)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.supervisor import serve
+
+    extra = args.extra[1:] if args.extra[:1] == ["--"] else args.extra
+    try:
+        serve(get_settings(), args.process, extra)
+    except ValueError as error:
+        print(f"trialbot serve: {error}", file=sys.stderr)
+        return 2
+    return 0  # not reached: serve replaces this process
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -197,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="start the assistant, action server and web app").set_defaults(
         handler=_run
     )
+    serve = commands.add_parser(
+        "serve", help="run one process in the foreground (production: one systemd unit each)"
+    )
+    serve.add_argument("process", choices=PROCESS_NAMES)
+    serve.add_argument("extra", nargs=argparse.REMAINDER, help="-- options for that process")
+    serve.set_defaults(handler=_serve)
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         handler=_migrate
     )

@@ -1,8 +1,9 @@
 """`trialbot run`: starts the Rasa server, the action server, the web app, the outreach
 worker and the alert worker together.
 
-honcho supervises them: their output is interleaved with a name prefix, and Ctrl-C (or
-any one of them stopping) stops them all.
+honcho runs them with their output interleaved under a name prefix; each runs under
+`bot.core.keepalive`, so a process that dies is started again on its own while the others
+keep running. Ctrl-C stops them all. Production uses systemd instead (deploy/systemd).
 """
 
 from __future__ import annotations
@@ -40,11 +41,12 @@ def _command(*parts: str | Path) -> str:
 def process_commands(settings: Settings) -> dict[str, str]:
     """The shell command of each supervised process."""
     python = Path(sys.executable)
-    rasa = python.parent / "rasa"
     return {
+        # Rasa's server; its API token comes from RASA_API_TOKEN, never from argv.
         "rasa": _command(
-            rasa,
-            "run",
+            python,
+            "-m",
+            "bot.rasa_server",
             "--model",
             settings.rasa_model,
             "--endpoints",
@@ -52,19 +54,18 @@ def process_commands(settings: Settings) -> dict[str, str]:
             "--credentials",
             "credentials.yml",
             "--interface",
-            settings.host,
+            settings.internal_host,
             "--port",
             str(settings.rasa_port),
             "--enable-api",
-            "--auth-token",
-            settings.rasa_api_token,
         ),
+        # rasa_sdk's server for bot.actions, refusing calls without ACTION_SERVER_TOKEN.
         "actions": _command(
             python,
             "-m",
-            "rasa_sdk",
-            "--actions",
-            "bot.actions",
+            "bot.action_server",
+            "--host",
+            settings.internal_host,
             "--port",
             str(settings.actions_port),
         ),
@@ -76,7 +77,7 @@ def process_commands(settings: Settings) -> dict[str, str]:
             "--ws",
             "none",  # uvicorn's websocket support needs a newer `websockets` than Rasa pins
             "--host",
-            settings.host,
+            settings.public_host,
             "--port",
             str(settings.web_port),
         ),
@@ -88,12 +89,31 @@ def process_commands(settings: Settings) -> dict[str, str]:
     }
 
 
+def serve(settings: Settings, name: str, extra: list[str]) -> None:
+    """Become one process of the assistant (`trialbot serve NAME`; a systemd unit each).
+
+    The same command and environment `trialbot run` starts it with, plus `extra`
+    options (a worker's `--health-port`); this process is replaced by it (exec), so the
+    process manager signals the server itself.
+    """
+    commands = process_commands(settings)
+    if name not in commands:
+        raise ValueError(f"no process {name!r}; one of: {', '.join(commands)}")
+    problems = settings.channel_problems()
+    if problems:
+        raise ValueError("; ".join(problems))
+    command = " ".join([commands[name], *(shlex.quote(part) for part in extra)])
+    os.chdir(PROJECT_ROOT)
+    shell = ["/bin/sh", "-c", f"exec {command}"]  # our own commands, quoted with shlex
+    os.execve(shell[0], shell, process_environment(settings))  # noqa: S606
+
+
 def process_environment(settings: Settings) -> dict[str, str]:
     """The environment every supervised process starts with."""
     return {
         **os.environ,
         **settings.child_environment(),
-        "SANIC_HOST": settings.host,  # the action server listens on this interface only
+        "SANIC_HOST": settings.internal_host,  # the action server listens on this one only
         "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "RASA_TELEMETRY_ENABLED": "false",
@@ -103,9 +123,9 @@ def process_environment(settings: Settings) -> dict[str, str]:
 def readiness_urls(settings: Settings) -> list[str]:
     """One URL per process that answers once the process is ready."""
     return [
-        f"{settings.rasa_url}/",
-        f"http://{settings.host}:{settings.actions_port}/health",
-        f"http://{settings.host}:{settings.web_port}/healthz",
+        f"{settings.rasa_url}/webhooks/health/",
+        f"http://{settings.internal_host}:{settings.actions_port}/healthz",
+        f"http://{settings.public_host}:{settings.web_port}/healthz",
     ]
 
 
@@ -154,18 +174,31 @@ def run(settings: Settings, *, prepare: Hook = _no_notes, when_ready: Hook = _no
     they all answer; the lines they return are printed with the addresses (the CLI passes
     the demo's seeding and replay here, so the supervisor itself knows nothing of it).
     """
+    problems = settings.channel_problems()
+    if problems:
+        for problem in problems:
+            logger.error("%s", problem)
+        return 2
     if not settings.rasa_model.exists():
         logger.error("no trained model at %s: run `make train` first", settings.rasa_model)
         return 2
     migrate(settings.database_url)
     notes = prepare(settings)
-    if not settings.rasa_api_token:
-        # The HTTP API (used to start check-ins) needs a token; a fresh one per run is fine.
-        settings = settings.copy(update={"rasa_api_token": secrets.token_urlsafe(24)})
+    # Rasa's HTTP API (used to start check-ins) and the action server need tokens; when
+    # none is configured, a fresh one per run is fine (they only talk to each other).
+    fresh = {
+        name: secrets.token_urlsafe(24)
+        for name in ("rasa_api_token", "action_server_token")
+        if not getattr(settings, name)
+    }
+    settings = settings.copy(update=fresh)
     environment = process_environment(settings)
     manager = Manager()
+    python = Path(sys.executable)
     for name, command in process_commands(settings).items():
-        manager.add_process(name, command, env=environment, cwd=str(PROJECT_ROOT))
+        # Each process is restarted on its own when it dies; the others keep running.
+        kept = _command(python, "-m", "bot.core.keepalive", name, "--") + " " + command
+        manager.add_process(name, kept, env=environment, cwd=str(PROJECT_ROOT))
     threading.Thread(
         target=_announce_when_ready, args=(manager, settings, notes, when_ready), daemon=True
     ).start()

@@ -9,3 +9,8 @@ the rules and the SQL live in those packages. `records` runs that work off the e
 May import the service and base packages; nothing imports the actions except the
 action server (and the demo, for the check-in's own vocabulary).
 """
+
+from bot.core.logs import protect_logs
+
+# Rasa imports this package in its own process: keep secrets out of that process's logs.
+protect_logs()

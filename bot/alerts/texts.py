@@ -1,9 +1,12 @@
-"""What staff alerts say: the study ID, level, type, a staff-language reason and a link.
+"""What staff alerts say outside the system: the study ID, the level, a link and the
+acknowledgement code. Nothing else.
 
-Never the participant's name, phone number or words (product safety rule 5): an
-escalation's `reason` is staff language by contract (bot.escalation.records), and nothing else
-about the participant but their study ID is put in. Texts are plain GSM characters so
-an SMS alert stays in one or two segments.
+Product safety rule 5: a phone's lock screen shows an SMS or Telegram alert to whoever
+holds the phone, so an alert never carries the participant's name, number or words, the
+escalation's type or reason ("red flag: self harm"), or even the study's name (it says
+what the participant is being treated for). The reason, the messages and everything a
+nurse needs are one click away in the console, behind sign-in. Texts are plain GSM
+characters so an SMS alert stays in one segment.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.alerts.planning import BACKUP, EVERYONE
-from bot.db.models import AlertChannel, EscalationLevel, EscalationType
+from bot.db.models import AlertChannel, EscalationLevel
 
-MAX_REASON_CHARACTERS = 140
 # The console's prefix (bot.web.console.sessions.CONSOLE_PATH), repeated so the Rasa server
 # and the alert worker need not import the web app.
 CONSOLE_PATH = "/console"
@@ -25,11 +27,8 @@ class AlertFacts:
     """What an alert may say about an escalation (nothing from the participant's words)."""
 
     escalation_id: int
-    study_name: str
     study_id: str
     level: EscalationLevel
-    type: EscalationType
-    reason: str
     ack_code: str
     created_at: datetime
 
@@ -44,20 +43,13 @@ def handoff_url(base_url: str, handoff_id: int) -> str:
     return f"{base_url.rstrip('/')}{CONSOLE_PATH}/handoffs/{handoff_id}"
 
 
-def _reason(reason: str) -> str:
-    text = " ".join(reason.split())
-    if len(text) <= MAX_REASON_CHARACTERS:
-        return text
-    return text[: MAX_REASON_CHARACTERS - 3].rstrip() + "..."
-
-
 def _minutes(value: timedelta) -> int:
     return max(int(value.total_seconds() // 60), 0)
 
 
 def _headline(facts: AlertFacts, round_number: int, waited: timedelta) -> str:
     level = facts.level.value.upper()
-    what = f"{level} alert #{facts.escalation_id}: {facts.study_id}, {facts.type.value}"
+    what = f"{level} alert #{facts.escalation_id}: {facts.study_id}"
     if round_number == BACKUP:
         return f"BACKUP - not acknowledged after {_minutes(waited)} min. {what}"
     if round_number == EVERYONE:
@@ -81,8 +73,7 @@ def alert_text(
     )
     return "\n".join(
         [
-            f"[{facts.study_name}] {_headline(facts, round_number, now - facts.created_at)}",
-            f"Reason: {_reason(facts.reason)}",
+            _headline(facts, round_number, now - facts.created_at),
             f"Open: {escalation_url(base_url, facts.escalation_id)}",
             how,
         ]
@@ -93,12 +84,12 @@ def ack_notice_text(facts: AlertFacts, *, acknowledged_by: str, resolved: bool) 
     """Tells those who got the alert that someone has it, so nobody acts twice."""
     done = "Resolved" if resolved else "Acknowledged"
     return (
-        f"[{facts.study_name}] {done} by {acknowledged_by}: {facts.level.value.upper()} alert "
+        f"{done} by {acknowledged_by}: {facts.level.value.upper()} alert "
         f"#{facts.escalation_id} ({facts.study_id}). No action needed from you."
     )
 
 
-def new_message_notice(*, study_name: str, study_id: str, url: str, telegram: bool) -> str:
+def new_message_notice(*, study_id: str, url: str, telegram: bool) -> str:
     """Tells the staff member in a handoff that the participant wrote (not what they wrote)."""
     reply = "Reply to this chat to answer." if telegram else "Reply to this text to answer."
-    return f"[{study_name}] {study_id} sent a new message. Read it here: {url} {reply}"
+    return f"{study_id} sent a new message. Read it here: {url} {reply}"

@@ -70,7 +70,7 @@ from bot.db.models import (
     EscalationStatus,
     StaffUser,
 )
-from bot.db.session import in_session_async
+from bot.db.session import database_check, in_session_async
 from bot.db.types import utcnow
 from bot.messaging import delivery
 from bot.study.config import StudyConfig, current_study
@@ -209,6 +209,10 @@ class AlertWorker(Worker):
         """Wait until every send started so far has finished."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def checks(self) -> dict[str, str]:
+        """The database the escalations and deliveries are in."""
+        return {"database": await asyncio.to_thread(database_check)}
 
     def describe(self) -> str:
         return "channels: " + ", ".join(sorted(channel.value for channel in self.enabled_channels))
@@ -456,11 +460,8 @@ class AlertWorker(Worker):
             return NotSent(AlertStatus.UNDELIVERED, f"{job.recipient} has no {job.channel.value}")
         facts = AlertFacts(
             escalation_id=escalation.id,
-            study_name=study.study.name,
             study_id=study_id,
             level=escalation.level,
-            type=escalation.type,
-            reason=escalation.reason,
             ack_code=escalation.ack_code,
             created_at=escalation.created_at,
         )

@@ -8,3 +8,8 @@ retried, opt-outs kept). Every participant turn goes through `bot.safety.turn_gu
 May import the service packages (safety, handoff, messaging, participants, staff, study)
 and the base (clients, db, core); no service imports a channel.
 """
+
+from bot.core.logs import protect_logs
+
+# Rasa imports this package in its own process: keep secrets out of that process's logs.
+protect_logs()

@@ -25,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
+from bot.channels.limits import limit_body
 from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction
 from bot.db.repository import ensure_web_participant
@@ -99,7 +100,7 @@ class WebChatInput(RestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """The health check and the webhook."""
-        web_chat = Blueprint("web_chat", __name__)
+        web_chat = limit_body(Blueprint("web_chat", __name__))
         on_new_message = guarded(on_new_message, web_chat)
         enabled = get_settings().web_chat_enabled
         if not enabled:

@@ -104,6 +104,15 @@ class RasaHttpApi:
         tracker = await self._request("GET", sender_id, "tracker")
         return bool(tracker.get("paused"))
 
+    async def health(self) -> str:
+        """ "ok" when the Rasa server's health check passes; otherwise what went wrong."""
+        try:
+            async with httpx.AsyncClient(timeout=5, transport=self._transport) as client:
+                reply = await client.get(f"{self._base_url}/webhooks/health/")
+        except httpx.HTTPError as error:
+            return type(error).__name__
+        return "ok" if reply.status_code == 200 else f"answered {reply.status_code}"
+
     async def _request(
         self,
         method: str,

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseSettings, Field, validator
+from sqlalchemy.engine import make_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Telegram echoes the webhook secret in a header; a short one can be guessed.
+MIN_WEBHOOK_SECRET = 32
 
 # Values that show a secret was copied from an example and never filled in.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "your-key"})
@@ -27,11 +33,20 @@ class Settings(BaseSettings):
     rasa_model: Path = Field(PROJECT_ROOT / "models" / "trialbot.tar.gz", env="RASA_MODEL")
 
     host: str = Field("127.0.0.1", env="HOST")
+    # Where the public listener binds (the web app; nginx in production); HOST by default.
+    public_host: str = Field("", env="PUBLIC_HOST")
+    # Where the internal listeners bind (Rasa's server with its API and webhooks, the
+    # action server): never reachable from outside; nginx proxies only /webhooks/ to Rasa.
+    internal_host: str = Field("", env="INTERNAL_HOST")
     rasa_port: int = Field(5005, env="RASA_PORT")
     actions_port: int = Field(5055, env="ACTIONS_PORT")
     web_port: int = Field(8000, env="WEB_PORT")
     rasa_url: str = Field("", env="RASA_URL")
     rasa_api_token: str = Field("", env="RASA_API_TOKEN")
+    # Where Rasa finds the action server(s): nginx's internal upstream in production.
+    action_server_url: str = Field("", env="ACTION_SERVER_URL")
+    # Rasa sends it with every action call; the action server refuses calls without it.
+    action_server_token: str = Field("", env="ACTION_SERVER_TOKEN")
     public_base_url: str = Field("", env="PUBLIC_BASE_URL")
 
     web_chat_enabled: bool = Field(True, env="WEB_CHAT_ENABLED")
@@ -64,6 +79,9 @@ class Settings(BaseSettings):
     telegram_webhook_base_url: str = Field("", env="TELEGRAM_WEBHOOK_BASE_URL")
     telegram_api_base_url: str = Field("https://api.telegram.org", env="TELEGRAM_API_BASE_URL")
 
+    # Rasa's RedisLockStore (several Rasa servers serving the same participants in order).
+    redis_url: str = Field("", env="REDIS_URL")
+
     class Config:
         env_file = PROJECT_ROOT / ".env"
         env_file_encoding = "utf-8"
@@ -76,20 +94,81 @@ class Settings(BaseSettings):
         data_dir: Path = values["data_dir"]
         return f"sqlite:///{data_dir.resolve() / 'trialbot.db'}"
 
+    @validator("public_host", "internal_host", always=True)
+    def _default_hosts(cls, value: str, values: dict) -> str:
+        """HOST unless the public or internal bind address is set on its own."""
+        return value or values["host"]
+
     @validator("rasa_url", always=True)
     def _default_rasa_url(cls, value: str, values: dict) -> str:
         """The Rasa server started by `trialbot run` unless RASA_URL says otherwise."""
-        return (value or f"http://{values['host']}:{values['rasa_port']}").rstrip("/")
+        return (value or f"http://{values['internal_host']}:{values['rasa_port']}").rstrip("/")
 
     @property
     def action_endpoint_url(self) -> str:
-        """Where the Rasa server finds the action server."""
-        return f"http://{self.host}:{self.actions_port}/webhook"
+        """Where the Rasa server finds the action server (ACTION_SERVER_URL, or the one
+        `trialbot run` starts)."""
+        base = self.action_server_url or f"http://{self.internal_host}:{self.actions_port}"
+        return f"{base.rstrip('/')}/webhook"
 
     @property
     def web_url(self) -> str:
         """The address of the project's web app (chat page and console)."""
-        return (self.public_base_url or f"http://{self.host}:{self.web_port}").rstrip("/")
+        return (self.public_base_url or f"http://{self.public_host}:{self.web_port}").rstrip("/")
+
+    def lock_store_environment(self) -> dict[str, str]:
+        """The variables endpoints.yml's `lock_store` reads: Rasa's own RedisLockStore when
+        REDIS_URL is set (needed for more than one Rasa server), in memory otherwise."""
+        if not self.redis_url:
+            return {
+                "LOCK_STORE_TYPE": "in_memory",
+                "LOCK_STORE_HOST": "",
+                "LOCK_STORE_PORT": "6379",
+                "LOCK_STORE_DB": "1",
+                "LOCK_STORE_PASSWORD": "",
+            }
+        parsed = urlsplit(self.redis_url)
+        if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+            raise SettingsError(
+                f"REDIS_URL must look like redis://host:6379/1, not {parsed.scheme}://…"
+            )
+        return {
+            "LOCK_STORE_TYPE": "redis",
+            "LOCK_STORE_HOST": parsed.hostname,
+            "LOCK_STORE_PORT": str(parsed.port or 6379),
+            "LOCK_STORE_DB": parsed.path.strip("/") or "1",
+            "LOCK_STORE_PASSWORD": unquote(parsed.password or ""),
+        }
+
+    def channel_problems(self) -> list[str]:
+        """What keeps an enabled channel from being safe to expose (empty: nothing)."""
+        problems = []
+        if self.telegram_bot_token and len(self.telegram_webhook_secret) < MIN_WEBHOOK_SECRET:
+            problems.append(
+                f"TELEGRAM_WEBHOOK_SECRET must be at least {MIN_WEBHOOK_SECRET} characters "
+                "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if self.twilio_enabled and not self.twilio_webhook_base_url:
+            problems.append(
+                "TWILIO_WEBHOOK_BASE_URL must be set when SMS is on: the public https address "
+                "Twilio calls, which the webhook signature is checked against"
+            )
+        return problems
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process knows, as it must never appear in a log."""
+        values = [
+            self.rasa_api_token,
+            self.action_server_token,
+            self.encryption_key,
+            self.secret_key,
+            self.twilio_auth_token,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+        ]
+        with contextlib.suppress(Exception):
+            values.append(make_url(self.database_url).password or "")
+        return [value for value in values if value]
 
     def child_environment(self) -> dict[str, str]:
         """Variables the Rasa server, action server and web app are started with.
@@ -105,7 +184,9 @@ class Settings(BaseSettings):
             "RASA_URL": self.rasa_url,
             "RASA_API_TOKEN": self.rasa_api_token,
             "ACTION_ENDPOINT_URL": self.action_endpoint_url,
+            "ACTION_SERVER_TOKEN": self.action_server_token,
             "LOG_LEVEL": self.log_level,
+            **self.lock_store_environment(),
         }
 
     @property

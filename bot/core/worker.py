@@ -9,8 +9,10 @@ stopped. `Worker` owns everything around it, the same way for every worker:
   runs as usual, so one bad row or a database blip never stops the process;
 - `run_once` is one tick (after `start`) and `finish`: what `--once` and the tests run;
 - `health` counts ticks and failures and knows when the last tick succeeded; with a
-  heartbeat file, its modification time is touched after each good tick, so a process
-  manager or a monitoring check can tell a live worker from a stuck one;
+  heartbeat file, its modification time is touched after each good tick, and with a
+  health port, `GET /healthz` answers 200 when ticks succeed on time and the worker's
+  own `checks` (its database, Rasa) pass, 503 with the failing checks otherwise, so a
+  process manager or a monitoring check can tell a live worker from a stuck one;
 - `command` is the command line (`--interval`, `--once`, `--heartbeat`) with the
   project's logging.
 
@@ -23,6 +25,7 @@ import abc
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -73,6 +76,8 @@ class Worker(abc.ABC):
         self._started = False
         self.health = Health(started_at=time.monotonic())
         self.heartbeat: Path | None = None
+        self.health_port: int | None = None
+        self._interval = self.default_interval
 
     # --- what a worker implements ----------------------------------------------------
 
@@ -101,6 +106,10 @@ class Worker(abc.ABC):
         """What the start-up log line says about this worker (its channels, say)."""
         return ""
 
+    async def checks(self) -> dict[str, str]:
+        """The health of what the worker needs: name -> "ok" or what is wrong."""
+        return {}
+
     # --- the skeleton ----------------------------------------------------------------
 
     @property
@@ -125,11 +134,13 @@ class Worker(abc.ABC):
         self, interval: float | None = None, stop: asyncio.Event | None = None
     ) -> None:
         """Tick every `interval` seconds until SIGTERM, SIGINT or `stop`; then `finish`."""
-        interval = self.default_interval if interval is None else interval
+        interval = self._interval = self.default_interval if interval is None else interval
         stop = self._stop = stop or asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
+        port = self.health_port
+        health_server = await self._serve_health(port) if port is not None else None
         try:
             await self.ensure_started()
             details = self.describe()
@@ -145,9 +156,46 @@ class Worker(abc.ABC):
                     await asyncio.wait_for(stop.wait(), timeout=remaining)
             await self.finish()
         finally:
+            if health_server is not None:
+                health_server.close()
+                await health_server.wait_closed()
             for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
             logger.info("%s stopped", self.name)
+
+    async def health_report(self) -> tuple[bool, dict[str, str]]:
+        """Whether the worker is healthy, and each check's answer."""
+        on_time = self.health.is_healthy(self._interval)
+        checks = {"ticks": "ok" if on_time else f"no good tick ({self.health.last_error})"}
+        checks.update(await self.checks())
+        return all(value == "ok" for value in checks.values()), checks
+
+    async def _serve_health(self, port: int) -> asyncio.AbstractServer:
+        """`GET /healthz` on 127.0.0.1:<health port> (the worker serves nothing else)."""
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                request_line = await asyncio.wait_for(reader.readline(), timeout=5)
+                path = request_line.decode("latin-1").split(" ")[1:2]
+                if path == ["/healthz"]:
+                    healthy, checks = await self.health_report()
+                    status = "200 OK" if healthy else "503 Service Unavailable"
+                    body = json.dumps({"status": "ok" if healthy else "failing", "checks": checks})
+                else:
+                    status, body = "404 Not Found", json.dumps({"error": "only /healthz"})
+                payload = body.encode()
+                writer.write(
+                    f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+            except (OSError, asyncio.TimeoutError, IndexError):
+                pass
+            finally:
+                writer.close()
+
+        return await asyncio.start_server(answer, "127.0.0.1", port)
 
     async def _guarded_tick(self, *, raise_errors: bool) -> Any:
         self.health.ticks += 1
@@ -215,6 +263,12 @@ def add_arguments(parser: argparse.ArgumentParser, default_interval: float) -> N
     )
     parser.add_argument("--once", action="store_true", help="run one tick and stop")
     parser.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        help="serve GET /healthz on 127.0.0.1 at this port (for systemd or monitoring)",
+    )
+    parser.add_argument(
         "--heartbeat",
         type=Path,
         default=None,
@@ -231,4 +285,5 @@ def run(factory: WorkerFactory, args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     worker = factory(settings)
     worker.heartbeat = args.heartbeat
+    worker.health_port = args.health_port
     return asyncio.run(serve(worker, interval=args.interval, once=args.once))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -71,6 +71,21 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def ping(url: str | None = None) -> None:
+    """Raise when the database cannot run `SELECT 1` (health checks)."""
+    with get_engine(url).connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def database_check(url: str | None = None) -> str:
+    """A health check's answer: "ok", or the kind of error the database gave."""
+    try:
+        ping(url)
+    except Exception as error:  # any failure is an unhealthy answer, never a crash
+        return type(error).__name__
+    return "ok"
 
 
 def in_session(work: Callable[[Session], T]) -> T:

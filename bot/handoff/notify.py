@@ -25,7 +25,6 @@ from bot.db.models import StaffUser
 from bot.db.repository import get_participant_by_sender
 from bot.db.session import session_scope
 from bot.handoff.repository import active_handoff
-from bot.study.config import current_study
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,6 @@ def _notice(sender_id: str, base_url: str) -> Notice | None:
         if token is None:
             return None
         text = new_message_notice(
-            study_name=current_study().study.name,
             study_id=handoff.study_id,
             url=handoff_url(base_url, handoff.handoff_id),
             telegram=handoff.via == TELEGRAM,

@@ -72,7 +72,7 @@ from bot.db.models import (
     ParticipantStatus,
     ScheduledMessage,
 )
-from bot.db.session import in_session, in_session_async
+from bot.db.session import database_check, in_session, in_session_async
 from bot.db.types import utcnow
 from bot.messaging.delivery import FAILED, SUPPRESSED, Outcome, deliver, retry_failed
 from bot.outreach import engagement
@@ -224,6 +224,13 @@ class OutreachWorker(Worker):
         if not self._clients:
             logger.warning("outreach: no participant channel is enabled; nothing will be sent")
         return "channels: " + (", ".join(sorted(c.value for c in self._clients)) or "none")
+
+    async def checks(self) -> dict[str, str]:
+        """The database it plans from, and the Rasa server check-in prompts go through."""
+        return {
+            "database": await asyncio.to_thread(database_check),
+            "rasa": await self._rasa.health(),
+        }
 
     async def aclose(self) -> None:
         await close_clients(self.clients)

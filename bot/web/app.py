@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,15 +14,19 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from bot.core.logs import protect_logs
 from bot.core.settings import get_settings
+from bot.db.session import database_check
 from bot.study.config import current_study
 from bot.web.chat_updates import router as chat_updates_router
 from bot.web.console import mount_console
 
 logger = logging.getLogger(__name__)
+protect_logs()  # uvicorn's process: no secret in its logs either
 
 HERE = Path(__file__).resolve().parent
 RASA_TIMEOUT_SECONDS = 30.0
+HEALTH_TIMEOUT_SECONDS = 3.0
 
 app = FastAPI(title="Trial Companion", docs_url=None, redoc_url=None, openapi_url=None)
 app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -38,9 +43,20 @@ class ChatMessage(BaseModel):
 
 
 @app.get("/healthz")
-async def healthz() -> dict[str, str]:
-    """Liveness check for the supervisor and load balancers."""
-    return {"status": "ok"}
+async def healthz() -> JSONResponse:
+    """What the web app needs: its database and the Rasa server (200, or 503 and why)."""
+    checks = {"database": await asyncio.to_thread(database_check)}
+    try:
+        async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT_SECONDS) as client:
+            rasa = await client.get(f"{get_settings().rasa_url}/webhooks/health/")
+        checks["rasa"] = "ok" if rasa.status_code == 200 else f"answered {rasa.status_code}"
+    except httpx.HTTPError as error:
+        checks["rasa"] = type(error).__name__
+    healthy = all(value == "ok" for value in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "failing", "checks": checks},
+        status_code=200 if healthy else 503,
+    )
 
 
 @app.get("/", response_class=HTMLResponse)

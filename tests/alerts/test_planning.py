@@ -19,7 +19,7 @@ from bot.alerts.planning import (
     round_due_at,
 )
 from bot.alerts.texts import CONSOLE_PATH, AlertFacts, ack_notice_text, alert_text
-from bot.db.models import AlertChannel, EscalationLevel, EscalationType, StaffUser
+from bot.db.models import AlertChannel, EscalationLevel, StaffUser
 from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.study.config import StudyConfig, StudyConfigError, parse_study_config
@@ -133,19 +133,17 @@ def test_the_config_reads_usernames_and_a_numeric_group_chat() -> None:
         parse_study_config({"escalation": {"alerts": {"channels": {"urgent": ["pager"]}}}})
 
 
+NOW = utcnow()
 FACTS = AlertFacts(
     escalation_id=12,
-    study_name="BREATHE-24",
     study_id="P-001",
     level=EscalationLevel.EMERGENCY,
-    type=EscalationType.EMERGENCY,
-    reason="red flag: chest pain " + "x" * 200,
     ack_code="K7P2QX",
     created_at=utcnow(),
 )
 
 
-def test_an_alert_has_the_study_id_level_type_reason_and_link() -> None:
+def test_an_alert_has_only_the_study_id_level_link_and_ack_code() -> None:
     text = alert_text(
         FACTS,
         channel=AlertChannel.SMS,
@@ -153,13 +151,31 @@ def test_an_alert_has_the_study_id_level_type_reason_and_link() -> None:
         base_url="https://trial.example.org/",
         now=FACTS.created_at,
     )
-    lines = text.split("\n")
-    assert lines[0] == "[BREATHE-24] EMERGENCY alert #12: P-001, emergency"
-    assert lines[1].startswith("Reason: red flag: chest pain xxx") and lines[1].endswith("...")
-    assert len(lines[1]) == len("Reason: ") + 140
-    assert lines[2] == "Open: https://trial.example.org/console/escalations/12"
-    assert lines[3] == "Reply ACK K7P2QX to acknowledge."
-    assert text.isascii()
+    assert text.split("\n") == [
+        "EMERGENCY alert #12: P-001",
+        "Open: https://trial.example.org/console/escalations/12",
+        "Reply ACK K7P2QX to acknowledge.",
+    ]
+    assert text.isascii() and len(text) <= 160  # one SMS segment
+
+
+def test_nothing_a_lock_screen_should_not_show_reaches_an_alert() -> None:
+    """Safety rule 5: no reason, type or study name, whatever the escalation says."""
+    import dataclasses
+
+    fields = {field.name for field in dataclasses.fields(AlertFacts)}
+    assert fields == {"escalation_id", "study_id", "level", "ack_code", "created_at"}
+    for round_number in (FIRST, BACKUP, EVERYONE):
+        for channel in (AlertChannel.SMS, AlertChannel.TELEGRAM):
+            text = alert_text(
+                FACTS,
+                channel=channel,
+                round_number=round_number,
+                base_url="https://x",
+                now=utcnow(),
+            ).lower()
+            for word in ("self harm", "red flag", "emergency,", "symptom", "withdraw", "breathe"):
+                assert word not in text
 
 
 def test_later_rounds_say_how_long_nobody_acknowledged() -> None:
@@ -170,16 +186,13 @@ def test_later_rounds_say_how_long_nobody_acknowledged() -> None:
         base_url="https://x",
         now=FACTS.created_at + timedelta(minutes=10, seconds=20),
     )
-    assert text.startswith(
-        "[BREATHE-24] ALL STAFF - still not acknowledged after 10 min. EMERGENCY alert #12"
-    )
+    assert text.startswith("ALL STAFF - still not acknowledged after 10 min. EMERGENCY alert #12")
     assert text.endswith("Press Acknowledge, or text ACK K7P2QX.")
 
 
 def test_the_acknowledged_notice() -> None:
     assert ack_notice_text(FACTS, acknowledged_by="Nurse Joy", resolved=True) == (
-        "[BREATHE-24] Resolved by Nurse Joy: EMERGENCY alert #12 (P-001). "
-        "No action needed from you."
+        "Resolved by Nurse Joy: EMERGENCY alert #12 (P-001). No action needed from you."
     )
 
 

@@ -171,7 +171,7 @@ async def test_an_sms_acknowledgement_shows_on_telegram_and_stops_re_escalation(
     await worker.run_once()
 
     assert telegram_texts(telegram_api, GROUP_CHAT)[-1].startswith(
-        "[BREATHE-24] Acknowledged by Nurse Joy: URGENT alert"
+        "Acknowledged by Nurse Joy: URGENT alert"
     )
     assert {row.round for row in deliveries(raised.id)} == {0}
     assert telegram_texts(telegram_api, BOB.chat_id) == []

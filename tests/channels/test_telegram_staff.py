@@ -102,7 +102,7 @@ async def test_a_press_in_the_staff_group_acknowledges_and_everyone_hears(
 
     await AlertWorker.from_settings(get_settings(), clock=clock).run_once()
 
-    notice = f"[BREATHE-24] Acknowledged by Dr Bob: URGENT alert #{alerted.id} (P-001)."
+    notice = f"Acknowledged by Dr Bob: URGENT alert #{alerted.id} (P-001)."
     assert telegram_texts(telegram_api, GROUP_CHAT)[-1].startswith(notice)
     assert telegram_texts(telegram_api, JOY.chat_id)[-1].startswith(notice)
     assert sms_texts(twilio_api, JOY.phone)[-1].startswith(notice)

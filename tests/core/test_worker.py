@@ -135,3 +135,42 @@ def test_a_missing_setting_is_a_clear_error_not_a_traceback(
     assert capsys.readouterr().err == (
         "python -m tests.core.test_worker: RASA_API_TOKEN is not set\n"
     )
+
+
+async def test_the_health_port_answers_ok_then_503_when_a_check_fails() -> None:
+    import json
+    import socket
+
+    worker, stop = Counting(), asyncio.Event()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        worker.health_port = sock.getsockname()[1]
+    failing: dict[str, str] = {}
+
+    async def checks() -> dict[str, str]:
+        return {"database": "ok", **failing}
+
+    worker.checks = checks  # type: ignore[method-assign]
+    running = asyncio.create_task(worker.run_forever(0.01, stop))
+    while worker.health.ticks < 2:
+        await asyncio.sleep(0.01)
+
+    async def get(path: str) -> tuple[int, dict]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", worker.health_port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await writer.drain()
+        raw = await reader.read()
+        writer.close()
+        head, _, body = raw.decode().partition("\r\n\r\n")
+        return int(head.split()[1]), json.loads(body)
+
+    healthy = await get("/healthz")
+    failing["rasa"] = "ConnectError"
+    unhealthy = await get("/healthz")
+    missing = await get("/other")
+    stop.set()
+    await asyncio.wait_for(running, timeout=10)
+
+    assert healthy == (200, {"status": "ok", "checks": {"ticks": "ok", "database": "ok"}})
+    assert unhealthy[0] == 503 and unhealthy[1]["checks"]["rasa"] == "ConnectError"
+    assert missing[0] == 404

@@ -123,7 +123,7 @@ async def test_sms_participant_and_staff_on_telegram(
     assert len(sms_texts(twilio_api, PARTICIPANT_PHONE)) == sent_before
     notice = telegram_texts(telegram_api, JOY.chat_id)[-1]
     assert notice == (
-        f"[BREATHE-24] P-001 sent a new message. Read it here: {PUBLIC_URL}/console/handoffs/"
+        f"P-001 sent a new message. Read it here: {PUBLIC_URL}/console/handoffs/"
         f"{handoff.id} Reply to this chat to answer."
     )
     assert "dizzy" not in str([call.params for call in telegram_api.requests])
@@ -170,7 +170,7 @@ async def test_telegram_participant_and_staff_on_sms(
     await channels.update(message_update(channels.next_update_id(), PARTICIPANT_CHAT, WORDS))
     [handoff] = handoffs()
     assert sms_texts(twilio_api, JOY.phone)[-1] == (
-        f"[BREATHE-24] P-002 sent a new message. Read it here: {PUBLIC_URL}/console/handoffs/"
+        f"P-002 sent a new message. Read it here: {PUBLIC_URL}/console/handoffs/"
         f"{handoff.id} Reply to this text to answer."
     )
     assert len(telegram_texts(telegram_api, PARTICIPANT_CHAT)) == 2  # no assistant reply

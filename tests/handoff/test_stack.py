@@ -1,5 +1,5 @@
 """Alerts and handoffs on the whole assistant, running for real (trained model, action
-server, web app, alert worker), with the stand-in Twilio API for SMS.
+server, web app, alert worker), with the stand-in Twilio and Telegram APIs.
 
 The emergency check of a paused conversation needs the real Rasa server: while a
 conversation is paused Rasa predicts no action, so only the channel layer
@@ -37,7 +37,7 @@ from bot.db.models import (
     StaffRole,
 )
 from bot.db.session import migrate, session_scope
-from bot.participants.enrollment import enroll
+from bot.participants.enrollment import enroll, link_telegram_chat
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
 from bot.study.config import load_study_config
@@ -45,6 +45,7 @@ from bot.study.wording import messages
 from tests.conftest import EXAMPLE_STUDY
 from tests.e2e.conftest import free_port
 from tests.stand_ins.stack import StartError, running
+from tests.stand_ins.telegram_api import TelegramApiStandIn, message_update
 from tests.stand_ins.twilio_api import TwilioApiStandIn
 
 pytestmark = pytest.mark.slow
@@ -52,6 +53,8 @@ pytestmark = pytest.mark.slow
 STUDY = load_study_config(EXAMPLE_STUDY)
 TOKEN = "handoff-stack-token"
 PHONE = "+15555550177"
+TELEGRAM_CHAT = 424242
+TELEGRAM_SECRET = "telegram-webhook-secret-of-32-characters"
 FROM = "+15555550100"
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -66,6 +69,7 @@ class Running:
     settings: Settings
     web_url: str
     twilio: TwilioApiStandIn
+    telegram: TelegramApiStandIn
 
     @property
     def url(self) -> str:
@@ -92,6 +96,22 @@ class Running:
         reply = httpx.post(url, data=params, headers={"X-Twilio-Signature": signature})
         reply.raise_for_status()
 
+    def telegram_message(self, update_id: int, text: str) -> None:
+        """The Telegram participant writes (a webhook call with the secret token)."""
+        reply = httpx.post(
+            f"{self.settings.rasa_url}/webhooks/telegram/webhook",
+            json=message_update(update_id, TELEGRAM_CHAT, text),
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        )
+        reply.raise_for_status()
+
+    def telegram_to_participant(self) -> list[str]:
+        return [
+            str(call.params.get("text"))
+            for call in self.telegram.calls("sendMessage")
+            if str(call.params.get("chat_id")) == str(TELEGRAM_CHAT)
+        ]
+
     def sms_to_participant(self) -> list[str]:
         return [message["Body"] for message in self.twilio.messages if message["To"] == PHONE]
 
@@ -114,14 +134,23 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         web_port=free_port(),
         rasa_api_token=TOKEN,
     )
-    with TwilioApiStandIn() as twilio, pytest.MonkeyPatch.context() as env:
+    with (
+        TwilioApiStandIn() as twilio,
+        TelegramApiStandIn() as telegram,
+        pytest.MonkeyPatch.context() as env,
+    ):
         env.setenv("ENCRYPTION_KEY", Fernet.generate_key().decode())
+        env.setenv("SECRET_KEY", secrets.token_urlsafe(32))
+        env.setenv("TELEGRAM_BOT_TOKEN", telegram.token)
+        env.setenv("TELEGRAM_WEBHOOK_SECRET", TELEGRAM_SECRET)
+        env.setenv("TELEGRAM_API_BASE_URL", telegram.base_url)
+        env.setenv("TELEGRAM_WEBHOOK_BASE_URL", settings.rasa_url)
         env.setenv("TWILIO_ACCOUNT_SID", twilio.account_sid)
         env.setenv("TWILIO_AUTH_TOKEN", twilio.auth_token)
         env.setenv("TWILIO_FROM_NUMBER", FROM)
         env.setenv("TWILIO_API_BASE_URL", twilio.base_url)
         env.setenv("TWILIO_WEBHOOK_BASE_URL", settings.rasa_url)
-        for name in ("TELEGRAM_BOT_TOKEN", "PUBLIC_BASE_URL", "DATABASE_URL", "DATA_DIR"):
+        for name in ("PUBLIC_BASE_URL", "DATABASE_URL", "DATA_DIR"):
             env.delenv(name, raising=False)
         migrate(settings.database_url)
         with session_scope(settings.database_url) as session:
@@ -141,9 +170,19 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                 timezone_name="America/Chicago",
                 phone=PHONE,
             )
+            code = enroll(
+                session=session,
+                study=STUDY,
+                study_id="P-778",
+                channel=Channel.TELEGRAM,
+                timezone_name="America/Chicago",
+            ).enrollment_code
+            assert code and link_telegram_chat(
+                session=session, code=code, chat_id=str(TELEGRAM_CHAT)
+            )
         try:
             with running(settings, data_dir / "logs"):
-                yield Running(settings, f"http://127.0.0.1:{settings.web_port}", twilio)
+                yield Running(settings, f"http://127.0.0.1:{settings.web_port}", twilio, telegram)
         except StartError as error:
             pytest.fail(str(error))
 
@@ -354,3 +393,36 @@ def test_after_a_handoff_with_an_emergency_the_assistant_answers_every_message(
         "red flag: self harm",
         "red flag: chest pain",
     ]
+
+
+def test_no_secret_reaches_any_process_log(assistant: Running) -> None:
+    """Every configured secret is kept out of the logs of all five processes, with
+    participant replies sent over Telegram (its bot token is in the API's URL path) and
+    SMS, and Rasa's API called with its token."""
+    assistant.telegram_message(9001, "what is a placebo")
+    assistant.sms("what is a placebo")
+    wait_for(lambda: assistant.telegram_to_participant() or None, timeout=60)
+    with httpx.Client() as client:
+        client.get(f"{assistant.settings.rasa_url}/status", params={"token": TOKEN})
+    time.sleep(1)  # let the processes write their lines
+
+    settings = Settings()  # the secrets as the processes read them from the environment
+    secrets_in_use = {
+        name: value
+        for name, value in {
+            "RASA_API_TOKEN": TOKEN,
+            "TELEGRAM_BOT_TOKEN": assistant.telegram.token,
+            "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            "TWILIO_AUTH_TOKEN": assistant.twilio.auth_token,
+            "ENCRYPTION_KEY": settings.encryption_key,
+            "SECRET_KEY": settings.secret_key,
+        }.items()
+        if value
+    }
+    assert len(secrets_in_use) == 6
+    logs = sorted((assistant.settings.data_dir / "logs").glob("*.log"))
+    assert {log.stem for log in logs} >= {"rasa", "actions", "web", "worker", "alerts"}
+    for log in logs:
+        text = log.read_text(errors="replace")
+        for name, value in secrets_in_use.items():
+            assert value not in text, f"{name} is in {log.name}"
