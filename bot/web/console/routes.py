@@ -8,6 +8,8 @@ synchronous, and each request's work commits before the response is sent.
 from __future__ import annotations
 
 import logging
+import math
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -30,7 +32,6 @@ from bot.participants.enrollment import Enrollment, EnrollmentError, enroll, par
 from bot.staff import audit
 from bot.staff.audit import AuditAction
 from bot.staff.auth import (
-    RATE_LIMIT_WINDOW,
     StaffUserError,
     create_user,
     list_users,
@@ -77,8 +78,16 @@ def _see_other(path: str) -> RedirectResponse:
 
 
 def _client_ip(request: Request) -> str:
-    """The address the request came from (the proxy's, unless uvicorn trusts its headers)."""
+    """The address the request came from (a trusted proxy's client: bot.web.client_address)."""
     return request.client.host if request.client else "unknown"
+
+
+def _wait_words(wait: timedelta) -> str:
+    """A wait as people say it: "30 seconds", "4 minutes"."""
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
 
 
 # --- signing in and out -----------------------------------------------------------------
@@ -116,13 +125,15 @@ def sign_in_submit(
             start_session(request, user)
     if user is not None:
         return _see_other(safe_next(next))
-    if result.rate_limited:
-        minutes = int(RATE_LIMIT_WINDOW.total_seconds() // 60)
-        error, status = f"Too many failed sign-ins. Wait {minutes} minutes, then try again.", 429
-    else:
-        error, status = "Wrong username or password.", 401
-    context = {"next": safe_next(next), "error": error, "username": username}
-    return render(request, "sign_in.html", context, status_code=status)
+    context = {"next": safe_next(next), "username": username}
+    if not result.rate_limited:
+        context["error"] = "Wrong username or password."
+        return render(request, "sign_in.html", context, status_code=401)
+    wait = result.retry_after or timedelta(seconds=1)
+    context["error"] = f"Too many failed sign-ins. Wait {_wait_words(wait)}, then try again."
+    page = render(request, "sign_in.html", context, status_code=429)
+    page.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
+    return page
 
 
 @router.post("/sign-out", dependencies=[csrf_checked])
