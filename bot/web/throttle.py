@@ -34,7 +34,7 @@ from bot.core.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 IPV6_PREFIX = 64
-TOO_MANY = "Too many requests. Please wait {seconds} seconds, then try again."
+TOO_MANY = "Too many requests. Please wait {wait}, then try again."
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,17 @@ def hit(rule: Rule, host: str, settings: Settings | None = None) -> int | None:
     return None
 
 
+def wait_words(seconds: float) -> str:
+    """A wait as people say it: "30 seconds", "4 minutes"."""
+    whole = max(1, math.ceil(seconds))
+    if whole < 90:
+        return "1 second" if whole == 1 else f"{whole} seconds"
+    return f"{math.ceil(whole / 60)} minutes"
+
+
 def too_many_requests(path: str, retry_after: int) -> Response:
     """429 with Retry-After: JSON {"error": ...} for the APIs, a line of text otherwise."""
-    message = TOO_MANY.format(seconds=retry_after)
+    message = TOO_MANY.format(wait=wait_words(retry_after))
     headers = {"Retry-After": str(retry_after)}
     if path.startswith("/api/") or path.startswith("/console/api/"):
         return JSONResponse({"error": message}, status_code=429, headers=headers)

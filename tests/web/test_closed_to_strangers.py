@@ -43,6 +43,7 @@ from bot.db.session import session_scope
 from bot.staff.auth import MAX_FAILURES_PER_IP
 from bot.supervisor import process_commands
 from bot.web.body_limit import BodySizeLimitMiddleware
+from bot.web.throttle import wait_words
 from tests.alerts.support import (
     FakeClock,
     alert_env,
@@ -231,6 +232,16 @@ def test_the_chat_api_is_limited_per_address(
     assert limited.json()["error"].startswith("Too many requests. Please wait")
     assert len(rasa) == 3  # the fourth never reached the assistant
     assert chat(visitor, "hello").status_code == 200  # another address is not affected
+
+
+def test_waits_are_said_in_seconds_or_minutes() -> None:
+    assert [wait_words(seconds) for seconds in (0.2, 30, 89, 90, 3599)] == [
+        "1 second",
+        "30 seconds",
+        "89 seconds",
+        "2 minutes",
+        "60 minutes",
+    ]
 
 
 def test_each_address_starts_only_a_few_new_conversations(

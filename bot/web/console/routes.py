@@ -54,6 +54,7 @@ from bot.web.console.access import (
 from bot.web.console.handoff import escalation_extras, undelivered_among
 from bot.web.console.sessions import CONSOLE_PATH
 from bot.web.console.templating import render
+from bot.web.throttle import wait_words
 
 logger = logging.getLogger(__name__)
 
@@ -80,14 +81,6 @@ def _see_other(path: str) -> RedirectResponse:
 def _client_ip(request: Request) -> str:
     """The address the request came from (a trusted proxy's client: bot.web.client_address)."""
     return request.client.host if request.client else "unknown"
-
-
-def _wait_words(wait: timedelta) -> str:
-    """A wait as people say it: "30 seconds", "4 minutes"."""
-    seconds = max(1, math.ceil(wait.total_seconds()))
-    if seconds < 90:
-        return f"{seconds} seconds"
-    return f"{math.ceil(seconds / 60)} minutes"
 
 
 # --- signing in and out -----------------------------------------------------------------
@@ -130,7 +123,9 @@ def sign_in_submit(
         context["error"] = "Wrong username or password."
         return render(request, "sign_in.html", context, status_code=401)
     wait = result.retry_after or timedelta(seconds=1)
-    context["error"] = f"Too many failed sign-ins. Wait {_wait_words(wait)}, then try again."
+    context["error"] = (
+        f"Too many failed sign-ins. Wait {wait_words(wait.total_seconds())}, then try again."
+    )
     page = render(request, "sign_in.html", context, status_code=429)
     page.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
     return page
