@@ -4,10 +4,11 @@ Starts the whole assistant (`tests.stand_ins.stack.running`: Rasa server, action
 outreach and alert workers) on free ports with a fresh database, with Telegram and SMS
 pointed at the local stand-in APIs (tests/stand_ins) and a study whose urgent alerts go to
 an on-call nurse by Telegram and SMS. It then sends urgent messages ("i want to talk to a
-person": an urgent handoff escalation) one at a time to the REST webhook and measures,
-for each, the time from just before the POST to the moment the alert request arrives at
-the stand-in Telegram API and at the stand-in Twilio API (a watcher thread timestamps
-each request as it arrives, to about a millisecond). A random pause of up to a second
+person": an urgent handoff escalation) one at a time to the REST webhook, each from a
+participant enrolled beforehand (a web-chat visitor is test traffic and pages nobody), and
+measures, for each, the time from just before the POST to the moment the alert request
+arrives at the stand-in Telegram API and at the stand-in Twilio API (a watcher thread
+timestamps each request as it arrives, to about a millisecond). A random pause of up to a second
 between messages keeps them from falling into step with the alert worker's 0.5 s poll.
 Prints p50, p95 and max.
 
@@ -33,7 +34,8 @@ import yaml
 from cryptography.fernet import Fernet
 
 from bot.core.settings import PROJECT_ROOT, Settings, get_settings
-from bot.db.models import StaffRole
+from bot.db.models import Channel, StaffRole
+from bot.db.repository import enroll_participant
 from bot.db.session import migrate, session_scope
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
@@ -144,6 +146,17 @@ def _add_nurse(settings: Settings) -> None:
         )
 
 
+def _enroll_real(settings: Settings, sender: str) -> None:
+    """A participant on the web chat who is not test traffic (web-chat visitors page nobody)."""
+    with session_scope(settings.database_url) as session:
+        enroll_participant(
+            session=session,
+            study_id=f"BENCH-{secrets.token_hex(4).upper()}",
+            channel=Channel.WEB,
+            sender_id=sender,
+        )
+
+
 def _wait(arrivals: list[float], count: int) -> float:
     deadline = time.perf_counter() + TIMEOUT_SECONDS
     while len(arrivals) < count:
@@ -157,6 +170,7 @@ def _send(settings: Settings, watch: ArrivalWatch, index: int) -> Sample:
     time.sleep(random.uniform(0.0, MAX_PAUSE_SECONDS))
     url = f"{settings.rasa_url}/webhooks/rest/webhook"
     sender = f"web-bench{secrets.token_hex(6)}"
+    _enroll_real(settings, sender)
     started = time.perf_counter()
     reply = httpx.post(url, json={"sender": sender, "message": MESSAGE}, timeout=60)
     replied = time.perf_counter()

@@ -80,6 +80,8 @@ def process_commands(settings: Settings) -> dict[str, str]:
             settings.public_host,
             "--port",
             str(settings.web_port),
+            # X-Forwarded-For only from TRUSTED_PROXIES (none by default), as the app does.
+            f"--forwarded-allow-ips={settings.trusted_proxies}",
         ),
         # Proactive outreach (bot/outreach/worker.py); it serves no HTTP, so readiness
         # does not wait for it.

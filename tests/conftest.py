@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +63,14 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     from bot.db.session import dispose_engines
 
     dispose_engines()
+
+
+@pytest.fixture(autouse=True)
+def _no_requests_counted() -> None:
+    """Every test starts with no request counted by the web app's rate limits (in memory)."""
+    throttle = sys.modules.get("bot.web.throttle")
+    if throttle is not None:
+        throttle.reset()
 
 
 @pytest.fixture(scope="session")

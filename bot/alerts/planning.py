@@ -6,6 +6,8 @@ the group again included. Each staff user is reached on every channel the level 
 which their account has an address. Every round also has one console row: the console
 queue always shows the escalation, and the row marks the round as planned even when
 nobody else could be reached. Channels without credentials are left out (start-up says so).
+Test traffic (a participant marked `is_test`: every web-chat visitor) pages nobody: its
+escalations get the console row only, in every round (`for_participant`).
 """
 
 from __future__ import annotations
@@ -119,6 +121,14 @@ def _user_targets(users: Iterable[StaffUser], channels: Sequence[AlertChannel]) 
             if reachable:
                 targets.append(Target(channel, staff_label(user.username), user.id))
     return targets
+
+
+def for_participant(targets: Sequence[Target], *, is_test: bool) -> list[Target]:
+    """The deliveries an escalation of this participant gets: console rows only for test
+    traffic (no SMS, no Telegram: a stranger on the web chat never pages staff)."""
+    if not is_test:
+        return list(targets)
+    return [target for target in targets if target.channel is AlertChannel.CONSOLE]
 
 
 def plan_round(

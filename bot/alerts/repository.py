@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 
-from bot.alerts.planning import RE_ESCALATED_LEVELS, Target
+from bot.alerts.planning import RE_ESCALATED_LEVELS, Target, for_participant
 from bot.db.models import (
     AlertChannel,
     AlertDelivery,
@@ -150,6 +150,16 @@ def notice_targets(*, session: Session, escalation_id: int) -> list[Target]:
     )
 
 
+def _is_test_traffic(session: Session, escalation_id: int) -> bool:
+    """True when the escalation is about a participant marked as test traffic."""
+    is_test = session.execute(
+        select(Participant.is_test)
+        .join(Escalation, Escalation.participant_id == Participant.id)
+        .where(Escalation.id == escalation_id)
+    ).scalar_one_or_none()
+    return bool(is_test)
+
+
 def insert_plan(
     *,
     session: Session,
@@ -159,7 +169,11 @@ def insert_plan(
     targets: Sequence[Target],
     now: datetime,
 ) -> bool:
-    """Store a round's deliveries (console rows as sent); False if it was planned already."""
+    """Store a round's deliveries (console rows as sent); False if it was planned already.
+
+    An escalation of test traffic keeps its console rows only (planning.for_participant).
+    """
+    targets = for_participant(targets, is_test=_is_test_traffic(session, escalation_id))
     try:
         with session.begin_nested():
             for target in targets:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import re
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -17,6 +19,12 @@ MIN_WEBHOOK_SECRET = 32
 
 # Values that show a secret was copied from an example and never filled in.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "xxx", "todo", "your-key"})
+
+
+# One part of a rate limit in the `limits` notation: "10/minute", "100 per hour", "5/10 seconds".
+RATE_LIMIT_PART = re.compile(
+    r"\s*[1-9][0-9]*\s*(/|per)\s*([0-9]+\s*)?(second|minute|hour|day|month|year)s?\s*", re.I
+)
 
 
 class SettingsError(RuntimeError):
@@ -49,7 +57,9 @@ class Settings(BaseSettings):
     action_server_token: str = Field("", env="ACTION_SERVER_TOKEN")
     public_base_url: str = Field("", env="PUBLIC_BASE_URL")
 
-    web_chat_enabled: bool = Field(True, env="WEB_CHAT_ENABLED")
+    # The participant web chat (a demo): unset, it is on only with the embedded SQLite
+    # database (`make run`) and off with any other; an explicit true or false wins.
+    web_chat_enabled: bool | None = Field(None, env="WEB_CHAT_ENABLED")
     # With the embedded SQLite default, `trialbot run` adds simulated participants and demo
     # console users once (bot/demo/seed.py). Never with another database.
     demo_data: bool = Field(True, env="DEMO_DATA")
@@ -82,6 +92,58 @@ class Settings(BaseSettings):
     # Rasa's RedisLockStore (several Rasa servers serving the same participants in order).
     redis_url: str = Field("", env="REDIS_URL")
 
+    # Closed to strangers (web app and console)
+    # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs; empty: none).
+    # `trialbot run` starts uvicorn with the same --forwarded-allow-ips.
+    trusted_proxies: str = Field("", env="TRUSTED_PROXIES")
+    # A request body larger than this is refused with 413 before it is read.
+    max_request_bytes: int = Field(65536, env="MAX_REQUEST_BYTES", gt=0)
+    # Per client address, in the `limits` notation ("10/minute;100/hour"); empty: no limit.
+    chat_rate_limit: str = Field("12/minute;200/day", env="CHAT_RATE_LIMIT")
+    # Messages from web senders not seen before (each makes a demo participant).
+    chat_new_sender_limit: str = Field("3/hour;10/day", env="CHAT_NEW_SENDER_LIMIT")
+    chat_updates_rate_limit: str = Field("60/minute", env="CHAT_UPDATES_RATE_LIMIT")
+    sign_in_rate_limit: str = Field("10/minute;100/hour", env="SIGN_IN_RATE_LIMIT")
+    console_rate_limit: str = Field("600/minute", env="CONSOLE_RATE_LIMIT")
+
+    @validator("trusted_proxies")
+    def _check_proxies(cls, value: str) -> str:
+        """Comma-separated IP addresses or networks, written the way uvicorn reads them."""
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as error:
+                raise ValueError(f"{item!r} is not an IP address or network") from error
+        return ",".join(items)
+
+    @validator(
+        "chat_rate_limit",
+        "chat_new_sender_limit",
+        "chat_updates_rate_limit",
+        "sign_in_rate_limit",
+        "console_rate_limit",
+    )
+    def _check_rate_limit(cls, value: str) -> str:
+        """Empty, or limits such as "10/minute;100/hour" (at least 1 per period)."""
+        text = value.strip()
+        if text and not all(RATE_LIMIT_PART.fullmatch(part) for part in re.split(r"[;,]", text)):
+            raise ValueError(f"{value!r} is not a rate limit such as '10/minute;100/hour'")
+        return text
+
+    def closed_to_strangers_environment(self) -> dict[str, str]:
+        """These settings for the web app and Rasa's web chat channel (child_environment)."""
+        return {
+            "WEB_CHAT_ENABLED": "true" if self.web_chat_enabled else "false",
+            "TRUSTED_PROXIES": self.trusted_proxies,
+            "MAX_REQUEST_BYTES": str(self.max_request_bytes),
+            "CHAT_RATE_LIMIT": self.chat_rate_limit,
+            "CHAT_NEW_SENDER_LIMIT": self.chat_new_sender_limit,
+            "CHAT_UPDATES_RATE_LIMIT": self.chat_updates_rate_limit,
+            "SIGN_IN_RATE_LIMIT": self.sign_in_rate_limit,
+            "CONSOLE_RATE_LIMIT": self.console_rate_limit,
+        }
+
     class Config:
         env_file = PROJECT_ROOT / ".env"
         env_file_encoding = "utf-8"
@@ -98,6 +160,13 @@ class Settings(BaseSettings):
     def _default_hosts(cls, value: str, values: dict) -> str:
         """HOST unless the public or internal bind address is set on its own."""
         return value or values["host"]
+
+    @validator("web_chat_enabled", pre=True, always=True)
+    def _default_web_chat(cls, value: object, values: dict) -> object:
+        """On only with the embedded SQLite database unless WEB_CHAT_ENABLED says otherwise."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return str(values.get("database_url", "")).startswith("sqlite")
+        return value
 
     @validator("rasa_url", always=True)
     def _default_rasa_url(cls, value: str, values: dict) -> str:
@@ -187,6 +256,7 @@ class Settings(BaseSettings):
             "ACTION_SERVER_TOKEN": self.action_server_token,
             "LOG_LEVEL": self.log_level,
             **self.lock_store_environment(),
+            **self.closed_to_strangers_environment(),
         }
 
     @property

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
     text,
     true,
 )
@@ -112,6 +113,9 @@ class Participant(Base):
     )
     enrolled_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    # Test traffic (every web-chat visitor): escalations page nobody by SMS or Telegram
+    # (console only), and figures, reports and exports leave them out unless asked.
+    is_test: Mapped[bool] = Column(Boolean, nullable=False, default=False, server_default=false())
 
     messages = relationship("MessageLog", back_populates="participant", lazy="raise")
 

@@ -62,6 +62,7 @@ def enroll_participant(
     timezone: str = "UTC",
     preferred_contact_time: time | None = None,
     language: str = "en",
+    is_test: bool = False,
 ) -> Participant:
     """Create a participant; the conversation ID defaults to the study ID."""
     participant = Participant(
@@ -75,6 +76,7 @@ def enroll_participant(
         preferred_contact_time=preferred_contact_time,
         language=language,
         status=ParticipantStatus.ACTIVE,
+        is_test=is_test,
     )
     session.add(participant)
     session.flush()
@@ -84,8 +86,10 @@ def enroll_participant(
 def ensure_web_participant(*, session: Session, sender_id: str) -> Participant:
     """The conversation's participant; a web-chat visitor is enrolled on first contact.
 
-    Web chats get demo study IDs (WEB-…). Any other sender reaches the assistant only
-    through a channel that checked it is enrolled.
+    Web chats get demo study IDs (WEB-…) and are test traffic (`is_test`): their
+    escalations page nobody by SMS or Telegram, and research figures leave them out.
+    Any other sender reaches the assistant only through a channel that checked it is
+    enrolled.
     """
     participant = get_participant_by_sender(session=session, sender_id=sender_id)
     if participant is not None:
@@ -95,6 +99,7 @@ def ensure_web_participant(*, session: Session, sender_id: str) -> Participant:
         study_id=f"WEB-{secrets.token_hex(4).upper()}",
         channel=Channel.WEB,
         sender_id=sender_id,
+        is_test=True,
     )
 
 

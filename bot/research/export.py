@@ -11,10 +11,12 @@ without separators) and chat ID; one found stops the export.
 
 Rows are those of the period: check-ins by `started_at`, symptom and dose reports by
 `reported_at`, escalations and messages by `created_at`; participants enrolled before the
-period's end. Times are UTC, ISO 8601. Every export is recorded in the audit log.
+period's end. Times are UTC, ISO 8601. Every export is recorded in the audit log. Test
+traffic (participants marked `is_test`: web-chat visitors) and everything about them is
+left out unless asked for (`include_test`, `--include-test`).
 
     python -m bot.research.export --out DIR|FILE.zip [--since YYYY-MM-DD] [--until YYYY-MM-DD]
-                                  [--include-text --as-admin USERNAME]
+                                  [--include-text --as-admin USERNAME] [--include-test]
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from bot.db.models import (
 )
 from bot.db.types import utcnow
 from bot.participants.enrollment import address_of
+from bot.research.cohort import participants_counted
 from bot.staff import audit
 from bot.staff.audit import SYSTEM_ACTOR, AuditAction
 from bot.staff.auth import get_user_by_username
@@ -77,13 +80,17 @@ class Column:
 
 @dataclass(frozen=True)
 class Bounds:
-    """The export's time span [start, end) in UTC (no start: from the beginning)."""
+    """The export's time span [start, end) in UTC (no start: from the beginning), and whether
+    test traffic (web-chat visitors) is in it (left out by default)."""
 
     start: datetime | None
     end: datetime
+    include_test: bool = False
 
     @classmethod
-    def from_dates(cls, since: date | None, until: date | None, *, now: datetime) -> Bounds:
+    def from_dates(
+        cls, since: date | None, until: date | None, *, now: datetime, include_test: bool = False
+    ) -> Bounds:
         """From the first to the last day, both included (UTC days); to `now` without one."""
         start = datetime.combine(since, time(0), tzinfo=timezone.utc) if since else None
         end = (
@@ -93,7 +100,7 @@ class Bounds:
         )
         if start is not None and end <= start:
             raise ExportError("the period must end after it starts")
-        return cls(start, end)
+        return cls(start, end, include_test)
 
     @property
     def label(self) -> str:
@@ -108,6 +115,10 @@ class Bounds:
         if self.start is not None:
             clauses.append(column >= self.start)
         return clauses
+
+    def counted(self) -> list[Any]:
+        """WHERE clauses on the participants table: test traffic only if asked for."""
+        return participants_counted(self.include_test)
 
 
 # --- the files and their columns --------------------------------------------------------
@@ -194,7 +205,10 @@ DICTIONARY_COLUMNS = (
     Column("description", "text", "What the column holds."),
 )
 FILE_DESCRIPTIONS = {
-    "participants.csv": "One row per participant enrolled before the period's end.",
+    "participants.csv": (
+        "One row per participant enrolled before the period's end (web-chat test "
+        "traffic only when asked for)."
+    ),
     "checkins.csv": "Check-in conversations started in the period.",
     "symptom_reports.csv": "Graded symptom reports made in the period.",
     "doses.csv": "Dose reports made in the period.",
@@ -238,7 +252,7 @@ def _participant_rows(session: Session, bounds: Bounds) -> list[list[Any]]:
     """participants.csv."""
     rows = session.execute(
         select(Participant)
-        .where(Participant.enrolled_at < bounds.end)
+        .where(Participant.enrolled_at < bounds.end, *bounds.counted())
         .order_by(Participant.study_id)
     ).scalars()
     return [
@@ -261,7 +275,7 @@ def _checkin_rows(session: Session, bounds: Bounds) -> list[list[Any]]:
     rows = session.execute(
         select(Participant.study_id, Checkin)
         .join(Participant, Participant.id == Checkin.participant_id)
-        .where(*bounds.clauses(Checkin.started_at))
+        .where(*bounds.clauses(Checkin.started_at), *bounds.counted())
         .order_by(Checkin.started_at, Checkin.id)
     ).all()
     return [
@@ -285,7 +299,7 @@ def _symptom_rows(session: Session, bounds: Bounds) -> list[list[Any]]:
     rows = session.execute(
         select(Participant.study_id, SymptomReport)
         .join(Participant, Participant.id == SymptomReport.participant_id)
-        .where(*bounds.clauses(SymptomReport.reported_at))
+        .where(*bounds.clauses(SymptomReport.reported_at), *bounds.counted())
         .order_by(SymptomReport.reported_at, SymptomReport.id)
     ).all()
     return [
@@ -309,7 +323,7 @@ def _dose_rows(session: Session, bounds: Bounds) -> list[list[Any]]:
     rows = session.execute(
         select(Participant.study_id, DoseReport)
         .join(Participant, Participant.id == DoseReport.participant_id)
-        .where(*bounds.clauses(DoseReport.reported_at))
+        .where(*bounds.clauses(DoseReport.reported_at), *bounds.counted())
         .order_by(DoseReport.reported_at, DoseReport.id)
     ).all()
     return [
@@ -328,7 +342,7 @@ def _escalation_rows(session: Session, bounds: Bounds) -> list[list[Any]]:
     rows = session.execute(
         select(Participant.study_id, Escalation)
         .join(Participant, Participant.id == Escalation.participant_id)
-        .where(*bounds.clauses(Escalation.created_at))
+        .where(*bounds.clauses(Escalation.created_at), *bounds.counted())
         .order_by(Escalation.created_at, Escalation.id)
     ).all()
     return [
@@ -365,7 +379,7 @@ def _message_rows(session: Session, bounds: Bounds, *, include_text: bool) -> li
                 MessageLog.sender_id == Participant.sender_id,
             ),
         )
-        .where(*bounds.clauses(MessageLog.created_at))
+        .where(*bounds.clauses(MessageLog.created_at), *bounds.counted())
         .order_by(MessageLog.created_at, MessageLog.id)
     ).all()
     return [
@@ -531,15 +545,19 @@ def export(
     include_text: bool,
     actor: str,
     now: datetime | None = None,
+    include_test: bool = False,
 ) -> ExportSummary:
     """Export the period de-identified to `out` (a folder, a .zip path or a stream); audited.
+
+    Test traffic (participants marked `is_test`: web-chat visitors) is left out unless
+    `include_test`.
 
     Raises NotAllowed when message text is asked for by someone who may not export it, and
     ExportError when a file would contain a phone number or chat ID (nothing is written).
     """
     if include_text:
         _require_text_permission(session, actor)
-    bounds = Bounds.from_dates(since, until, now=now or utcnow())
+    bounds = Bounds.from_dates(since, until, now=now or utcnow(), include_test=include_test)
     files, rows = _build(session, bounds, include_text=include_text)
     _check_no_addresses(session, files)
     folder = folder_name(bounds)
@@ -550,7 +568,8 @@ def export(
         actor=actor,
         action=AuditAction.DATA_EXPORTED,
         detail=f"de-identified export, {bounds.label}, to {where}; rows: {counts}; "
-        + ("message text included, masked" if include_text else "no message text"),
+        + ("message text included, masked" if include_text else "no message text")
+        + ("; test traffic included" if include_test else ""),
     )
     logger.info("export %s by %s: %s", folder, actor, counts)
     return ExportSummary(bounds=bounds, rows=rows, include_text=include_text, folder=folder)
@@ -583,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--as-admin", metavar="USERNAME", help="the admin user doing the export (audit log)"
     )
+    parser.add_argument(
+        "--include-test",
+        action="store_true",
+        help="export test traffic (web-chat visitors) too; left out by default",
+    )
     return parser
 
 
@@ -613,6 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 until=args.until,
                 include_text=args.include_text,
                 actor=_actor(session, args.as_admin),
+                include_test=args.include_test,
             )
     except (NotAllowed, ExportError) as error:
         sys.stderr.write(f"export refused: {error}\n")

@@ -34,6 +34,10 @@ The definitions, exactly:
   acknowledged, the median of `acknowledged_at - created_at` over those acknowledged, how
   many were acknowledged within the study's response target, and how many are open now.
 - Feedback: ratings (1-5) given in the period: count, mean and median.
+
+Test traffic (participants marked `is_test`: the web chat's visitors) is left out of every
+study-wide figure unless `include_test=True` (bot.research.cohort); a figure of one named
+participant is theirs whatever they are.
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.outreach.repository import Kind
+from bot.research.cohort import owned_by_counted, participants_counted
 from bot.study.config import StudyConfig
 
 RESPONSE_WINDOW = timedelta(hours=24)
@@ -167,9 +172,13 @@ def _in_period(column: Any, period: Period) -> list[Any]:
     return [column >= period.start, column < period.end]
 
 
-def _participant_filter(column: Any, participant_id: int | None) -> list[Any]:
-    """WHERE clause for one participant, or none."""
-    return [] if participant_id is None else [column == participant_id]
+def _participant_filter(
+    column: Any, participant_id: int | None, include_test: bool = False
+) -> list[Any]:
+    """WHERE clause for one participant; else everyone counted (test traffic if asked)."""
+    if participant_id is not None:
+        return [column == participant_id]
+    return owned_by_counted(column, include_test)
 
 
 # --- check-in prompts and their outcomes ------------------------------------------------
@@ -206,7 +215,12 @@ def _times_by_participant(rows: Iterable[tuple[int, datetime]]) -> dict[int, lis
 
 
 def _sent_prompts(
-    *, session: Session, start: datetime, end: datetime, participant_id: int | None
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    participant_id: int | None,
+    include_test: bool,
 ) -> dict[int, list[datetime]]:
     """Sent check-in prompts with `sent_at` in [start, end), per participant."""
     rows = session.execute(
@@ -215,14 +229,19 @@ def _sent_prompts(
             ScheduledMessage.status == OutreachStatus.SENT,
             ScheduledMessage.sent_at >= start,
             ScheduledMessage.sent_at < end,
-            *_participant_filter(ScheduledMessage.participant_id, participant_id),
+            *_participant_filter(ScheduledMessage.participant_id, participant_id, include_test),
         )
     ).all()
     return _times_by_participant((row[0], row[1]) for row in rows)
 
 
 def _completed_checkins(
-    *, session: Session, start: datetime, end: datetime, participant_id: int | None
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    participant_id: int | None,
+    include_test: bool,
 ) -> dict[int, list[datetime]]:
     """Completion times of check-ins completed in [start, end), per participant."""
     rows = session.execute(
@@ -230,14 +249,19 @@ def _completed_checkins(
             Checkin.status == CheckinStatus.COMPLETED,
             Checkin.completed_at >= start,
             Checkin.completed_at < end,
-            *_participant_filter(Checkin.participant_id, participant_id),
+            *_participant_filter(Checkin.participant_id, participant_id, include_test),
         )
     ).all()
     return _times_by_participant((row[0], row[1]) for row in rows)
 
 
 def _inbound_messages(
-    *, session: Session, start: datetime, end: datetime, participant_id: int | None
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    participant_id: int | None,
+    include_test: bool,
 ) -> dict[int, list[datetime]]:
     """Times of the participants' inbound messages in [start, end), per participant."""
     rows = session.execute(
@@ -253,7 +277,7 @@ def _inbound_messages(
             MessageLog.direction == Direction.INBOUND,
             MessageLog.created_at >= start,
             MessageLog.created_at < end,
-            *_participant_filter(Participant.id, participant_id),
+            *_participant_filter(Participant.id, participant_id, include_test),
         )
     ).all()
     return _times_by_participant((row[0], row[1]) for row in rows)
@@ -268,7 +292,12 @@ def _first_between(times: Sequence[datetime], start: datetime, end: datetime) ->
 
 
 def prompt_outcomes(
-    *, session: Session, period: Period, now: datetime, participant_id: int | None = None
+    *,
+    session: Session,
+    period: Period,
+    now: datetime,
+    participant_id: int | None = None,
+    include_test: bool = False,
 ) -> list[PromptOutcome]:
     """Every check-in prompt sent in the period, with its response window and outcome.
 
@@ -278,14 +307,15 @@ def prompt_outcomes(
     completed inside the window; decided when answered or the window closed by `now`.
     """
     start, horizon = period.start, period.end + RESPONSE_WINDOW
-    prompts = _sent_prompts(
-        session=session, start=start, end=horizon, participant_id=participant_id
-    )
-    checkins = _completed_checkins(
-        session=session, start=start, end=horizon, participant_id=participant_id
-    )
-    inbound = _inbound_messages(
-        session=session, start=start, end=horizon, participant_id=participant_id
+    prompts, checkins, inbound = (
+        times(
+            session=session,
+            start=start,
+            end=horizon,
+            participant_id=participant_id,
+            include_test=include_test,
+        )
+        for times in (_sent_prompts, _completed_checkins, _inbound_messages)
     )
     outcomes = []
     for owner, sent in prompts.items():
@@ -450,14 +480,18 @@ class Adherence:
 
 
 def adherence_by_participant(
-    *, session: Session, period: Period, participant_id: int | None = None
+    *,
+    session: Session,
+    period: Period,
+    participant_id: int | None = None,
+    include_test: bool = False,
 ) -> dict[int, Adherence]:
     """Dose reports with `reported_at` in the period, counted per participant."""
     rows = session.execute(
         select(DoseReport.participant_id, DoseReport.taken, func.count())
         .where(
             *_in_period(DoseReport.reported_at, period),
-            *_participant_filter(DoseReport.participant_id, participant_id),
+            *_participant_filter(DoseReport.participant_id, participant_id, include_test),
         )
         .group_by(DoseReport.participant_id, DoseReport.taken)
     ).all()
@@ -473,12 +507,20 @@ def adherence_by_participant(
     return dict(counts)
 
 
-def adherence(*, session: Session, period: Period, participant_id: int | None = None) -> Adherence:
+def adherence(
+    *,
+    session: Session,
+    period: Period,
+    participant_id: int | None = None,
+    include_test: bool = False,
+) -> Adherence:
     """Adherence: dose reports with `taken = yes` / all dose reports, by `reported_at`.
 
     "some" and "no" both count as not taken as planned; the rate is None with no reports.
     """
-    counts = adherence_by_participant(session=session, period=period, participant_id=participant_id)
+    counts = adherence_by_participant(
+        session=session, period=period, participant_id=participant_id, include_test=include_test
+    )
     return sum(counts.values(), Adherence())
 
 
@@ -493,7 +535,9 @@ class AtRisk:
     since: datetime
 
 
-def at_risk_participants(*, session: Session, participant_id: int | None = None) -> list[AtRisk]:
+def at_risk_participants(
+    *, session: Session, participant_id: int | None = None, include_test: bool = False
+) -> list[AtRisk]:
     """At risk: active participants whose `at_risk_since` is set now, longest flagged first.
 
     The outreach scheduler sets the flag after `missed_in_a_row_for_risk` missed check-ins
@@ -504,7 +548,7 @@ def at_risk_participants(*, session: Session, participant_id: int | None = None)
         .where(
             Participant.at_risk_since.is_not(None),
             Participant.status == ParticipantStatus.ACTIVE,
-            *_participant_filter(Participant.id, participant_id),
+            *_participant_filter(Participant.id, participant_id, include_test),
         )
         .order_by(Participant.at_risk_since, Participant.study_id)
     ).all()
@@ -531,20 +575,23 @@ def _study_ids(session: Session, *clauses: Any) -> list[str]:
     )
 
 
-def departures(*, session: Session, period: Period) -> Departures:
+def departures(*, session: Session, period: Period, include_test: bool = False) -> Departures:
     """Opt-outs and withdrawals.
 
     Opted out in the period: `opted_out_at` inside it (still opted out). Withdrawn: status
     `withdrawn` now (no withdrawal date is kept). Withdrawal requests: escalations of type
     `withdrawal` raised in the period.
     """
+    counted = participants_counted(include_test)
     opted_out_now = session.execute(
-        select(func.count()).select_from(Participant).where(Participant.opted_out_at.is_not(None))
+        select(func.count())
+        .select_from(Participant)
+        .where(Participant.opted_out_at.is_not(None), *counted)
     ).scalar_one()
     completed_now = session.execute(
         select(func.count())
         .select_from(Participant)
-        .where(Participant.status == ParticipantStatus.COMPLETED)
+        .where(Participant.status == ParticipantStatus.COMPLETED, *counted)
     ).scalar_one()
     requests = session.execute(
         select(func.count())
@@ -552,12 +599,17 @@ def departures(*, session: Session, period: Period) -> Departures:
         .where(
             Escalation.type == EscalationType.WITHDRAWAL,
             *_in_period(Escalation.created_at, period),
+            *owned_by_counted(Escalation.participant_id, include_test),
         )
     ).scalar_one()
     return Departures(
-        opted_out_in_period=_study_ids(session, *_in_period(Participant.opted_out_at, period)),
+        opted_out_in_period=_study_ids(
+            session, *_in_period(Participant.opted_out_at, period), *counted
+        ),
         opted_out_now=int(opted_out_now),
-        withdrawn_now=_study_ids(session, Participant.status == ParticipantStatus.WITHDRAWN),
+        withdrawn_now=_study_ids(
+            session, Participant.status == ParticipantStatus.WITHDRAWN, *counted
+        ),
         withdrawal_requests=int(requests),
         completed_now=int(completed_now),
     )
@@ -585,7 +637,12 @@ def _target(study: StudyConfig, level: EscalationLevel) -> timedelta:
 
 
 def escalations_by_level(
-    *, session: Session, period: Period, study: StudyConfig, participant_id: int | None = None
+    *,
+    session: Session,
+    period: Period,
+    study: StudyConfig,
+    participant_id: int | None = None,
+    include_test: bool = False,
 ) -> list[LevelFigures]:
     """Escalations raised (`created_at`) in the period, per level: emergency, urgent, routine.
 
@@ -598,7 +655,7 @@ def escalations_by_level(
             Escalation.level, Escalation.status, Escalation.created_at, Escalation.acknowledged_at
         ).where(
             *_in_period(Escalation.created_at, period),
-            *_participant_filter(Escalation.participant_id, participant_id),
+            *_participant_filter(Escalation.participant_id, participant_id, include_test),
         )
     ).all()
     figures = []
@@ -634,13 +691,17 @@ class WeekEscalations:
 
 
 def weekly_escalations(
-    *, session: Session, period: Period, participant_id: int | None = None
+    *,
+    session: Session,
+    period: Period,
+    participant_id: int | None = None,
+    include_test: bool = False,
 ) -> list[WeekEscalations]:
     """Escalations raised in each week of the period, by level."""
     rows = session.execute(
         select(Escalation.level, Escalation.created_at).where(
             *_in_period(Escalation.created_at, period),
-            *_participant_filter(Escalation.participant_id, participant_id),
+            *_participant_filter(Escalation.participant_id, participant_id, include_test),
         )
     ).all()
     counts: Counter[tuple[date, EscalationLevel]] = Counter(
@@ -666,7 +727,11 @@ class Ratings:
 
 
 def feedback_ratings(
-    *, session: Session, period: Period, participant_id: int | None = None
+    *,
+    session: Session,
+    period: Period,
+    participant_id: int | None = None,
+    include_test: bool = False,
 ) -> Ratings:
     """Feedback: ratings (1-5) with `created_at` in the period; count, mean, median, spread."""
     ratings = [
@@ -675,7 +740,7 @@ def feedback_ratings(
             select(Feedback.rating).where(
                 Feedback.rating.is_not(None),
                 *_in_period(Feedback.created_at, period),
-                *_participant_filter(Feedback.participant_id, participant_id),
+                *_participant_filter(Feedback.participant_id, participant_id, include_test),
             )
         ).scalars()
     ]
@@ -719,12 +784,18 @@ def symptom_grades(
 
 
 def weekly_mean_grades(
-    *, session: Session, period: Period, limit: int = MAX_STUDY_SYMPTOMS
+    *,
+    session: Session,
+    period: Period,
+    limit: int = MAX_STUDY_SYMPTOMS,
+    include_test: bool = False,
 ) -> dict[str, list[GradePoint]]:
     """Study-wide mean grade per week of the `limit` most reported symptoms (at the Monday)."""
     rows = session.execute(
         select(SymptomReport.symptom, SymptomReport.reported_at, SymptomReport.grade).where(
-            SymptomReport.grade.is_not(None), *_in_period(SymptomReport.reported_at, period)
+            SymptomReport.grade.is_not(None),
+            *_in_period(SymptomReport.reported_at, period),
+            *owned_by_counted(SymptomReport.participant_id, include_test),
         )
     ).all()
     grades: dict[tuple[str, date], list[int]] = defaultdict(list)
@@ -801,6 +872,8 @@ class StudyFigures:
     weekly_response: list[WeekRate]
     weekly_escalations: list[WeekEscalations]
     weekly_grades: dict[str, list[GradePoint]]
+    # Test traffic (web-chat visitors) was counted too, as asked.
+    include_test: bool = False
 
     @property
     def longest_streak(self) -> int:
@@ -808,11 +881,13 @@ class StudyFigures:
         return max((row.streaks.longest for row in self.participants), default=0)
 
 
-def _participants_until(session: Session, end: datetime) -> list[Participant]:
-    """Participants enrolled before a time, by study ID."""
+def _participants_until(session: Session, end: datetime, include_test: bool) -> list[Participant]:
+    """Participants enrolled before a time (test traffic only if asked for), by study ID."""
     return list(
         session.execute(
-            select(Participant).where(Participant.enrolled_at < end).order_by(Participant.study_id)
+            select(Participant)
+            .where(Participant.enrolled_at < end, *participants_counted(include_test))
+            .order_by(Participant.study_id)
         ).scalars()
     )
 
@@ -823,13 +898,14 @@ def _participant_rows(
     period: Period,
     participants: Sequence[Participant],
     outcomes: Sequence[PromptOutcome],
+    include_test: bool,
 ) -> list[ParticipantRow]:
     """The per-participant table."""
     by_owner: dict[int, list[PromptOutcome]] = defaultdict(list)
     for outcome in outcomes:
         by_owner[outcome.participant_id].append(outcome)
     streaks = missed_streaks(outcomes)
-    doses = adherence_by_participant(session=session, period=period)
+    doses = adherence_by_participant(session=session, period=period, include_test=include_test)
     escalations = escalation_counts(session=session, period=period)
     reports = symptom_report_counts(session=session, period=period)
     return [
@@ -852,11 +928,18 @@ def _participant_rows(
 
 
 def study_figures(
-    *, session: Session, period: Period, now: datetime, study: StudyConfig
+    *,
+    session: Session,
+    period: Period,
+    now: datetime,
+    study: StudyConfig,
+    include_test: bool = False,
 ) -> StudyFigures:
-    """Every figure of the study for the period (as known at `now`)."""
-    outcomes = prompt_outcomes(session=session, period=period, now=now)
-    participants = _participants_until(session, period.end)
+    """Every figure of the study for the period (as known at `now`); test traffic left out
+    unless `include_test`."""
+    counted = {"session": session, "period": period, "include_test": include_test}
+    outcomes = prompt_outcomes(now=now, **counted)
+    participants = _participants_until(session, period.end, include_test)
     return StudyFigures(
         period=period,
         computed_at=now,
@@ -864,17 +947,16 @@ def study_figures(
         active=sum(1 for item in participants if item.status is ParticipantStatus.ACTIVE),
         response=response_rate(outcomes),
         median_reply=median_reply_time(outcomes),
-        adherence=adherence(session=session, period=period),
-        at_risk=at_risk_participants(session=session),
-        departures=departures(session=session, period=period),
-        escalations=escalations_by_level(session=session, period=period, study=study),
-        ratings=feedback_ratings(session=session, period=period),
-        participants=_participant_rows(
-            session=session, period=period, participants=participants, outcomes=outcomes
-        ),
+        adherence=adherence(**counted),
+        at_risk=at_risk_participants(session=session, include_test=include_test),
+        departures=departures(**counted),
+        escalations=escalations_by_level(study=study, **counted),
+        ratings=feedback_ratings(**counted),
+        participants=_participant_rows(participants=participants, outcomes=outcomes, **counted),
         weekly_response=weekly_response_rates(outcomes, period),
-        weekly_escalations=weekly_escalations(session=session, period=period),
-        weekly_grades=weekly_mean_grades(session=session, period=period),
+        weekly_escalations=weekly_escalations(**counted),
+        weekly_grades=weekly_mean_grades(**counted),
+        include_test=include_test,
     )
 
 

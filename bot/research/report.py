@@ -98,7 +98,9 @@ REPORT_TEMPLATE = """<!doctype html>
 <h1>{{ study.study.name }}: engagement and retention</h1>
 <p>{{ study.study.title }}</p>
 <p class="meta">Period: {{ f.period.label }}.
-Made {{ f.computed_at | utc }}. Participants are named by study ID only.</p>
+Made {{ f.computed_at | utc }}. Participants are named by study ID only.
+Test traffic (web-chat visitors) is
+{% if f.include_test %}included{% else %}left out{% endif %}.</p>
 
 <h2>Summary</h2>
 <table>
@@ -234,16 +236,23 @@ def write_report(
     out: Path,
     now: datetime,
     actor: str = SYSTEM_ACTOR,
+    include_test: bool = False,
 ) -> StudyFigures:
-    """Compute the figures, write the report to `out`, and record it in the audit log."""
-    figures = study_figures(session=session, period=period, now=now, study=study)
+    """Compute the figures, write the report to `out`, and record it in the audit log.
+
+    Test traffic (web-chat visitors) is left out unless `include_test`.
+    """
+    figures = study_figures(
+        session=session, period=period, now=now, study=study, include_test=include_test
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(figures=figures, study=study), encoding="utf-8")
     audit.record(
         session=session,
         actor=actor,
         action=AuditAction.REPORT_WRITTEN,
-        detail=f"engagement report, {period.label}, {len(figures.participants)} participants",
+        detail=f"engagement report, {period.label}, {len(figures.participants)} participants"
+        + (", test traffic included" if include_test else ""),
     )
     logger.info("report for %s written (%s participants)", period.label, len(figures.participants))
     return figures
@@ -267,6 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--until", type=_day_argument, help="last day (UTC), included; default now")
     parser.add_argument("--out", type=Path, default=Path("report.html"), help="the HTML file")
+    parser.add_argument(
+        "--include-test",
+        action="store_true",
+        help="count test traffic (web-chat visitors) too; left out by default",
+    )
     return parser
 
 
@@ -283,7 +297,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     with session_scope() as session:
-        write_report(session=session, study=current_study(), period=period, out=args.out, now=now)
+        write_report(
+            session=session,
+            study=current_study(),
+            period=period,
+            out=args.out,
+            now=now,
+            include_test=args.include_test,
+        )
     sys.stdout.write(f"Report for {period.label} written to {args.out}\n")
     return 0
 

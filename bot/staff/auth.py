@@ -1,10 +1,20 @@
-"""Staff users: argon2id password hashes, sign-in with a rate limit, and alert addresses.
+"""Staff users: argon2id password hashes, sign-in with throttling, and alert addresses.
 
 Sign-in takes the same time whether or not the username exists (an unknown user is checked
-against a dummy hash). Failed attempts are stored in the database, so the rate limit holds
-across processes: after MAX_FAILURES_PER_USERNAME failures for a username, or
-MAX_FAILURES_PER_IP from one address, within RATE_LIMIT_WINDOW, sign-in is refused until
-the window has passed (a successful sign-in clears the username's count).
+against a dummy hash). Failed attempts are stored in the database, so throttling holds
+across processes. It slows an attacker down without locking the real user out:
+
+- per username and address: after FAILURES_BEFORE_BACKOFF failures from one address
+  within BACKOFF_MEMORY, that address must wait before trying that username again,
+  BACKOFF_START at first, doubled with each further failure, at most MAX_BACKOFF; a
+  successful sign-in from there starts the count again. The same user signing in from
+  another address is not slowed down.
+- per address: after MAX_FAILURES_PER_IP failures from one address (any usernames)
+  within the window, that address may not try again until the window has passed, except
+  for a user who signed in from there before (within KNOWN_ADDRESS_AGE): a ward behind
+  one hospital address is not locked out by one guesser among them.
+
+Nothing is permanent: failures older than BACKOFF_MEMORY or the window are forgotten.
 """
 
 from __future__ import annotations
@@ -32,10 +42,14 @@ logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
-MAX_FAILURES_PER_USERNAME = 5
+FAILURES_BEFORE_BACKOFF = 5
+BACKOFF_START = timedelta(seconds=30)
 # Higher than per username: a whole ward may share one address behind the hospital's NAT.
 MAX_FAILURES_PER_IP = 20
 RATE_LIMIT_WINDOW = timedelta(minutes=15)
+MAX_BACKOFF = timedelta(minutes=15)
+BACKOFF_MEMORY = timedelta(hours=1)
+KNOWN_ADDRESS_AGE = timedelta(days=30)
 USERNAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 TELEGRAM_CHAT_ID_PATTERN = re.compile(r"-?\d{1,20}")
 
@@ -50,10 +64,12 @@ class StaffUserError(ValueError):
 
 @dataclass(frozen=True)
 class SignInResult:
-    """The signed-in user, or None; `rate_limited` when the attempt was not even checked."""
+    """The signed-in user, or None; `rate_limited` when the attempt was not even checked,
+    and then `retry_after`: how long until it may be."""
 
     user: StaffUser | None
     rate_limited: bool = False
+    retry_after: timedelta | None = None
 
 
 def hash_password(password: str) -> str:
@@ -195,33 +211,63 @@ def _set_alert_addresses(
         user.telegram_chat_id_hash = address_digest(Channel.TELEGRAM.value, chat_id)
 
 
-def is_rate_limited(*, session: Session, username: str, ip: str, now: datetime) -> bool:
-    """True when the username or the address has failed too often in the window."""
-    since = now - RATE_LIMIT_WINDOW
-    last_success = session.execute(
+def _last_success(*, session: Session, username: str, ip: str) -> datetime | None:
+    """When the username last signed in from this address, if ever."""
+    return session.execute(
         select(func.max(SignInAttempt.at)).where(
-            SignInAttempt.username == username, SignInAttempt.success.is_(True)
+            SignInAttempt.username == username,
+            SignInAttempt.ip == ip,
+            SignInAttempt.success.is_(True),
         )
     ).scalar_one_or_none()
-    username_since = max(since, last_success) if last_success else since
-    by_username = _failures(session=session, since=username_since, username=username)
-    if by_username >= MAX_FAILURES_PER_USERNAME:
-        return True
-    return _failures(session=session, since=since, ip=ip) >= MAX_FAILURES_PER_IP
 
 
-def _failures(
-    *, session: Session, since: datetime, username: str | None = None, ip: str | None = None
-) -> int:
-    """Failed attempts since a time, for a username or an address."""
-    query = select(func.count(SignInAttempt.id)).where(
-        SignInAttempt.success.is_(False), SignInAttempt.at > since
-    )
-    if username is not None:
-        query = query.where(SignInAttempt.username == username)
-    if ip is not None:
-        query = query.where(SignInAttempt.ip == ip)
-    return int(session.execute(query).scalar_one())
+def _backoff(*, session: Session, username: str, ip: str, since: datetime) -> datetime | None:
+    """When this address may try this username again, if it must wait (module doc)."""
+    count, last = session.execute(
+        select(func.count(SignInAttempt.id), func.max(SignInAttempt.at)).where(
+            SignInAttempt.username == username,
+            SignInAttempt.ip == ip,
+            SignInAttempt.success.is_(False),
+            SignInAttempt.at > since,
+        )
+    ).one()
+    if count < FAILURES_BEFORE_BACKOFF or last is None:
+        return None
+    doublings = min(int(count) - FAILURES_BEFORE_BACKOFF, 16)
+    return last + min(BACKOFF_START * 2**doublings, MAX_BACKOFF)
+
+
+def _address_blocked_until(*, session: Session, ip: str, since: datetime) -> datetime | None:
+    """When an address with too many failures in the window may try again, if it must wait."""
+    times = session.execute(
+        select(SignInAttempt.at)
+        .where(
+            SignInAttempt.ip == ip,
+            SignInAttempt.success.is_(False),
+            SignInAttempt.at > since,
+        )
+        .order_by(SignInAttempt.at.desc())
+        .limit(MAX_FAILURES_PER_IP)
+    ).scalars()
+    recent = list(times)
+    if len(recent) < MAX_FAILURES_PER_IP:
+        return None
+    return recent[-1] + RATE_LIMIT_WINDOW
+
+
+def retry_after(*, session: Session, username: str, ip: str, now: datetime) -> timedelta | None:
+    """None when this sign-in may be checked now; else how long the address must wait."""
+    since = now - RATE_LIMIT_WINDOW
+    last_success = _last_success(session=session, username=username, ip=ip)
+    remembered = now - BACKOFF_MEMORY
+    if last_success is not None:
+        remembered = max(remembered, last_success)
+    waits = [_backoff(session=session, username=username, ip=ip, since=remembered)]
+    if last_success is None or last_success < now - KNOWN_ADDRESS_AGE:
+        waits.append(_address_blocked_until(session=session, ip=ip, since=since))
+    until = max((moment for moment in waits if moment is not None), default=None)
+    return until - now if until is not None and until > now else None
 
 
 def sign_in(
@@ -231,15 +277,16 @@ def sign_in(
     now = now or utcnow()
     name = username.strip().lower()[:64]
     ip = ip[:64]
-    if is_rate_limited(session=session, username=name, ip=ip, now=now):
-        logger.warning("sign-in refused: too many failures (username or address)")
+    wait = retry_after(session=session, username=name, ip=ip, now=now)
+    if wait is not None:
+        logger.warning("sign-in refused: too many failures from one address")
         audit.record(
             session=session,
             actor=name or "unknown",
             action=AuditAction.SIGN_IN_REFUSED,
             detail=f"too many failed sign-ins; from {ip}",
         )
-        return SignInResult(user=None, rate_limited=True)
+        return SignInResult(user=None, rate_limited=True, retry_after=wait)
     user = get_user_by_username(session=session, username=name) if name else None
     candidate = user if user is not None and user.active else None
     password = password[:MAX_PASSWORD_LENGTH]

@@ -1,4 +1,10 @@
-"""The web app: serves the chat page and relays its messages to Rasa's REST channel."""
+"""The web app: serves the chat page and relays its messages to Rasa's REST channel.
+
+Closed to strangers: the chat is served only when WEB_CHAT_ENABLED (bot.web.chat_switch),
+each address has rate limits (bot.web.throttle) resolved without believing anyone's
+X-Forwarded-For but the trusted proxies' (bot.web.client_address), and bodies over
+MAX_REQUEST_BYTES are refused before they are read (bot.web.body_limit).
+"""
 
 from __future__ import annotations
 
@@ -9,16 +15,22 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
 from bot.core.logs import protect_logs
 from bot.core.settings import get_settings
-from bot.db.session import database_check
+from bot.db.repository import get_participant_by_sender
+from bot.db.session import database_check, session_scope
 from bot.study.config import current_study
+from bot.web import throttle
+from bot.web.body_limit import BodySizeLimitMiddleware
+from bot.web.chat_switch import chat_api_off, chat_page_off, web_chat_on
 from bot.web.chat_updates import router as chat_updates_router
+from bot.web.client_address import ClientAddressMiddleware
 from bot.web.console import mount_console
 
 logger = logging.getLogger(__name__)
@@ -33,6 +45,11 @@ app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 mount_console(app)
 app.include_router(chat_updates_router)
+# Added last, so they run first (outermost last): the client address, the body size, the
+# rate limits, then the console's sessions.
+app.add_middleware(throttle.RateLimitMiddleware)
+app.add_middleware(BodySizeLimitMiddleware)
+app.add_middleware(ClientAddressMiddleware)
 
 
 class ChatMessage(BaseModel):
@@ -61,7 +78,9 @@ async def healthz() -> JSONResponse:
 
 @app.get("/", response_class=HTMLResponse)
 async def chat_page(request: Request) -> HTMLResponse:
-    """The participant chat window."""
+    """The participant chat window (a short 404 page while the web chat is off)."""
+    if not web_chat_on():
+        return chat_page_off()
     study = current_study()
     return templates.TemplateResponse(
         request, "chat.html", {"study_name": study.study.name, "emergency": study.emergency_number}
@@ -69,8 +88,19 @@ async def chat_page(request: Request) -> HTMLResponse:
 
 
 @app.post("/api/chat")
-async def relay_chat(message: ChatMessage) -> JSONResponse:
-    """Pass a chat message to the assistant and return its replies."""
+async def relay_chat(message: ChatMessage, request: Request) -> Response:
+    """Pass a chat message to the assistant and return its replies.
+
+    A sender the database does not know yet becomes a demo participant on the Rasa side:
+    each address may start only a few (CHAT_NEW_SENDER_LIMIT).
+    """
+    if not web_chat_on():
+        return chat_api_off()
+    if not await run_in_threadpool(_known_sender, message.sender):
+        host = request.client.host if request.client else "unknown"
+        retry_after = throttle.hit(throttle.NEW_SENDER, host)
+        if retry_after is not None:
+            return throttle.too_many_requests(request.url.path, retry_after)
     url = f"{get_settings().rasa_url}/webhooks/rest/webhook"
     payload: dict[str, Any] = {"sender": message.sender, "message": message.message}
     try:
@@ -83,6 +113,12 @@ async def relay_chat(message: ChatMessage) -> JSONResponse:
         logger.warning("chat relay: the assistant answered %s", reply.status_code)
         return _unavailable()
     return JSONResponse({"messages": reply.json()})
+
+
+def _known_sender(sender_id: str) -> bool:
+    """True when the sender already has a participant (a conversation already started)."""
+    with session_scope() as session:
+        return get_participant_by_sender(session=session, sender_id=sender_id) is not None
 
 
 def _unavailable() -> JSONResponse:

@@ -4,18 +4,20 @@ The web chat is request and response, so a staff member's message (and the "some
 here" and "I am back" notices) cannot be pushed: bot.handoff.participants logs them as
 "queued", and the chat page asks for them every few seconds here. Each is handed out once
 and marked delivered. Only web-chat senders are served (their IDs are random and held by
-their browser, like the conversation itself).
+their browser, like the conversation itself), and only while the web chat is on.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from sqlalchemy import select, update
 
 from bot.db.models import Channel, Direction, MessageLog, StaffUser
 from bot.db.session import session_scope
 from bot.messaging.delivery import QUEUED
+from bot.web.chat_switch import chat_api_off, web_chat_on
 
 router = APIRouter()
 
@@ -50,8 +52,12 @@ def take_queued(*, sender_id: str) -> list[dict[str, str]]:
     return [{"text": text, "from": name or ""} for _, text, name in rows]
 
 
-@router.get("/api/chat/updates")
-async def chat_updates(sender: str = Query(..., regex=SENDER_PATTERN)) -> dict[str, object]:
+@router.get("/api/chat/updates", response_model=None)
+async def chat_updates(
+    sender: str = Query(..., regex=SENDER_PATTERN),
+) -> dict[str, object] | JSONResponse:
     """Messages waiting for this chat page (staff messages during a handoff)."""
+    if not web_chat_on():
+        return chat_api_off()
     messages = await run_in_threadpool(lambda: take_queued(sender_id=sender))
     return {"messages": messages}

@@ -58,6 +58,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         rasa_port=free_port(),
         actions_port=free_port(),
         web_port=free_port(),
+        # Many conversations from one address (this machine): no per-address chat limits.
+        chat_rate_limit="",
+        chat_new_sender_limit="",
         rasa_api_token="e2e-token",
     )
     migrate(settings.database_url)

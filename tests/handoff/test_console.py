@@ -159,7 +159,11 @@ def test_take_over_talk_and_hand_back(client, rasa_api, twilio_api) -> None:
     ]
 
 
-def test_a_web_chat_participant_gets_staff_messages_by_polling(client, rasa_api) -> None:
+def test_a_web_chat_participant_gets_staff_messages_by_polling(
+    client, rasa_api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WEB_CHAT_ENABLED", "true")  # off by default with PostgreSQL
+    get_settings.cache_clear()
     with session_scope() as session:
         participant = ensure_web_participant(session=session, sender_id=WEB_SENDER)
     raised = raise_for(participant)

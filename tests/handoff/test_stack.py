@@ -132,6 +132,9 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         rasa_port=free_port(),
         actions_port=free_port(),
         web_port=free_port(),
+        # Many conversations from one address (this machine): no per-address chat limits.
+        chat_rate_limit="",
+        chat_new_sender_limit="",
         rasa_api_token=TOKEN,
     )
     with (

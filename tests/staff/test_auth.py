@@ -13,8 +13,11 @@ from bot.db.models import AuditEvent, SignInAttempt, StaffRole, StaffUser
 from bot.db.types import utcnow
 from bot.staff import auth
 from bot.staff.auth import (
+    BACKOFF_MEMORY,
+    BACKOFF_START,
+    FAILURES_BEFORE_BACKOFF,
+    MAX_BACKOFF,
     MAX_FAILURES_PER_IP,
-    MAX_FAILURES_PER_USERNAME,
     RATE_LIMIT_WINDOW,
     StaffUserError,
     hash_password,
@@ -138,39 +141,86 @@ def test_inactive_user_cannot_sign_in(session: Session) -> None:
     assert sign_in(session=session, username="joy", password=PASSWORD, ip=IP).user is None
 
 
-def test_sixth_attempt_after_five_failures_is_refused(session: Session) -> None:
+def fail(session: Session, username: str = "joy", ip: str = IP, **when: object) -> None:
+    """One failed sign-in (a wrong password), checked: not refused unchecked."""
+    result = sign_in(session=session, username=username, password="wrong password!", ip=ip, **when)
+    assert result.user is None and not result.rate_limited
+
+
+def test_after_five_failures_that_address_must_wait(session: Session) -> None:
     add_user(session)
     now = utcnow()
-    for _ in range(MAX_FAILURES_PER_USERNAME):
-        result = sign_in(
-            session=session, username="joy", password="wrong password!", ip=IP, now=now
-        )
-        assert result.user is None and not result.rate_limited
+    for _ in range(FAILURES_BEFORE_BACKOFF):
+        fail(session, now=now)
     session.commit()
 
-    refused = sign_in(session=session, username="joy", password=PASSWORD, ip="192.0.2.99", now=now)
+    refused = sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now)
     later = sign_in(
-        session=session,
-        username="joy",
-        password=PASSWORD,
-        ip=IP,
-        now=now + RATE_LIMIT_WINDOW + timedelta(seconds=1),
+        session=session, username="joy", password=PASSWORD, ip=IP, now=now + BACKOFF_START
     )
     session.commit()
 
     assert refused.rate_limited and refused.user is None
-    assert later.user is not None
+    assert refused.retry_after == BACKOFF_START
+    assert later.user is not None  # no lockout: a short wait
     assert "auth.sign_in_refused" in _audit_actions(session)
 
 
-def test_a_successful_sign_in_clears_the_username_count(session: Session) -> None:
+def test_the_wait_doubles_with_each_failure_up_to_the_window(session: Session) -> None:
     add_user(session)
     now = utcnow()
-    for _ in range(MAX_FAILURES_PER_USERNAME - 1):
-        sign_in(session=session, username="joy", password="wrong password!", ip=IP, now=now)
+    waits = []
+    for _ in range(FAILURES_BEFORE_BACKOFF):
+        fail(session, now=now)
+    for _ in range(7):
+        wait = auth.retry_after(session=session, username="joy", ip=IP, now=now)
+        assert wait is not None
+        waits.append(wait)
+        now += wait
+        fail(session, now=now)
+
+    assert waits[:5] == [BACKOFF_START * 2**step for step in range(5)]
+    assert waits[-1] == MAX_BACKOFF
+    # Failures are forgotten after a while: nothing is permanent.
+    later = now + BACKOFF_MEMORY
+    assert auth.retry_after(session=session, username="joy", ip=IP, now=later) is None
+
+
+def test_failures_from_another_address_do_not_lock_the_user_out(session: Session) -> None:
+    add_user(session)
+    now = utcnow()
+    for _ in range(FAILURES_BEFORE_BACKOFF):
+        fail(session, ip="203.0.113.9", now=now)
+
+    from_home = sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now)
+
+    assert from_home.user is not None
+
+
+def test_guessing_many_users_from_one_address_stops_no_one_elsewhere(session: Session) -> None:
+    add_user(session, "yara")
+    now = utcnow()
+    for index in range(MAX_FAILURES_PER_IP):
+        username = ("yara", "joy", "bob", "cara")[index % 4]  # yara five times among them
+        fail(session, username=username, ip="203.0.113.9", now=now)
+
+    from_there = sign_in(
+        session=session, username="yara", password=PASSWORD, ip="203.0.113.9", now=now
+    )
+    from_home = sign_in(session=session, username="yara", password=PASSWORD, ip=IP, now=now)
+
+    assert from_there.rate_limited
+    assert from_home.user is not None
+
+
+def test_a_successful_sign_in_clears_the_count(session: Session) -> None:
+    add_user(session)
+    now = utcnow()
+    for _ in range(FAILURES_BEFORE_BACKOFF - 1):
+        fail(session, now=now)
     assert sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now).user
-    for _ in range(MAX_FAILURES_PER_USERNAME - 1):
-        sign_in(session=session, username="joy", password="wrong password!", ip=IP, now=now)
+    for _ in range(FAILURES_BEFORE_BACKOFF - 1):
+        fail(session, now=now)
 
     result = sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now)
 
@@ -181,13 +231,34 @@ def test_one_address_guessing_many_usernames_is_refused(session: Session) -> Non
     add_user(session)
     now = utcnow()
     for index in range(MAX_FAILURES_PER_IP):
-        sign_in(session=session, username=f"guess{index}", password="wrong!", ip=IP, now=now)
+        fail(session, username=f"guess{index}", now=now)
 
     from_there = sign_in(session=session, username="joy", password=PASSWORD, ip=IP, now=now)
     elsewhere = sign_in(session=session, username="joy", password=PASSWORD, ip="198.51.100.7")
+    after_the_window = sign_in(
+        session=session, username="joy", password=PASSWORD, ip=IP, now=now + RATE_LIMIT_WINDOW
+    )
 
-    assert from_there.rate_limited
+    assert from_there.rate_limited and from_there.retry_after == RATE_LIMIT_WINDOW
     assert elsewhere.user is not None
+    assert after_the_window.user is not None
+
+
+def test_a_user_who_signed_in_from_that_address_before_is_not_locked_out(
+    session: Session,
+) -> None:
+    add_user(session)
+    now = utcnow()
+    hospital = "192.0.2.200"  # one address for the whole ward
+    assert sign_in(
+        session=session, username="joy", password=PASSWORD, ip=hospital, now=now - timedelta(days=1)
+    ).user
+    for index in range(MAX_FAILURES_PER_IP):
+        fail(session, username=f"guess{index}", ip=hospital, now=now)
+
+    assert sign_in(session=session, username="joy", password=PASSWORD, ip=hospital, now=now).user
+    stranger = sign_in(session=session, username="bob", password=PASSWORD, ip=hospital, now=now)
+    assert stranger.rate_limited
 
 
 def test_a_weaker_hash_is_upgraded_at_sign_in(

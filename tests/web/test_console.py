@@ -25,7 +25,7 @@ from bot.db.models import (
 )
 from bot.db.repository import log_message
 from bot.participants.enrollment import address_of
-from bot.staff.auth import MAX_FAILURES_PER_USERNAME
+from bot.staff.auth import FAILURES_BEFORE_BACKOFF
 from bot.web.console.access import safe_next
 from bot.web.console.sessions import COOKIE_NAME, cookie_options, session_secret_key
 from tests.staff.factories import PASSWORD, add_escalation, add_participant, add_user
@@ -198,14 +198,28 @@ def test_wrong_password_fails(client: TestClient, people: dict[str, StaffUser]) 
 def test_the_sixth_failure_is_rate_limited(
     client: TestClient, people: dict[str, StaffUser]
 ) -> None:
-    for _ in range(MAX_FAILURES_PER_USERNAME):
+    for _ in range(FAILURES_BEFORE_BACKOFF):
         assert sign_in(client, "joy", "a wrong password!").status_code == 401
 
     reply = sign_in(client, "joy")
 
     assert reply.status_code == 429
-    assert "Too many failed sign-ins" in reply.text
+    assert "Too many failed sign-ins. Wait 30 seconds, then try again." in reply.text
+    assert reply.headers["Retry-After"] == "30"
     assert client.get("/console/queue").status_code == 303
+
+
+def test_failures_from_elsewhere_do_not_lock_the_real_user_out(
+    database_url: str, people: dict[str, StaffUser]
+) -> None:
+    from bot.web.app import app
+
+    with TestClient(app, follow_redirects=False, client=("203.0.113.9", 1)) as attacker:
+        for _ in range(FAILURES_BEFORE_BACKOFF + 1):
+            sign_in(attacker, "joy", "a wrong password!")
+        assert sign_in(attacker, "joy").status_code == 429
+    with TestClient(app, follow_redirects=False, client=("198.51.100.20", 1)) as nurse:
+        assert sign_in(nurse, "joy").status_code == 303
 
 
 def test_an_inactive_users_session_ends(

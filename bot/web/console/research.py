@@ -7,7 +7,9 @@
 
 Everyone may look at the figures; researchers and admins may export; only admins may add
 message text (masked), and asking for it without that right is refused (403). Every view
-of participant data and every export is audited. Periods are whole UTC days.
+of participant data and every export is audited. Periods are whole UTC days. Test traffic
+(web-chat visitors) is left out of the study's figures, plots and export unless asked for
+(`include_test`, a checkbox on the forms).
 """
 
 from __future__ import annotations
@@ -77,11 +79,13 @@ class PeriodChoice:
     since: date
     until: date
     period: figures.Period
+    include_test: bool = False
 
     @property
     def query(self) -> str:
-        """The period as a query string, for links and image sources."""
-        return f"since={self.since.isoformat()}&until={self.until.isoformat()}"
+        """The period (and test traffic, if asked for) as a query string, for links and images."""
+        query = f"since={self.since.isoformat()}&until={self.until.isoformat()}"
+        return query + ("&include_test=true" if self.include_test else "")
 
 
 def _day(text: str | None, name: str) -> date | None:
@@ -94,8 +98,11 @@ def _day(text: str | None, name: str) -> date | None:
         raise ConsoleError(f"The {name} date must look like 2025-03-31.") from error
 
 
-def period_choice(since: str | None = None, until: str | None = None) -> PeriodChoice:
-    """Dependency: the period of ?since=&until= (both days included; last 4 weeks by default)."""
+def period_choice(
+    since: str | None = None, until: str | None = None, include_test: bool = False
+) -> PeriodChoice:
+    """Dependency: the period of ?since=&until= (both days included; last 4 weeks by default),
+    and ?include_test=true to count test traffic (web-chat visitors) too."""
     now = utcnow()
     last = _day(until, "last") or now.date()
     first = _day(since, "first") or last - timedelta(days=DEFAULT_DAYS - 1)
@@ -103,7 +110,7 @@ def period_choice(since: str | None = None, until: str | None = None) -> PeriodC
         raise ConsoleError("The last day must not be before the first day.")
     if (last - first).days > MAX_DAYS:
         raise ConsoleError(f"Choose a period of at most {MAX_DAYS} days.")
-    return PeriodChoice(first, last, figures.Period.from_dates(first, last, now=now))
+    return PeriodChoice(first, last, figures.Period.from_dates(first, last, now=now), include_test)
 
 
 chosen_period = Depends(period_choice)
@@ -132,14 +139,19 @@ def figures_page(
     study = current_study()
     with session_scope() as session:
         result = figures.study_figures(
-            session=session, period=choice.period, now=utcnow(), study=study
+            session=session,
+            period=choice.period,
+            now=utcnow(),
+            study=study,
+            include_test=choice.include_test,
         )
         audit.record(
             session=session,
             actor=user.username,
             action=AuditAction.FIGURES_VIEWED,
             detail=f"study figures, {choice.period.label}; "
-            f"{len(result.participants)} participants listed by study ID",
+            f"{len(result.participants)} participants listed by study ID"
+            + ("; test traffic included" if choice.include_test else ""),
         )
     context = {
         "f": result,
@@ -156,7 +168,12 @@ def response_rate_png(
 ) -> Response:
     """The study's weekly check-in response rate."""
     with session_scope() as session:
-        outcomes = figures.prompt_outcomes(session=session, period=choice.period, now=utcnow())
+        outcomes = figures.prompt_outcomes(
+            session=session,
+            period=choice.period,
+            now=utcnow(),
+            include_test=choice.include_test,
+        )
     weeks = figures.weekly_response_rates(outcomes, choice.period)
     return _png(plots.response_rate_png(weeks, title=RESPONSE_RATE_TITLE))
 
@@ -167,7 +184,9 @@ def escalations_png(
 ) -> Response:
     """Escalations per week by level."""
     with session_scope() as session:
-        weeks = figures.weekly_escalations(session=session, period=choice.period)
+        weeks = figures.weekly_escalations(
+            session=session, period=choice.period, include_test=choice.include_test
+        )
     return _png(plots.escalations_png(weeks, title=ESCALATIONS_TITLE))
 
 
@@ -177,7 +196,9 @@ def study_symptoms_png(
 ) -> Response:
     """The study's mean symptom grades per week."""
     with session_scope() as session:
-        series = figures.weekly_mean_grades(session=session, period=choice.period)
+        series = figures.weekly_mean_grades(
+            session=session, period=choice.period, include_test=choice.include_test
+        )
     span = (choice.period.start, choice.period.end)
     return _png(
         plots.symptom_grades_png(series, title=SYMPTOMS_TITLE, y_label="Mean grade", span=span)
@@ -292,6 +313,7 @@ def export_download(
     since: str = Form("", max_length=10),
     until: str = Form("", max_length=10),
     include_text: bool = Form(False),
+    include_test: bool = Form(False),
     user: ConsoleUser = exporter,
 ) -> Response:
     """The de-identified export as a zip download (audited)."""
@@ -308,6 +330,7 @@ def export_download(
                 until=last,
                 include_text=include_text,
                 actor=user.username,
+                include_test=include_test,
             )
     except NotAllowed as error:
         raise Forbidden("Your account cannot export message text.") from error

@@ -8,6 +8,8 @@ synchronous, and each request's work commits before the response is sent.
 from __future__ import annotations
 
 import logging
+import math
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -30,7 +32,6 @@ from bot.participants.enrollment import Enrollment, EnrollmentError, enroll, par
 from bot.staff import audit
 from bot.staff.audit import AuditAction
 from bot.staff.auth import (
-    RATE_LIMIT_WINDOW,
     StaffUserError,
     create_user,
     list_users,
@@ -53,6 +54,7 @@ from bot.web.console.access import (
 from bot.web.console.handoff import escalation_extras, undelivered_among
 from bot.web.console.sessions import CONSOLE_PATH
 from bot.web.console.templating import render
+from bot.web.throttle import wait_words
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def _see_other(path: str) -> RedirectResponse:
 
 
 def _client_ip(request: Request) -> str:
-    """The address the request came from (the proxy's, unless uvicorn trusts its headers)."""
+    """The address the request came from (a trusted proxy's client: bot.web.client_address)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -116,13 +118,17 @@ def sign_in_submit(
             start_session(request, user)
     if user is not None:
         return _see_other(safe_next(next))
-    if result.rate_limited:
-        minutes = int(RATE_LIMIT_WINDOW.total_seconds() // 60)
-        error, status = f"Too many failed sign-ins. Wait {minutes} minutes, then try again.", 429
-    else:
-        error, status = "Wrong username or password.", 401
-    context = {"next": safe_next(next), "error": error, "username": username}
-    return render(request, "sign_in.html", context, status_code=status)
+    context = {"next": safe_next(next), "username": username}
+    if not result.rate_limited:
+        context["error"] = "Wrong username or password."
+        return render(request, "sign_in.html", context, status_code=401)
+    wait = result.retry_after or timedelta(seconds=1)
+    context["error"] = (
+        f"Too many failed sign-ins. Wait {wait_words(wait.total_seconds())}, then try again."
+    )
+    page = render(request, "sign_in.html", context, status_code=429)
+    page.headers["Retry-After"] = str(max(1, math.ceil(wait.total_seconds())))
+    return page
 
 
 @router.post("/sign-out", dependencies=[csrf_checked])
