@@ -23,7 +23,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 import bot.messaging.delivery
-from bot.channels import sms_inbox, twilio_sms
+from bot.channels import sms_inbox
 from bot.channels.keywords import SMS_WORDS, Keyword
 from bot.channels.twilio_sms import (
     REPLY_WINDOW,
