@@ -4,9 +4,13 @@
 their phone, an enrolled participant, or a stranger, who gets a stable ID that is never
 the number), logs the message with its `MessageSid` (a SID seen before raises
 IntegrityError: a Twilio retry), applies a keyword, and says what to do next (`Received`):
-a wording to send, TwiML texts for a stranger, the text to hand to the assistant (a bare
-number already turned into its choice), or a staff member's text for
-`bot.handoff.staff_sms`. The webhook itself is `bot.channels.twilio_sms`.
+TwiML texts for a stranger, a staff member's text for `bot.handoff.staff_sms`, or, for a
+participant, the message of theirs this server handles now. A participant's message
+waits in the message log until its turn is done (`bot.messaging.inbound`: once each, in
+order, whichever Rasa server claims it), and what it asks for is read from the log when
+it is handled (`next_step`): a wording to send (a keyword's answer, "text only"), or the
+text to hand to the assistant (a bare number turned into the choice it picked when it
+arrived). The webhook itself is `bot.channels.twilio_sms`.
 
 Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (the whole message, any case;
 see `bot.channels.keywords`) opt the participant out: stored, confirmed once, and from
@@ -17,7 +21,7 @@ contact. A participant who texts after STOP has reached
 out again, and is answered: their message is logged and handled like any other, and the
 replies to *that* message are sent (a question or an emergency is never met with silence;
 staff are alerted as usual). This holds only for replies to a message that came in after
-the opt-out, within `REPLY_WINDOW`; a reply to a message sent before the STOP is
+the opt-out, within `REPLY_WINDOW` of its handling; a reply to a message sent before the STOP is
 suppressed, and the opt-out stays in force until START. If Twilio's own opt-out handling
 still blocks the number, such a reply fails with Twilio error 21610 and is logged as
 failed, not retried.
@@ -26,10 +30,6 @@ Staff. A text from an active staff user's phone never reaches the assistant: it 
 `bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
 go to the participant). Every participant message the assistant handles goes through
 `bot.safety.turn_guard` (the emergency reply and escalation on every path, never no reply).
-
-Staff. A text from an active staff user's phone never reaches the assistant: it is for
-`bot.handoff.staff_sms` (`ACK <code>` acknowledges an alert; during a handoff their texts
-go to the participant).
 """
 
 from __future__ import annotations
@@ -49,15 +49,22 @@ from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import log_message
 from bot.db.types import utcnow
 from bot.handoff.staff_commands import staff_sender_id
+from bot.messaging.inbound import Claimant, Stored, lock_queue, take_next
 from bot.messaging.numbered_choices import resolve_numbered_reply
 from bot.participants.enrollment import EnrollmentError, normalise_phone, participant_for_address
 from bot.staff.auth import user_for_phone
 from bot.study.config import current_study
 from bot.study.wording import messages
 
-# How long after a participant's message the replies to it may reach them despite STOP.
+# How long after a participant's message is handled the replies to it may reach them
+# despite STOP.
 REPLY_WINDOW = timedelta(minutes=15)
 RECEIVED = "received"
+KEYWORD_REPLIES = {
+    Keyword.STOP: "sms_opted_out",
+    Keyword.START: "sms_opted_in",
+    Keyword.HELP: "sms_help",
+}
 # Twilio's message statuses in the order they happen; a late report never moves one back.
 STATUS_ORDER = {
     "accepted": 0,
@@ -87,20 +94,33 @@ class InboundSms:
 
 @dataclass(frozen=True)
 class Received:
-    """An incoming SMS once logged, and what to do about it."""
+    """An incoming SMS once logged, and what to do about it now."""
 
     log_id: int
     participant: Participant | None
     sender_id: str
     received_at: datetime
-    # A wording (bot.study.wording) to send by SMS in the background: a keyword's answer.
-    reply_key: str | None = None
     # Texts to answer in the webhook's TwiML (an unknown sender).
     twiml: tuple[str, ...] = ()
-    # What to hand to the assistant (a bare number already turned into its choice).
-    text: str | None = None
     # A staff member's username: their text is for bot.handoff.staff_sms, not the assistant.
     staff_username: str | None = None
+    # The staff member's text.
+    text: str | None = None
+    # The participant's message this server handles now: this one, or an earlier one of
+    # theirs still waiting. None when one of theirs is being handled: its handler takes
+    # this one next.
+    claimed: Stored | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a participant's stored message asks for, read when it is handled."""
+
+    participant: Participant | None
+    # A wording (bot.study.wording) to send by SMS: a keyword's answer, or "text only".
+    reply_key: str | None = None
+    # What to hand to the assistant (a bare number already turned into its choice).
+    text: str | None = None
 
 
 def unknown_sender_id(phone: str) -> str:
@@ -110,10 +130,14 @@ def unknown_sender_id(phone: str) -> str:
     return f"sms-unknown-{address_digest(Channel.SMS.value, phone)[:16]}"
 
 
-def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
+def receive_sms(
+    *, session: Session, inbound: InboundSms, claimant: Claimant, now: datetime
+) -> Received:
     """Log an incoming SMS and apply what it asks, in one transaction.
 
     A retried webhook finds both stored or neither: IntegrityError when its SID was seen.
+    A participant's message is stored waiting (a repeated STOP, which asks for nothing,
+    is handled at once), and their oldest waiting message is claimed if nobody holds it.
     """
     staff = user_for_phone(session=session, phone=inbound.sender)
     participant = (
@@ -125,6 +149,10 @@ def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
         sender_id = staff_sender_id(staff.id)
     else:
         sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
+    awaiting = False
+    if participant is not None:
+        lock_queue(session=session, participant_id=participant.id)
+        awaiting = _apply_keyword(session, participant, inbound.body)
     entry = log_message(
         session=session,
         sender_id=sender_id,
@@ -134,6 +162,8 @@ def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
         participant_id=participant.id if participant else None,
         external_id=inbound.message_sid,
         delivery_status=RECEIVED,
+        awaiting=awaiting,
+        detail={"num_media": inbound.num_media} if participant else None,
     )
     received = Received(entry.id, participant, sender_id, entry.created_at)
     if staff is not None:
@@ -142,22 +172,47 @@ def receive_sms(*, session: Session, inbound: InboundSms) -> Received:
         texts = tuple(messages(current_study(), "unknown_sender"))
         log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
         return replace(received, twiml=texts)
-    keyword = keyword_of(inbound.body)
+    claimed = take_next(
+        session=session,
+        participant_id=participant.id,
+        channel=Channel.SMS,
+        claimant=claimant,
+        now=now,
+    )
+    return replace(received, claimed=claimed)
+
+
+def _apply_keyword(session: Session, participant: Participant, body: str) -> bool:
+    """Opt out or back in as STOP or START asks; False when there is nothing to answer."""
+    keyword = keyword_of(body)
     if keyword is Keyword.STOP:
-        changed = set_opted_out(session=session, participant_id=participant.id, opted_out=True)
         # One confirmation, at the first STOP; nothing at all for a repeated one.
-        return replace(received, reply_key="sms_opted_out" if changed else None)
+        return set_opted_out(session=session, participant_id=participant.id, opted_out=True)
     if keyword is Keyword.START:
         set_opted_out(session=session, participant_id=participant.id, opted_out=False)
-        return replace(received, reply_key="sms_opted_in")
-    if keyword is Keyword.HELP:
-        return replace(received, reply_key="sms_help")
-    if not inbound.body.strip():
-        return replace(received, reply_key="text_only")
+    return True
+
+
+def next_step(*, session: Session, stored: Stored) -> Step:
+    """What a participant's stored message asks for (its keyword was applied when stored).
+
+    A STOP still waiting is a first one (a repeated STOP is stored as handled): it gets
+    the one confirmation.
+    """
+    participant = session.get(Participant, stored.participant_id)
+    keyword = keyword_of(stored.text)
+    if keyword is not None:
+        return Step(participant, reply_key=KEYWORD_REPLIES[keyword])
+    text = stored.text.strip()
+    if not text:
+        return Step(participant, reply_key="text_only")
     text = resolve_numbered_reply(
-        session=session, participant_id=participant.id, text=inbound.body.strip()
+        session=session,
+        participant_id=stored.participant_id,
+        text=text,
+        before_log_id=stored.log_id,
     )
-    return replace(received, text=text)
+    return Step(participant, text=text)
 
 
 def set_opted_out(*, session: Session, participant_id: int, opted_out: bool) -> bool:

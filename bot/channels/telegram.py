@@ -2,8 +2,12 @@
 
 Telegram posts each update to `/webhooks/telegram/webhook` with our secret in the
 `X-Telegram-Bot-Api-Secret-Token` header. An update is logged once (its `update_id` is
-the log's external ID, so a retried delivery is a duplicate and is dropped), answered 200
-at once, and handled in the background, one at a time per chat:
+the log's external ID), answered 200 at once, and handled in the background, one at a
+time per chat. A participant's update waits in the message log until its turn is done,
+and is handled once, in order with their others, by whichever Rasa server claims it; the
+recovery sweep handles it if its server stopped first (`bot.channels.inbound_queue`). A
+re-delivered update is dropped when it was handled, and handled now when it was stored
+but not handled (and nobody holds it).
 
 - `/start <code>` from a chat not yet linked links it to the participant the code was
   given to (`trialbot enroll … --channel telegram`); any other message from an unknown
@@ -34,6 +38,7 @@ import re
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -44,7 +49,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from telegram import Chat, Update
 
+from bot.channels.inbound_queue import InboundQueue
 from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
+from bot.channels.limits import limit_body
 from bot.clients.base import SENT, Button, SendError
 from bot.clients.telegram_bot import (
     TelegramClient,
@@ -56,11 +63,13 @@ from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import get_participant_by_sender, log_message
 from bot.db.session import session_scope
+from bot.db.types import utcnow
 from bot.handoff.staff_telegram import handle_staff_update, staff_update_for
 from bot.messaging.delivery import FAILED, deliver
+from bot.messaging.inbound import Claimant, RetryState, Stored, lock_queue, take_next
 from bot.messaging.message_log import record_message
 from bot.messaging.numbered_choices import resolve_numbered_reply
-from bot.participants.enrollment import link_telegram_chat, participant_for_address
+from bot.participants.enrollment import address_of, link_telegram_chat, participant_for_address
 from bot.safety.turn_guard import guarded
 from bot.study.config import current_study
 from bot.study.wording import messages
@@ -102,6 +111,10 @@ class Claimed:
     log_id: int
     sender_id: str
     participant: Participant | None
+    # The participant's message this server handles now: this one, or an earlier one of
+    # theirs still waiting. None when one of theirs is being handled: its handler takes
+    # this one next.
+    next: Stored | None = None
 
 
 def read_update(update: Update) -> Incoming | None:
@@ -129,13 +142,47 @@ def unknown_chat_sender(chat_id: str) -> str:
     return f"telegram-{chat_key(chat_id)}"
 
 
-def _claim(incoming: Incoming) -> Claimed | None:
-    """Log an inbound update; None when the same update_id was logged before."""
+def update_key(update_id: int) -> str:
+    """The message log's external ID of an update."""
+    return f"update:{update_id}"
+
+
+def _detail(incoming: Incoming) -> dict[str, Any]:
+    """What handling the update needs besides its text, to handle it from the log alone."""
+    detail: dict[str, Any] = {"update_id": incoming.update_id, "kind": incoming.kind.value}
+    if incoming.callback_query_id is not None:
+        detail["callback_query_id"] = incoming.callback_query_id
+    if incoming.button_message_id is not None:
+        detail["button_message_id"] = incoming.button_message_id
+    return detail
+
+
+def _incoming_from(stored: Stored, chat_id: str) -> Incoming:
+    """The update a participant's stored message came as (see `_detail`)."""
+    detail = stored.detail
+    return Incoming(
+        update_id=int(detail["update_id"]),
+        chat_id=chat_id,
+        kind=Kind(detail.get("kind", Kind.TEXT.value)),
+        text=stored.text,
+        callback_query_id=detail.get("callback_query_id"),
+        button_message_id=detail.get("button_message_id"),
+    )
+
+
+def _claim(incoming: Incoming, claimant: Claimant) -> Claimed | None:
+    """Log an inbound update; None when the same update_id was logged before.
+
+    A participant's update is stored waiting, and their oldest waiting message is claimed
+    if nobody holds it; an update from a chat nobody linked is handled when stored.
+    """
     try:
         with session_scope() as session:
             participant = participant_for_address(
                 session=session, channel=Channel.TELEGRAM, address=incoming.chat_id
             )
+            if participant is not None:
+                lock_queue(session=session, participant_id=participant.id)
             sender_id = (
                 participant.sender_id if participant else unknown_chat_sender(incoming.chat_id)
             )
@@ -146,12 +193,28 @@ def _claim(incoming: Incoming) -> Claimed | None:
                 direction=Direction.INBOUND,
                 text=incoming.text,
                 participant_id=participant.id if participant else None,
-                external_id=f"update:{incoming.update_id}",
+                external_id=update_key(incoming.update_id),
                 delivery_status=RECEIVED,
+                awaiting=participant is not None,
+                detail=_detail(incoming) if participant else None,
             )
-            return Claimed(entry.id, sender_id, participant)
+            if participant is None:
+                return Claimed(entry.id, sender_id, None)
+            claimed = take_next(
+                session=session,
+                participant_id=participant.id,
+                channel=Channel.TELEGRAM,
+                claimant=claimant,
+                now=utcnow(),
+            )
+            return Claimed(entry.id, sender_id, participant, claimed)
     except IntegrityError:
         return None
+
+
+def _participant(participant_id: int) -> Participant | None:
+    with session_scope() as session:
+        return session.get(Participant, participant_id)
 
 
 def _link(code: str, chat_id: str, log_id: int) -> Participant | None:
@@ -252,9 +315,15 @@ class TelegramInput(InputChannel):
     def __init__(self) -> None:
         self._client: TelegramClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._queue = InboundQueue(Channel.TELEGRAM, "telegram")
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
+
+    @property
+    def queue(self) -> InboundQueue:
+        """Participants' messages waiting to be handled (and the recovery sweep)."""
+        return self._queue
 
     @classmethod
     def name(cls) -> str:
@@ -277,10 +346,12 @@ class TelegramInput(InputChannel):
         settings = get_settings()
         if not settings.telegram_enabled:
             return _disabled_blueprint()
-        telegram = Blueprint("telegram_webhook", __name__)
+        telegram = limit_body(Blueprint("telegram_webhook", __name__))
         on_new_message = guarded(on_new_message, telegram)
         secret = webhook_secret(settings)
         self._client = TelegramClient.from_settings(settings)
+        handle = partial(self._handle_stored, on_new_message=on_new_message)
+        self._queue.attach(telegram, handle, settings)
 
         @telegram.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -288,8 +359,9 @@ class TelegramInput(InputChannel):
 
         @telegram.listener("before_server_stop")
         async def finish_updates(app: Any, loop: Any) -> None:
-            if self._tasks:
-                await asyncio.wait(set(self._tasks), timeout=STOP_WAIT_SECONDS)
+            # Updates still unfinished stay claimed: handled again once the claim runs out.
+            if tasks := self._tasks | self._queue.tasks:
+                await asyncio.wait(tasks, timeout=STOP_WAIT_SECONDS)
 
         @telegram.listener("after_server_stop")
         async def close_client(app: Any, loop: Any) -> None:
@@ -300,8 +372,8 @@ class TelegramInput(InputChannel):
 
     async def wait_idle(self) -> None:
         """Wait until every update received so far has been handled."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        while tasks := self._tasks | self._queue.tasks:
+            await asyncio.wait(tasks)
 
     async def _receive(
         self,
@@ -329,12 +401,33 @@ class TelegramInput(InputChannel):
                 "telegram: update %s ignored (not a private chat message)", update.update_id
             )
             return response.json({"status": "ignored"})
-        claimed = await asyncio.to_thread(_claim, incoming)
+        claimed = await asyncio.to_thread(_claim, incoming, self._queue.claimant)
         if claimed is None:
-            logger.info("telegram: update %s seen before; dropped", incoming.update_id)
+            retry = await self._queue.redelivered(update_key(incoming.update_id))
+            if retry.state is not RetryState.CLAIMED:
+                logger.info("telegram: update %s seen before; dropped", incoming.update_id)
             return response.json({"status": "duplicate"})
-        self._in_background(self._process(incoming, claimed, on_new_message), incoming.update_id)
+        if claimed.participant is None:
+            work = self._process(incoming, claimed, on_new_message)
+            self._in_background(work, incoming.update_id)
+        else:
+            self._queue.start(claimed.next)
         return response.json({"status": "received"})
+
+    async def _handle_stored(
+        self, stored: Stored, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Handle a participant's stored update, as it was handled when it came in."""
+        participant = await asyncio.to_thread(_participant, stored.participant_id)
+        chat_id = address_of(participant) if participant is not None else None
+        if participant is None or chat_id is None:
+            logger.warning(
+                "telegram: message log %s: the participant's chat is gone", stored.log_id
+            )
+            return
+        incoming = _incoming_from(stored, chat_id)
+        claimed = Claimed(stored.log_id, stored.sender_id, participant)
+        await self._handle(incoming, claimed, on_new_message)
 
     def _in_background(self, work: Coroutine[Any, Any, None], update_id: int) -> None:
         task = asyncio.create_task(work, name=f"telegram-update-{update_id}")
@@ -347,7 +440,7 @@ class TelegramInput(InputChannel):
         claimed: Claimed,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
-        """Handle one update after the chat's earlier ones; log any failure with its IDs."""
+        """Handle an unlinked chat's update after its earlier ones; log any failure."""
         lock = self._chat_locks.get(incoming.chat_id)
         if lock is None:
             lock = self._chat_locks[incoming.chat_id] = asyncio.Lock()
@@ -388,6 +481,8 @@ class TelegramInput(InputChannel):
                 TelegramOutput(self._telegram_client()),
                 sender_id=participant.sender_id,
                 input_channel=self.name(),
+                # The same ID however often the update is handled: one emergency escalation.
+                message_id=f"telegram-{update_key(incoming.update_id)}",
                 metadata=metadata,
             )
         )

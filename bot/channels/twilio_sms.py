@@ -6,12 +6,14 @@ Webhooks, under Rasa's `/webhooks/twilio/`:
   `TWILIO_WEBHOOK_BASE_URL` + the request path (the public address, so it works behind a
   proxy); without a valid one the answer is 403 and nothing is stored. A form without
   From or MessageSid gets 400. The message is logged with its `MessageSid`, and a keyword
-  (below) stored, in one transaction: a SID seen before is a Twilio retry, acknowledged
-  and not handled again. Unknown numbers get a kind TwiML reply and never reach the
-  assistant. Everything else is answered at once with empty TwiML (Twilio gives up after
-  15 s); the sending happens in the background: a keyword's answer, a "text only" reply
+  (below) stored, in one transaction. Unknown numbers get a kind TwiML reply and never
+  reach the assistant. Everything else is answered at once with empty TwiML (Twilio gives
+  up after 15 s) and handled in the background: a keyword's answer, a "text only" reply
   to an empty or picture-only message, or the assistant's replies, all through the REST
   API (`bot.messaging.delivery`: logged, retried, opt-outs kept).
+  A SID seen before is a Twilio retry: acknowledged and ignored when its message was
+  handled; when it was stored but not handled (the server stopped), it is handled now,
+  unless another server holds it.
 - `POST /status`: Twilio's delivery report for a message sent through the REST API
   (queued, sent, delivered, undelivered, failed); it updates that message's log entry.
 - `GET /`: health.
@@ -24,6 +26,11 @@ the delivery reports) is `bot.channels.sms_inbox`, the SQL side of this channel:
 module is the HTTP side and the sending. Every participant message the assistant handles
 goes through `bot.safety.turn_guard` (the emergency reply and escalation on every path,
 never no reply).
+
+No acknowledged message is lost: a participant's message waits in the message log until
+its turn is done, is handled once, in order with their others, by whichever Rasa server
+claims it, and is picked up by the recovery sweep if its server stopped before it was
+done (`bot.channels.inbound_queue`).
 
 A bare number ("2") answers the numbered options of the last message the participant got
 (see `bot.messaging.numbered_choices`): it reaches the assistant as that button's payload.
@@ -48,11 +55,14 @@ from sqlalchemy.exc import IntegrityError
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels.inbound_queue import InboundQueue
+from bot.channels.limits import limit_body
 from bot.channels.sms_inbox import (
     REPLY_WINDOW,
     STATUS_ORDER,
     InboundSms,
     Received,
+    next_step,
     receive_sms,
     update_delivery_status,
 )
@@ -64,6 +74,7 @@ from bot.db.session import in_session_async, session_scope
 from bot.db.types import utcnow
 from bot.handoff.staff_sms import handle_staff_sms
 from bot.messaging.delivery import Outcome, deliver
+from bot.messaging.inbound import RetryState, Stored
 from bot.safety.turn_guard import guarded
 from bot.study.config import current_study
 from bot.study.wording import messages
@@ -175,8 +186,15 @@ def _participant_by_sender(sender_id: str) -> Participant | None:
 class TwilioSmsOutput(OutputChannel):
     """Sends the assistant's messages to a participant by SMS through Twilio's REST API."""
 
-    def __init__(self, *, in_reply_to_message_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        in_reply_to_message_at: datetime | None = None,
+        handled_from: datetime | None = None,
+    ) -> None:
         self._in_reply_to = in_reply_to_message_at
+        # When the message's handling started (later than its arrival if it waited).
+        self._handled_from = handled_from
 
     @classmethod
     def name(cls) -> str:
@@ -203,10 +221,8 @@ class TwilioSmsOutput(OutputChannel):
         """True for a reply to a message the participant sent after opting out (recently)."""
         if self._in_reply_to is None or participant.opted_out_at is None:
             return False
-        return (
-            participant.opted_out_at <= self._in_reply_to
-            and utcnow() - self._in_reply_to <= REPLY_WINDOW
-        )
+        since = max(self._in_reply_to, self._handled_from or self._in_reply_to)
+        return participant.opted_out_at <= self._in_reply_to and utcnow() - since <= REPLY_WINDOW
 
     async def _send(self, recipient_id: str, text: str, buttons: list[dict[str, str]]) -> None:
         if not text.strip() and not buttons:
@@ -277,6 +293,7 @@ class TwilioSmsInput(InputChannel):
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._queue = InboundQueue(Channel.SMS, "twilio")
 
     @classmethod
     def name(cls) -> str:
@@ -292,16 +309,26 @@ class TwilioSmsInput(InputChannel):
         """Lets Rasa message a participant first (`trigger_intent?output_channel=twilio`)."""
         return TwilioSmsOutput()
 
+    @property
+    def queue(self) -> InboundQueue:
+        """Participants' messages waiting to be handled (and the recovery sweep)."""
+        return self._queue
+
     async def wait_idle(self) -> None:
         """Wait until every message received so far has been handled."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while tasks := self._tasks | self._queue.tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _finish_handling(self) -> None:
-        """At shutdown, give messages already acknowledged to Twilio time to be handled."""
-        if not self._tasks:
+        """At shutdown, give messages already acknowledged to Twilio time to be handled.
+
+        Those still unfinished stay claimed in the message log: once their claim runs out,
+        this server after a restart, or another one, handles them.
+        """
+        tasks = self._tasks | self._queue.tasks
+        if not tasks:
             return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=SHUTDOWN_GRACE_SECONDS)
+        _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_SECONDS)
         if pending:
             logger.warning("twilio: %s messages were still being handled at shutdown", len(pending))
 
@@ -309,8 +336,11 @@ class TwilioSmsInput(InputChannel):
         """The health check, the message webhook and the delivery-report webhook."""
         settings = get_settings()
         _announce(settings)
-        twilio_sms = Blueprint("twilio_sms", __name__)
+        twilio_sms = limit_body(Blueprint("twilio_sms", __name__))
         on_new_message = guarded(on_new_message, twilio_sms)
+        if settings.twilio_enabled:
+            handle = partial(self._handle_stored, on_new_message=on_new_message)
+            self._queue.attach(twilio_sms, handle, settings)
 
         @twilio_sms.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -322,7 +352,7 @@ class TwilioSmsInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             if not settings.twilio_enabled:
                 return response.json(NOT_CONFIGURED, status=503)
-            return await self._on_message(request, settings, on_new_message)
+            return await self._on_message(request, settings)
 
         @twilio_sms.listener("before_server_stop")
         async def finish_handling(app: Sanic, loop: asyncio.AbstractEventLoop) -> None:
@@ -336,12 +366,7 @@ class TwilioSmsInput(InputChannel):
 
         return twilio_sms
 
-    async def _on_message(
-        self,
-        request: Request,
-        settings: Settings,
-        on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    ) -> HTTPResponse:
+    async def _on_message(self, request: Request, settings: Settings) -> HTTPResponse:
         """Check, log and acknowledge an incoming SMS; handle it in the background."""
         params = form_params(request)
         if not signed_by_twilio(request, params, settings):
@@ -351,13 +376,15 @@ class TwilioSmsInput(InputChannel):
             inbound = parse_inbound(params)
         except ValueError as error:
             return response.json({"error": str(error)}, status=400)
+        claimant = self._queue.claimant
         try:
             received: Received = await in_session_async(
-                lambda session: receive_sms(session=session, inbound=inbound)
+                lambda session: receive_sms(
+                    session=session, inbound=inbound, claimant=claimant, now=utcnow()
+                )
             )
         except IntegrityError:
-            logger.info("twilio: message %s was already received; ignored", inbound.message_sid)
-            return _twiml()
+            return await self._on_retry(inbound)
         logger.info(
             "twilio: message %s received (log %s, %s)",
             inbound.message_sid,
@@ -372,44 +399,65 @@ class TwilioSmsInput(InputChannel):
                 log_id=received.log_id,
                 client=sms_client(),
             )
-            self._in_background(staff_reply, received)
+            self._in_background(staff_reply, received.log_id)
             return _twiml()
-        participant = received.participant
-        if participant is None:
+        if received.participant is None:
             return _twiml(received.twiml)
-        if received.reply_key:
-            logger.info("twilio: answering %s with %s", participant.study_id, received.reply_key)
-            reply = send_wording(participant, received.reply_key, ignore_opt_out=True)
-            self._in_background(reply, received)
-        elif received.text is not None:
-            self._in_background(
-                on_new_message(self._user_message(inbound, received, participant, received.text)),
-                received,
+        if received.claimed is None:
+            logger.info(
+                "twilio: message %s waits for an earlier message of %s to be handled",
+                inbound.message_sid,
+                received.sender_id,
             )
+        self._queue.start(received.claimed)
         return _twiml()
 
-    def _user_message(
-        self, inbound: InboundSms, received: Received, participant: Participant, text: str
-    ) -> UserMessage:
+    async def _on_retry(self, inbound: InboundSms) -> HTTPResponse:
+        """Twilio sent a message again: handle it if it was stored but never handled."""
+        retry = await self._queue.redelivered(inbound.message_sid)
+        if retry.state is RetryState.WAITING:
+            logger.info(
+                "twilio: message %s was received before; being handled", inbound.message_sid
+            )
+        elif retry.state is not RetryState.CLAIMED:
+            logger.info("twilio: message %s was already received; ignored", inbound.message_sid)
+        return _twiml()
+
+    async def _handle_stored(
+        self, stored: Stored, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        """Handle a participant's stored message: a keyword's answer, or a turn of Rasa's."""
+        step = await in_session_async(lambda session: next_step(session=session, stored=stored))
+        participant = step.participant
+        if participant is None:
+            logger.warning("twilio: message log %s: the participant is gone", stored.log_id)
+            return
+        if step.reply_key:
+            logger.info("twilio: answering %s with %s", participant.study_id, step.reply_key)
+            await send_wording(participant, step.reply_key, ignore_opt_out=True)
+        elif step.text is not None:
+            await on_new_message(self._user_message(stored, participant, step.text))
+
+    def _user_message(self, stored: Stored, participant: Participant, text: str) -> UserMessage:
         """The message for Rasa; its replies may reach the participant even after STOP."""
         return UserMessage(
             text,
-            TwilioSmsOutput(in_reply_to_message_at=received.received_at),
+            TwilioSmsOutput(in_reply_to_message_at=stored.received_at, handled_from=utcnow()),
             sender_id=participant.sender_id,
             input_channel=self.name(),
-            message_id=inbound.message_sid,
+            message_id=stored.external_id,
             metadata={
-                "message_sid": inbound.message_sid,
-                "message_log_id": received.log_id,
-                "num_media": inbound.num_media,
+                "message_sid": stored.external_id,
+                "message_log_id": stored.log_id,
+                "num_media": int(stored.detail.get("num_media") or 0),
             },
         )
 
-    def _in_background(self, work: Awaitable[Any], received: Received) -> None:
+    def _in_background(self, work: Awaitable[Any], log_id: int) -> None:
         """Run work after the webhook has answered; keep a reference and log failures."""
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
-        task.add_done_callback(partial(self._finished, log_id=received.log_id))
+        task.add_done_callback(partial(self._finished, log_id=log_id))
 
     def _finished(self, task: asyncio.Task[Any], *, log_id: int) -> None:
         self._tasks.discard(task)

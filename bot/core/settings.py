@@ -275,6 +275,18 @@ class Settings(BaseSettings):
         """True for the embedded default database."""
         return self.database_url.startswith("sqlite")
 
+    # Durable inbound handling and worker leases
+    # A participant's SMS or Telegram message still waiting this long after it arrived, and
+    # held by nobody, is handled by the Rasa server's recovery sweep (bot.channels.inbound_queue).
+    inbound_grace_seconds: float = Field(60.0, env="INBOUND_GRACE_SECONDS", gt=0)
+    # How often each Rasa server sweeps for such messages (and once at start-up).
+    inbound_sweep_seconds: float = Field(30.0, env="INBOUND_SWEEP_SECONDS", gt=0)
+    # A Rasa server's claim on a message it is handling; renewed every third of it meanwhile.
+    inbound_lease_seconds: float = Field(60.0, env="INBOUND_LEASE_SECONDS", gt=0)
+    # An outreach worker's claim on a message it is sending; a message still 'sending' after
+    # it belongs to a worker that stopped, and is reconciled (bot.outreach.worker).
+    outreach_lease_seconds: float = Field(300.0, env="OUTREACH_LEASE_SECONDS", gt=0)
+
 
 def require_secret(name: str, value: str) -> str:
     """Return a secret's value, refusing an empty or placeholder one with a clear message."""

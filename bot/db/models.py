@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime, time
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -40,6 +41,8 @@ class Base(metaclass=DeclarativeMeta):
 
 # Tables that belong to Rasa, not to our migrations.
 RASA_TABLES = frozenset({"events"})
+# Inbound messages acknowledged but not handled yet (the partial index's condition).
+UNHANDLED_INBOUND = "handled_at IS NULL AND direction = 'in'"
 # Tables whose rows the database refuses to change or delete (triggers made in migration 0005).
 APPEND_ONLY_TABLES = frozenset({"audit_events"})
 
@@ -120,8 +123,18 @@ class Participant(Base):
     messages = relationship("MessageLog", back_populates="participant", lazy="raise")
 
 
+def _handled_when_written(context: Any) -> datetime | None:
+    """An inbound message is handled when written, unless its channel says it is not yet."""
+    direction = context.get_current_parameters().get("direction")
+    return utcnow() if direction == Direction.INBOUND else None
+
+
 class MessageLog(Base):
-    """Every message in or out, on any channel, with its delivery status."""
+    """Every message in or out, on any channel, with its delivery status.
+
+    An inbound participant message the SMS or Telegram channel acknowledged before handling
+    it waits with `handled_at` NULL until its turn is done (`bot.messaging.inbound`).
+    """
 
     __tablename__ = "message_log"
     __table_args__ = (
@@ -135,6 +148,15 @@ class MessageLog(Base):
             unique=True,
         ),
         Index("ix_message_log_retry", "delivery_status", "next_attempt_at"),
+        # Inbound messages still to be handled, per participant and channel, oldest first.
+        Index(
+            "ix_message_log_unhandled",
+            "participant_id",
+            "channel",
+            "id",
+            sqlite_where=text(UNHANDLED_INBOUND),
+            postgresql_where=text(UNHANDLED_INBOUND),
+        ),
     )
 
     id: Mapped[int] = Column(Integer, primary_key=True)
@@ -151,8 +173,20 @@ class MessageLog(Base):
     error: Mapped[str | None] = Column(Text)
     # Buttons sent with an outbound message (so a failed send can be sent again as it was).
     buttons: Mapped[list | None] = Column(JSON)
+    # Outbound: send attempts. Inbound: how often its handling was claimed.
     attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = Column(UTCDateTime)
+    # Inbound only: when the channel finished handling it (the guarded turn done, or a
+    # keyword answered). NULL while it waits; rows written any other way (web chat, staff,
+    # strangers, the demo) are handled when written.
+    handled_at: Mapped[datetime | None] = Column(UTCDateTime, default=_handled_when_written)
+    # Who is handling an inbound message (a claim token) and until when: a lease, renewed
+    # while the turn runs; once it has run out, another Rasa server may take the message.
+    claimed_by: Mapped[str | None] = Column(String(64))
+    claimed_until: Mapped[datetime | None] = Column(UTCDateTime)
+    # What the channel needs to handle an inbound message later, from the log alone
+    # (Telegram: the kind of update and the pressed button's message; SMS: pictures).
+    detail: Mapped[dict | None] = Column(JSON)
     # The staff username who typed an outbound message during a handoff (None: the assistant).
     sent_by: Mapped[str | None] = Column(String(128))
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
@@ -370,6 +404,10 @@ class ScheduledMessage(Base):
     sent_at: Mapped[datetime | None] = Column(UTCDateTime)
     note: Mapped[str | None] = Column(Text)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    # The worker sending it (a claim token) and since when: a claim is a lease, and a row
+    # still 'sending' after it belongs to a worker that stopped (bot.outreach.worker).
+    claimed_by: Mapped[str | None] = Column(String(64))
+    claimed_at: Mapped[datetime | None] = Column(UTCDateTime)
 
 
 class StaffRole(str, enum.Enum):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import time
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -113,8 +114,16 @@ def log_message(
     participant_id: int | None = None,
     external_id: str | None = None,
     delivery_status: str | None = None,
+    awaiting: bool = False,
+    detail: dict[str, Any] | None = None,
 ) -> MessageLog:
-    """Record one message in or out."""
+    """Record one message in or out.
+
+    An inbound message is handled when written, unless `awaiting`: a participant's message
+    its channel acknowledged and handles afterwards (`bot.messaging.inbound`); `detail` is
+    what the channel needs to handle it from the log alone.
+    """
+    waiting = {"handled_at": null()} if awaiting else {}  # NULL, not the column's default
     entry = MessageLog(
         sender_id=sender_id,
         participant_id=participant_id,
@@ -123,6 +132,8 @@ def log_message(
         text=text,
         external_id=external_id,
         delivery_status=delivery_status,
+        detail=detail,
+        **waiting,
     )
     session.add(entry)
     session.flush()

@@ -1,8 +1,11 @@
 """Reads and writes of the due-jobs table (`scheduled_messages`). Keyword-only, bound parameters.
 
-A row goes pending -> sending (claimed by one worker with a conditional UPDATE) -> sent,
-skipped or failed. Only a claim moves a row out of pending, so a message is sent at most
-once even with two workers or a restart.
+A row goes pending -> sending (claimed by one worker with a conditional UPDATE that writes
+its token and `claimed_at`) -> sent, skipped or failed. Only a claim moves a row out of
+pending, and only the claim's holder records its result (every later UPDATE names the
+token), so two workers never send the same message. A claim is a lease: a row still
+'sending' once `claimed_at + lease` has passed belongs to a worker that stopped; another
+worker takes it over (`take_over`) and reconciles it from the message log.
 """
 
 from __future__ import annotations
@@ -10,16 +13,19 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
-from bot.db.models import OutreachStatus, ScheduledMessage
+from bot.db.models import Direction, MessageLog, OutreachStatus, ScheduledMessage
 
 _CHUNK = 500
+# The `detail` key of what a claimed message was about to send (see `hand_over`).
+HANDOVER = "handover"
 
 
 class Kind(str, enum.Enum):
@@ -94,7 +100,7 @@ def get_message(*, session: Session, message_id: int) -> ScheduledMessage | None
     return session.get(ScheduledMessage, message_id)
 
 
-def claim(*, session: Session, message_id: int) -> bool:
+def claim(*, session: Session, message_id: int, token: str, now: datetime) -> bool:
     """Take a pending message for sending; False when it is not pending (someone else has it)."""
     result = session.execute(
         update(ScheduledMessage)
@@ -102,21 +108,52 @@ def claim(*, session: Session, message_id: int) -> bool:
             ScheduledMessage.id == message_id,
             ScheduledMessage.status == OutreachStatus.PENDING,
         )
-        .values(status=OutreachStatus.SENDING, attempts=ScheduledMessage.attempts + 1)
+        .values(
+            status=OutreachStatus.SENDING,
+            attempts=ScheduledMessage.attempts + 1,
+            claimed_by=token,
+            claimed_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)
 
 
-def release(*, session: Session, message_id: int, note: str) -> None:
+def _held(message_id: int, token: str) -> list[ColumnElement]:
+    """The message is 'sending' under this token's claim."""
+    return [
+        ScheduledMessage.id == message_id,
+        ScheduledMessage.status == OutreachStatus.SENDING,
+        ScheduledMessage.claimed_by == token,
+    ]
+
+
+def hand_over(
+    *, session: Session, message_id: int, token: str, now: datetime, handover: dict[str, Any]
+) -> bool:
+    """Note, before a claimed message is sent, what is about to go out (`detail["handover"]`).
+
+    The lease runs from now. False when the claim is no longer this token's: do not send.
+    """
+    message = session.get(ScheduledMessage, message_id)
+    if message is None:
+        return False
+    detail = {**(message.detail or {}), HANDOVER: handover}
+    result = session.execute(
+        update(ScheduledMessage)
+        .where(*_held(message_id, token))
+        .values(detail=detail, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)
+
+
+def release(*, session: Session, message_id: int, token: str, note: str) -> None:
     """Put a claimed message back to pending: it certainly was not sent."""
     session.execute(
         update(ScheduledMessage)
-        .where(
-            ScheduledMessage.id == message_id,
-            ScheduledMessage.status == OutreachStatus.SENDING,
-        )
-        .values(status=OutreachStatus.PENDING, note=note)
+        .where(*_held(message_id, token))
+        .values(status=OutreachStatus.PENDING, note=note, claimed_by=None, claimed_at=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -125,6 +162,7 @@ def finish(
     *,
     session: Session,
     message_id: int,
+    token: str,
     status: OutreachStatus,
     note: str | None = None,
     sent_at: datetime | None = None,
@@ -138,36 +176,59 @@ def finish(
         values["detail"] = detail
     session.execute(
         update(ScheduledMessage)
-        .where(
-            ScheduledMessage.id == message_id,
-            ScheduledMessage.status == OutreachStatus.SENDING,
-        )
+        .where(*_held(message_id, token))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
 
 
-def interrupted_message_ids(*, session: Session) -> list[int]:
-    """Messages left in 'sending': a worker stopped between claiming and recording them."""
+def _expired(now: datetime, lease: timedelta) -> ColumnElement:
+    return (ScheduledMessage.status == OutreachStatus.SENDING) & (
+        ScheduledMessage.claimed_at.is_(None) | (ScheduledMessage.claimed_at <= now - lease)
+    )
+
+
+def expired_claims(*, session: Session, now: datetime, lease: timedelta) -> list[int]:
+    """Messages still 'sending' past their lease: their worker stopped mid-send."""
     rows = session.execute(
-        select(ScheduledMessage.id).where(ScheduledMessage.status == OutreachStatus.SENDING)
+        select(ScheduledMessage.id).where(_expired(now, lease)).order_by(ScheduledMessage.id)
     ).scalars()
     return list(rows)
 
 
-def mark_interrupted(*, session: Session, message_ids: Sequence[int], note: str) -> None:
-    """Mark messages left in 'sending' as failed (never sent again)."""
-    if not message_ids:
-        return
-    session.execute(
+def take_over(
+    *, session: Session, message_id: int, token: str, now: datetime, lease: timedelta
+) -> ScheduledMessage | None:
+    """Claim a message whose lease ran out, to reconcile it (None: not expired, or taken)."""
+    result = session.execute(
         update(ScheduledMessage)
-        .where(
-            ScheduledMessage.id.in_(list(message_ids)),
-            ScheduledMessage.status == OutreachStatus.SENDING,
-        )
-        .values(status=OutreachStatus.FAILED, note=note)
+        .where(ScheduledMessage.id == message_id, _expired(now, lease))
+        .values(claimed_by=token, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount != 1:
+        return None
+    return session.get(ScheduledMessage, message_id, populate_existing=True)
+
+
+def outbound_since(*, session: Session, participant_id: int, after_log_id: int) -> list[MessageLog]:
+    """What the assistant sent a participant after a message-log ID (not staff's texts)."""
+    rows = session.execute(
+        select(MessageLog)
+        .where(
+            MessageLog.participant_id == participant_id,
+            MessageLog.direction == Direction.OUTBOUND,
+            MessageLog.sent_by.is_(None),
+            MessageLog.id > after_log_id,
+        )
+        .order_by(MessageLog.id)
+    ).scalars()
+    return list(rows)
+
+
+def last_log_id(*, session: Session) -> int:
+    """The newest message-log ID (0 for an empty log): what is logged later is above it."""
+    return int(session.execute(select(func.max(MessageLog.id))).scalar_one_or_none() or 0)
 
 
 def sent_prompt_times(*, session: Session, participant_id: int, limit: int) -> list[datetime]:

@@ -5,17 +5,34 @@ Every tick (30 s by default):
 1. plan: `bot.outreach.planner.sync_plan` inserts the messages due in the next two days
    (idempotent: deterministic keys), and at-risk flags of participants who checked in
    again are cleared;
-2. send: each pending message due by now is claimed with a conditional UPDATE
-   (pending -> sending; a claim another worker won is left alone), checked, sent, and
-   recorded as sent, skipped or failed;
-3. retry: `bot.messaging.delivery.retry_failed` for each enabled channel.
+2. reconcile: each message still 'sending' past its lease (below) is settled from the
+   message log;
+3. send: each pending message due by now is claimed with a conditional UPDATE
+   (pending -> sending, with this worker's token; a claim another worker won is left
+   alone), checked, sent, and recorded as sent, skipped or failed;
+4. retry: `bot.messaging.delivery.retry_failed` for each enabled channel.
 
-At most once. A message found in 'sending' when a worker starts was claimed by a worker
-that stopped before recording the result: it may or may not have gone out, so it is marked
-failed with a note and NOT sent again. A duplicate reminder is worse than a missed one
-(it confuses people and erodes trust; the next prompt or reminder follows anyway). Only
-when no connection to Rasa could be made is a claimed check-in prompt put back to pending,
-since it certainly was not sent. A one-way text the channel refused is retried by
+At most once, and never failed blindly. Just before a claimed message is sent, the worker
+notes on it what is about to go out (`detail["handover"]`: the texts, and the newest
+message-log ID, above which whatever is sent next is logged). A claim is a lease of
+OUTREACH_LEASE_SECONDS from that moment; a message still 'sending' after it belongs to a
+worker that stopped mid-send, and the next worker to tick reconciles it from the message
+log, where every message to a participant is written before it goes out (and its
+provider's delivery reports update it):
+
+- nothing was handed over: it certainly was not sent, and goes back to pending (then sent
+  as usual, or skipped as late);
+- its texts are in the log after that ID as sent, delivered or accepted by the provider:
+  it went out, and is marked sent (a prompt then gets its nudge and at-risk count); as
+  suppressed only: skipped; as failed only: failed, and the message log retries them;
+- none of its texts are in the log: a one-way text certainly was not sent (the worker
+  itself writes the log) and goes back to pending; a check-in prompt, which Rasa sends,
+  is failed with a note and NOT sent again, as is a text whose send result was never
+  recorded. A duplicate reminder is worse than a missed one (it confuses people and
+  erodes trust; the next prompt or reminder follows anyway).
+
+When no connection to Rasa could be made, a claimed check-in prompt is put back to pending
+at once, since it certainly was not sent. A one-way text the channel refused is retried by
 `bot.messaging.delivery` from the message log, never by sending the scheduled message again.
 
 Late messages (due while the worker was down, or Rasa was unreachable): sent late within
@@ -43,8 +60,12 @@ skipped. After each sent prompt the participant's missed check-ins in a row are 
 (`bot.outreach.engagement`); at `missed_in_a_row_for_risk` they are flagged at risk and
 one routine escalation is stored.
 
-Run one worker per database (`trialbot run` starts one): start-up recovery assumes no
-other worker is mid-send.
+Several workers may run on one database (`trialbot run` starts one): claims keep them
+apart, so no scheduled message is sent twice, and a worker never reconciles a message
+another one is still sending (its lease holds) nor records over a claim it lost (every
+update names the claim's token). A worker stalled for longer than its lease between
+noting a send and making it could still send after another worker took the message over;
+the lease is far longer than a send takes.
 """
 
 from __future__ import annotations
@@ -59,14 +80,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.clients.base import ChannelClient
+from bot.clients.base import SENT, ChannelClient
 from bot.clients.rasa_http import RasaApiError, RasaHttpApi, RasaUnavailable
+from bot.core.claims import claim_token
 from bot.core.settings import Settings, require_secret
 from bot.core.worker import Worker, command
 from bot.db.models import (
     Appointment,
     AppointmentStatus,
     Channel,
+    MessageLog,
     OutreachStatus,
     Participant,
     ParticipantStatus,
@@ -80,16 +103,20 @@ from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_c
 from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
 from bot.outreach.planner import PLAN_AHEAD, plannable_participants, sync_plan
 from bot.outreach.repository import (
+    HANDOVER,
     Kind,
     Planned,
     claim,
     due_message_ids,
+    expired_claims,
     finish,
     get_message,
+    hand_over,
     insert_planned,
-    interrupted_message_ids,
-    mark_interrupted,
+    last_log_id,
+    outbound_since,
     release,
+    take_over,
 )
 from bot.participants import incentives
 from bot.study.config import StudyConfig, current_study
@@ -106,7 +133,18 @@ RECENT_CHECKIN = timedelta(hours=12)
 CHECKIN_INTENT = "start_checkin"
 FEEDBACK_INTENT = "give_feedback"
 SCHEDULE_TRIGGER = {"trigger": "schedule"}
-INTERRUPTED = "interrupted mid-send (worker stopped): not sent again, at most once"
+# How long a claim holds (OUTREACH_LEASE_SECONDS in `from_settings`).
+CLAIM_LEASE = timedelta(minutes=5)
+# What Rasa may say when the worker starts a check-in (bot.actions.checkin).
+PROMPT_WORDINGS = ("checkin_prompt", "checkin_resume")
+INTERRUPTED = (
+    "interrupted mid-send (worker stopped), and not found in the message log as sent: "
+    "not sent again, at most once"
+)
+NOT_HANDED_OVER = "interrupted before it was sent (worker stopped): back to pending"
+RECONCILED = "found in the message log after the worker stopped mid-send"
+# A message-log entry whose send result was never recorded (no provider message ID).
+UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -164,6 +202,7 @@ class OutreachWorker(Worker):
         study: StudySource = current_study,
         ahead: timedelta = PLAN_AHEAD,
         batch: int = 200,
+        lease: timedelta = CLAIM_LEASE,
     ) -> None:
         super().__init__()
         self._rasa = rasa
@@ -172,6 +211,8 @@ class OutreachWorker(Worker):
         self._study = study
         self._ahead = ahead
         self._batch = batch
+        self._lease = lease
+        self._token = claim_token("outreach")
 
     @classmethod
     def from_settings(cls, settings: Settings, *, clock: Clock = utcnow) -> OutreachWorker:
@@ -181,6 +222,7 @@ class OutreachWorker(Worker):
             rasa=RasaHttpApi(settings.rasa_url, token),
             clients=channel_clients(settings),
             clock=clock,
+            lease=timedelta(seconds=settings.outreach_lease_seconds),
         )
 
     @property
@@ -188,24 +230,15 @@ class OutreachWorker(Worker):
         """The channel clients this worker sends with."""
         return self._clients
 
-    async def start(self) -> list[int]:
-        """Fail (never resend) messages a stopped worker left in 'sending'; their IDs."""
-
-        def work(session: Session) -> list[int]:
-            ids = interrupted_message_ids(session=session)
-            mark_interrupted(session=session, message_ids=ids, note=INTERRUPTED)
-            return ids
-
-        ids: list[int] = await in_session_async(work)
-        for message_id in ids:
-            logger.warning("outreach %s was interrupted mid-send: marked failed", message_id)
-        return ids
-
     async def tick(self) -> TickReport:
-        """Plan, send what is due, and retry failed deliveries."""
+        """Plan, reconcile expired claims, send what is due, and retry failed deliveries."""
         await self.ensure_started()
         study, now = self._study(), self._clock()
         report = TickReport(planned=await asyncio.to_thread(self._plan, study, now))
+        for message_id in await in_session_async(
+            lambda session: expired_claims(session=session, now=now, lease=self._lease)
+        ):
+            report.count(await self._reconcile(message_id, study, now))
         seen: set[int] = set()
         while True:
             due = await in_session_async(self._due_ids(now))
@@ -253,12 +286,14 @@ class OutreachWorker(Worker):
 
     async def _process(self, message_id: int, study: StudyConfig) -> OutreachStatus | None:
         """Claim, check and send one message; its final status (None: not ours, or back)."""
+        now = self._clock()
         claimed = await in_session_async(
-            lambda session: claim(session=session, message_id=message_id)
+            lambda session: claim(
+                session=session, message_id=message_id, token=self._token, now=now
+            )
         )
         if not claimed:
             return None
-        now = self._clock()
         try:
             job = await in_session_async(
                 lambda session: self._prepare(session, message_id, study, now)
@@ -267,6 +302,11 @@ class OutreachWorker(Worker):
                 return await self._finish(
                     message_id, OutreachStatus.SKIPPED, job.note, level=job.level
                 )
+            if not await self._hand_over(job, study, now):
+                logger.warning(
+                    "outreach %s: the claim ran out before sending; not sent", message_id
+                )
+                return None
             if job.kind is Kind.CHECKIN_PROMPT:
                 return await self._send_prompt(job, study, now)
             status = await self._send_texts(job, now)
@@ -332,29 +372,18 @@ class OutreachWorker(Worker):
             note = str(error)
             logger.warning("outreach %s: %s; will try again", job.message_id, note)
             await in_session_async(
-                lambda session: release(session=session, message_id=job.message_id, note=note),
+                lambda session: release(
+                    session=session, message_id=job.message_id, token=self._token, note=note
+                ),
             )
             return OutreachStatus.PENDING
         except RasaApiError as error:
             logger.error("outreach %s not sent: %s", job.message_id, error)
             return await self._finish(job.message_id, OutreachStatus.FAILED, str(error))
 
-        def record(session: Session) -> None:
-            finish(
-                session=session,
-                message_id=job.message_id,
-                status=OutreachStatus.SENT,
-                sent_at=now,
-            )
-            _plan_nudge(session, job, study, now)
-            engagement.flag_if_at_risk(
-                session=session,
-                participant_id=participant.id,
-                threshold=study.checkins.missed_in_a_row_for_risk,
-                now=now,
-            )
-
-        await in_session_async(record)
+        await in_session_async(
+            lambda session: self._prompt_sent(session, job.message_id, participant.id, study, now)
+        )
         logger.info(
             "outreach %s (check-in prompt) sent to participant %s", job.message_id, participant.id
         )
@@ -402,6 +431,7 @@ class OutreachWorker(Worker):
             lambda session: finish(
                 session=session,
                 message_id=message_id,
+                token=self._token,
                 status=status,
                 note=note,
                 sent_at=sent_at,
@@ -411,6 +441,111 @@ class OutreachWorker(Worker):
         if level is None:
             level = logging.WARNING if status is OutreachStatus.FAILED else logging.INFO
         logger.log(level, "outreach %s %s%s", message_id, status.value, f": {note}" if note else "")
+        return status
+
+    def _prompt_sent(
+        self,
+        session: Session,
+        message_id: int,
+        participant_id: int,
+        study: StudyConfig,
+        sent_at: datetime,
+        note: str | None = None,
+    ) -> None:
+        """Record a check-in prompt as sent: its nudge, and the missed check-ins in a row."""
+        finish(
+            session=session,
+            message_id=message_id,
+            token=self._token,
+            status=OutreachStatus.SENT,
+            note=note,
+            sent_at=sent_at,
+        )
+        _plan_nudge(session, participant_id, message_id, study, sent_at)
+        engagement.flag_if_at_risk(
+            session=session,
+            participant_id=participant_id,
+            threshold=study.checkins.missed_in_a_row_for_risk,
+            now=sent_at,
+        )
+
+    async def _hand_over(self, job: Job, study: StudyConfig, now: datetime) -> bool:
+        """Note what is about to go out (see the module docstring); False: the claim is lost."""
+        texts = job.texts
+        if job.kind is Kind.CHECKIN_PROMPT:
+            texts = [text for key in PROMPT_WORDINGS for text in messages(study, key)]
+
+        def work(session: Session) -> bool:
+            handover = {
+                "at": now.isoformat(),
+                "log_after": last_log_id(session=session),
+                "texts": list(texts),
+            }
+            return hand_over(
+                session=session,
+                message_id=job.message_id,
+                token=self._token,
+                now=now,
+                handover=handover,
+            )
+
+        handed_over: bool = await in_session_async(work)
+        return handed_over
+
+    async def _reconcile(
+        self, message_id: int, study: StudyConfig, now: datetime
+    ) -> OutreachStatus | None:
+        """Settle a message a stopped worker left 'sending', from the message log."""
+
+        def work(session: Session) -> tuple[OutreachStatus, str | None] | None:
+            message = take_over(
+                session=session,
+                message_id=message_id,
+                token=self._token,
+                now=now,
+                lease=self._lease,
+            )
+            if message is None:  # another worker took it over first
+                return None
+            handover = (message.detail or {}).get(HANDOVER)
+            if not handover:
+                release(
+                    session=session, message_id=message_id, token=self._token, note=NOT_HANDED_OVER
+                )
+                return OutreachStatus.PENDING, NOT_HANDED_OVER
+            logged = [
+                entry
+                for entry in outbound_since(
+                    session=session,
+                    participant_id=message.participant_id,
+                    after_log_id=int(handover["log_after"]),
+                )
+                if _is_one_of(entry.text, handover["texts"])
+            ]
+            status, note = _reconciled(logged, prompt=message.kind == Kind.CHECKIN_PROMPT.value)
+            sent_at = datetime.fromisoformat(handover["at"])
+            if status is OutreachStatus.PENDING:
+                release(session=session, message_id=message_id, token=self._token, note=note or "")
+            elif status is OutreachStatus.SENT and message.kind == Kind.CHECKIN_PROMPT.value:
+                self._prompt_sent(session, message_id, message.participant_id, study, sent_at, note)
+            else:
+                finish(
+                    session=session,
+                    message_id=message_id,
+                    token=self._token,
+                    status=status,
+                    note=note,
+                    sent_at=sent_at if status is OutreachStatus.SENT else None,
+                )
+            return status, note
+
+        result = await in_session_async(work)
+        if result is None:
+            return None
+        status, note = result
+        logger.warning(
+            "outreach %s was interrupted mid-send: %s (%s)", message_id, status.value, note
+        )
         return status
 
     async def _retry_failed(self) -> int:
@@ -516,19 +651,57 @@ def _visit_job(session: Session, job: Job, study: StudyConfig, now: datetime) ->
     return replace(job, texts=texts)
 
 
-def _plan_nudge(session: Session, job: Job, study: StudyConfig, now: datetime) -> None:
+def _plan_nudge(
+    session: Session, participant_id: int, prompt_id: int, study: StudyConfig, now: datetime
+) -> None:
     """One nudge for a sent prompt, `nudge_after_minutes` later (none when that is 0)."""
     minutes = study.checkins.nudge_after_minutes
     if minutes <= 0:
         return
     nudge = Planned(
-        participant_id=job.participant.id,
+        participant_id=participant_id,
         kind=Kind.CHECKIN_NUDGE,
         due_at=now + timedelta(minutes=minutes),
-        dedupe_key=f"nudge:{job.message_id}",
-        detail={"prompt_id": job.message_id},
+        dedupe_key=f"nudge:{prompt_id}",
+        detail={"prompt_id": prompt_id},
     )
     insert_planned(session=session, items=[nudge], now=now)
+
+
+def _is_one_of(text: str, texts: Sequence[str]) -> bool:
+    """True when a logged text is one of these texts, or a part of one (split for SMS)."""
+    logged = " ".join(text.split())
+    return bool(logged) and any(logged in " ".join(whole.split()) for whole in texts)
+
+
+def _reconciled(logged: Sequence[MessageLog], *, prompt: bool) -> tuple[OutreachStatus, str | None]:
+    """What became of an interrupted send, from its texts in the message log."""
+    if not logged:
+        # Rasa sends a prompt (and may still have it); the worker itself sends the texts.
+        return (
+            (OutreachStatus.FAILED, INTERRUPTED)
+            if prompt
+            else (OutreachStatus.PENDING, NOT_HANDED_OVER)
+        )
+    statuses = [_logged_status(entry) for entry in logged]
+    if UNKNOWN in statuses and SENT not in statuses:
+        return OutreachStatus.FAILED, INTERRUPTED
+    status, note = _delivery_result(
+        [Outcome(entry.id, logged_as) for entry, logged_as in zip(logged, statuses, strict=True)]
+    )
+    if status is OutreachStatus.SENT:
+        return status, RECONCILED + (f"; {note}" if note else "")
+    return status, note
+
+
+def _logged_status(entry: MessageLog) -> str:
+    """A logged message as delivery sees it: sent (the provider took it), failed,
+    suppressed, or unknown (logged, but its send never recorded)."""
+    if entry.delivery_status in (FAILED, "undelivered"):
+        return FAILED
+    if entry.delivery_status == SUPPRESSED:
+        return SUPPRESSED
+    return SENT if entry.external_id else UNKNOWN
 
 
 def _delivery_result(outcomes: Sequence[Outcome]) -> tuple[OutreachStatus, str | None]:

@@ -344,6 +344,28 @@ async def test_a_restarted_worker_sends_each_round_exactly_once(
     assert len(telegram_texts(telegram_api, JOY.chat_id)) == 2  # round 0, then round 2
 
 
+async def test_workers_ticking_at_once_send_each_delivery_exactly_once(
+    participant, clock, telegram_api, twilio_api
+) -> None:
+    raised = [raise_for(participant) for _ in range(4)]
+    first, second, third = worker(clock), worker(clock), worker(clock)
+
+    await asyncio.gather(first.tick(), second.tick(), third.tick())
+    await asyncio.gather(first.wait_idle(), second.wait_idle(), third.wait_idle())
+    clock.now = raised[0].created_at + timedelta(minutes=16)  # the backup round, at once too
+    await asyncio.gather(first.tick(), second.tick(), third.tick())
+    await asyncio.gather(first.wait_idle(), second.wait_idle(), third.wait_idle())
+
+    sent = [row for row in deliveries() if row.channel is not AlertChannel.CONSOLE]
+    assert {(row.round, row.status, row.attempts) for row in sent} == {
+        (0, AlertStatus.SENT, 1),
+        (1, AlertStatus.SENT, 1),
+    }
+    assert len(telegram_api.calls("sendMessage")) + len(twilio_api.messages) == len(sent)
+    assert len(telegram_texts(telegram_api, JOY.chat_id)) == 4
+    assert len(telegram_texts(telegram_api, BOB.chat_id)) == 4
+
+
 async def test_a_send_interrupted_by_a_crash_is_sent_again_once_its_claim_expires(
     participant, clock, telegram_api
 ) -> None:

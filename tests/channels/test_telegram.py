@@ -246,6 +246,17 @@ async def test_missing_or_wrong_secret_is_refused_and_nothing_stored(
     assert telegram_api.requests == []
 
 
+async def test_an_oversized_update_with_the_right_secret_is_refused_and_not_stored(
+    served: Served, telegram_api: TelegramApiStandIn
+) -> None:
+    linked_participant()
+    update = message_update(11, CHAT, "chest pain " * 8000)  # about 90 KB
+    reply = await served.post(update)
+    assert reply.status_code == 413
+    assert log_rows() == []
+    assert served.agent.messages == []
+
+
 @pytest.mark.parametrize(
     "body",
     [
