@@ -73,7 +73,7 @@ run: setup ## Set up, then start the assistant, action server and web app (Ctrl-
 	$(BIN)/trialbot run
 
 .PHONY: test
-test: install nlp lint validate train pytest story-test ## Set up, lint, validate the data, run every test
+test: install nlp lint validate train pytest story-test test-prod ## Set up, lint, validate the data, run every test
 
 # --- quality gates ------------------------------------------------------------------
 
@@ -90,7 +90,11 @@ validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing o
 
 .PHONY: pytest
 pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model)
-	$(BIN)/pytest --durations=25
+	$(BIN)/pytest --durations=25 -m "not prod"
+
+.PHONY: test-prod
+test-prod: $(VENV)/.installed nlp $(MODEL) ## Production topology (nginx, 2 Rasa, PostgreSQL, Redis) with each process killed in turn
+	$(BIN)/pytest -m prod tests/prod --durations=10
 
 .PHONY: story-test
 story-test: $(MODEL) ## Rasa test stories (tests/test_*.yml) against the trained model

@@ -99,6 +99,18 @@ class RasaHttpApi:
         """Set a conversation's whole tracker to these events (it replaces any there)."""
         await self._request("PUT", sender_id, "tracker/events", json=events)
 
+    async def has_trigger(self, sender_id: str, entity: str, value: str) -> bool:
+        """True when the conversation took in a triggered intent carrying this entity value
+        (how a worker that died mid-send tells whether its request reached Rasa)."""
+        tracker = await self._request("GET", sender_id, "tracker")
+        for event in tracker.get("events") or []:
+            if event.get("event") != "user":
+                continue
+            for found in (event.get("parse_data") or {}).get("entities") or []:
+                if found.get("entity") == entity and str(found.get("value")) == value:
+                    return True
+        return False
+
     async def is_paused(self, sender_id: str) -> bool:
         """True while the conversation is paused."""
         tracker = await self._request("GET", sender_id, "tracker")

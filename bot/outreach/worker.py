@@ -27,9 +27,11 @@ provider's delivery reports update it):
   suppressed only: skipped; as failed only: failed, and the message log retries them;
 - none of its texts are in the log: a one-way text certainly was not sent (the worker
   itself writes the log) and goes back to pending; a check-in prompt, which Rasa sends,
-  is failed with a note and NOT sent again, as is a text whose send result was never
-  recorded. A duplicate reminder is worse than a missed one (it confuses people and
-  erodes trust; the next prompt or reminder follows anyway).
+  is looked up in the conversation (each prompt's trigger carries the entity `prompt`
+  with its ID): there, it reached Rasa and is marked sent; not there, it never arrived
+  and goes back to pending, to be sent now (the lease is far longer than Rasa takes to
+  take a trigger in). A text whose send result was never recorded is failed with a note
+  and NOT sent again: a duplicate reminder is worse than a missed one.
 
 When no connection to Rasa could be made, a claimed check-in prompt is put back to pending
 at once, since it certainly was not sent. A one-way text the channel refused is retried by
@@ -133,6 +135,10 @@ RECENT_CHECKIN = timedelta(hours=12)
 CHECKIN_INTENT = "start_checkin"
 FEEDBACK_INTENT = "give_feedback"
 SCHEDULE_TRIGGER = {"trigger": "schedule"}
+# Each prompt's trigger names its scheduled message, so a prompt whose send was interrupted
+# can be looked up in the conversation (did the request reach Rasa?).
+PROMPT_ENTITY = "prompt"
+ASK_RASA = "interrupted mid-send and not in the message log: asking Rasa"
 # How long a claim holds (OUTREACH_LEASE_SECONDS in `from_settings`).
 CLAIM_LEASE = timedelta(minutes=5)
 # What Rasa may say when the worker starts a check-in (bot.actions.checkin).
@@ -366,7 +372,7 @@ class OutreachWorker(Worker):
                 sender_id=participant.sender_id,
                 intent=CHECKIN_INTENT,
                 output_channel=RASA_OUTPUT_CHANNELS[participant.channel],
-                entities=SCHEDULE_TRIGGER,
+                entities={**SCHEDULE_TRIGGER, PROMPT_ENTITY: str(job.message_id)},
             )
         except RasaUnavailable as error:
             note = str(error)
@@ -524,6 +530,8 @@ class OutreachWorker(Worker):
             ]
             status, note = _reconciled(logged, prompt=message.kind == Kind.CHECKIN_PROMPT.value)
             sent_at = datetime.fromisoformat(handover["at"])
+            if note == INTERRUPTED and not logged and message.kind == Kind.CHECKIN_PROMPT.value:
+                return OutreachStatus.SENDING, ASK_RASA  # settled below, from the conversation
             if status is OutreachStatus.PENDING:
                 release(session=session, message_id=message_id, token=self._token, note=note or "")
             elif status is OutreachStatus.SENT and message.kind == Kind.CHECKIN_PROMPT.value:
@@ -543,10 +551,48 @@ class OutreachWorker(Worker):
         if result is None:
             return None
         status, note = result
+        if note == ASK_RASA:
+            status, note = await self._settle_prompt_from_rasa(message_id, study)
         logger.warning(
             "outreach %s was interrupted mid-send: %s (%s)", message_id, status.value, note
         )
         return status
+
+    async def _settle_prompt_from_rasa(
+        self, message_id: int, study: StudyConfig
+    ) -> tuple[OutreachStatus, str]:
+        """An interrupted prompt that left nothing in the message log: if its trigger is in
+        the conversation, Rasa has it (sent); if not, it never arrived, and it goes back to
+        pending to be sent now (the lease is far longer than Rasa takes to take it in)."""
+
+        def load(session: Session) -> tuple[str, int, datetime]:
+            message = session.get(ScheduledMessage, message_id)
+            participant = session.get(Participant, message.participant_id)
+            handover = (message.detail or {}).get(HANDOVER) or {}
+            return participant.sender_id, participant.id, datetime.fromisoformat(handover["at"])
+
+        sender_id, participant_id, sent_at = await in_session_async(load)
+        try:
+            reached = await self._rasa.has_trigger(sender_id, PROMPT_ENTITY, str(message_id))
+        except RasaApiError as error:
+            note = f"{INTERRUPTED}; Rasa could not say whether it arrived ({error})"
+            await self._finish(message_id, OutreachStatus.FAILED, note)
+            return OutreachStatus.FAILED, note
+        if reached:
+            note = "interrupted mid-send; the conversation has the prompt: sent"
+            await in_session_async(
+                lambda session: self._prompt_sent(
+                    session, message_id, participant_id, study, sent_at, note
+                )
+            )
+            return OutreachStatus.SENT, note
+        note = "interrupted mid-send; the prompt never reached the conversation: back to pending"
+        await in_session_async(
+            lambda session: release(
+                session=session, message_id=message_id, token=self._token, note=note
+            )
+        )
+        return OutreachStatus.PENDING, note
 
     async def _retry_failed(self) -> int:
         """Send again failed deliveries that are due, on every enabled channel."""

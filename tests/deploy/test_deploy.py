@@ -8,11 +8,8 @@ Needs Debian's `nginx` and `systemd-analyze` (a missing one is a failure, never 
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,22 +20,10 @@ import pytest
 
 from bot.cli import PROCESS_NAMES
 from bot.core.settings import PROJECT_ROOT
+from tests.stand_ins.edge import free_port, running_edge, tool
 
 DEPLOY = PROJECT_ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("trialbot*"))
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if path is None:
-        pytest.fail(f"{name} is not installed (apt-get install nginx / systemd)")
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- systemd ------------------------------------------------------------------------
@@ -129,7 +114,9 @@ class StandIn:
 
 
 @dataclass
-class Edge:
+class Served:
+    """nginx in front of two Rasa and two web stand-ins."""
+
     public: str
     internal_rasa: str
     rasa: list[StandIn]
@@ -137,70 +124,19 @@ class Edge:
 
 
 @pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """nginx with the shipped site config, in front of two Rasa and two web stand-ins."""
-    root = tmp_path_factory.mktemp("nginx")
-    subprocess.run(  # noqa: S603 - a fixed tool
-        [
-            tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=trial.example.org", "-keyout", str(root / "key.pem"),
-            "-out", str(root / "cert.pem"),
-        ],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    ports = {name: free_port() for name in ("https", "http", "rasa_api", "actions_api")}
     rasa = [StandIn("rasa-1", free_port()).start(), StandIn("rasa-2", free_port()).start()]
     web = [StandIn("web-1", free_port()).start(), StandIn("web-2", free_port()).start()]
-    site = (DEPLOY / "nginx" / "trialbot.conf").read_text()
-    for old, new in {
-        "127.0.0.1:5005": f"127.0.0.1:{rasa[0].port}",
-        "127.0.0.1:5006": f"127.0.0.1:{rasa[1].port}",
-        "127.0.0.1:8000": f"127.0.0.1:{web[0].port}",
-        "127.0.0.1:8001": f"127.0.0.1:{web[1].port}",
-        "127.0.0.1:5055": f"127.0.0.1:{free_port()}",
-        "127.0.0.1:5056": f"127.0.0.1:{free_port()}",
-        "listen 443 ssl http2;": f"listen 127.0.0.1:{ports['https']} ssl http2;",
-        "listen [::]:443 ssl http2;": "",
-        "listen 80;": f"listen 127.0.0.1:{ports['http']};",
-        "listen [::]:80;": "",
-        "listen 127.0.0.1:5000;": f"listen 127.0.0.1:{ports['rasa_api']};",
-        "listen 127.0.0.1:5050;": f"listen 127.0.0.1:{ports['actions_api']};",
-        "/etc/letsencrypt/live/trial.example.org/fullchain.pem": str(root / "cert.pem"),
-        "/etc/letsencrypt/live/trial.example.org/privkey.pem": str(root / "key.pem"),
-        "/var/log/nginx/trialbot.access.log": str(root / "access.log"),
-    }.items():
-        assert old in site, old
-        site = site.replace(old, new)
-    (root / "trialbot.conf").write_text(site)
-    (root / "nginx.conf").write_text(
-        f"pid {root / 'nginx.pid'};\nerror_log {root / 'error.log'};\n"
-        "events { worker_connections 256; }\n"
-        f"http {{ access_log off; include {root / 'trialbot.conf'}; }}\n"
-    )
-    nginx = tool("nginx")
-    test = subprocess.run(  # noqa: S603 - a fixed tool
-        [nginx, "-t", "-p", str(root), "-c", str(root / "nginx.conf")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert test.returncode == 0, test.stderr
-    process = subprocess.Popen(  # noqa: S603 - a fixed tool
-        [nginx, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"]
-    )
-    public = f"https://127.0.0.1:{ports['https']}"
-    for _ in range(100):
-        try:
-            httpx.get(f"{public}/", verify=False, timeout=1)  # noqa: S501 - a test certificate
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
     try:
-        yield Edge(public, f"http://127.0.0.1:{ports['rasa_api']}", rasa, web)
+        with running_edge(
+            tmp_path_factory.mktemp("nginx"),
+            rasa=[s.port for s in rasa],
+            actions=[free_port(), free_port()],
+            web=[s.port for s in web],
+        ) as running:
+            yield Served(running.public, running.internal_rasa, rasa, web)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
         for stand_in in (*rasa, *web):
             stand_in.stop()
 
@@ -209,11 +145,11 @@ def client() -> httpx.Client:
     return httpx.Client(verify=False, timeout=10)  # noqa: S501 - a test certificate
 
 
-def rasa_paths(edge: Edge) -> list[str]:
+def rasa_paths(edge: Served) -> list[str]:
     return [path for stand_in in edge.rasa for _, path, _ in stand_in.seen]
 
 
-def test_only_the_channel_webhooks_reach_rasa_from_outside(edge: Edge) -> None:
+def test_only_the_channel_webhooks_reach_rasa_from_outside(edge: Served) -> None:
     with client() as http:
         twilio = http.post(f"{edge.public}/webhooks/twilio/webhook", data={"Body": "hi"})
         telegram = http.post(f"{edge.public}/webhooks/telegram/webhook", json={"update_id": 1})
@@ -237,7 +173,7 @@ def test_only_the_channel_webhooks_reach_rasa_from_outside(edge: Edge) -> None:
     assert not any(path.startswith("/conversations") for path in rasa_paths(edge))
 
 
-def test_a_body_over_64_kb_is_refused_before_it_reaches_rasa(edge: Edge) -> None:
+def test_a_body_over_64_kb_is_refused_before_it_reaches_rasa(edge: Served) -> None:
     before = len(rasa_paths(edge))
     with client() as http:
         large = http.post(f"{edge.public}/webhooks/telegram/webhook", content=b"x" * 70_000)
@@ -247,13 +183,13 @@ def test_a_body_over_64_kb_is_refused_before_it_reaches_rasa(edge: Edge) -> None
     assert len(rasa_paths(edge)) == before + 1
 
 
-def test_the_internal_listener_reaches_rasa_s_api(edge: Edge) -> None:
+def test_the_internal_listener_reaches_rasa_s_api(edge: Served) -> None:
     with httpx.Client(timeout=10) as http:
         parse = http.post(f"{edge.internal_rasa}/model/parse", json={"text": "hi"})
     assert parse.status_code == 200 and parse.text.startswith("rasa-")
 
 
-def test_a_dead_rasa_instance_is_skipped(edge: Edge) -> None:
+def test_a_dead_rasa_instance_is_skipped(edge: Served) -> None:
     edge.rasa[0].stop()
     try:
         with client() as http:
@@ -267,7 +203,7 @@ def test_a_dead_rasa_instance_is_skipped(edge: Edge) -> None:
         edge.rasa[0].start()
 
 
-def test_a_chat_flood_from_one_address_is_limited_at_the_edge(edge: Edge) -> None:
+def test_a_chat_flood_from_one_address_is_limited_at_the_edge(edge: Served) -> None:
     with client() as http:
         codes = [
             http.post(

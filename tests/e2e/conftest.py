@@ -4,7 +4,6 @@ and web app, on free ports, with a fresh database. Started once per test session
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,14 +13,9 @@ import pytest
 
 from bot.core.settings import PROJECT_ROOT, Settings
 from bot.db.session import migrate
-from tests.stand_ins.stack import StartError, running
+from tests.stand_ins.stack import StartError, free_port, running
 
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["free_port"]
 
 
 @dataclass(frozen=True)

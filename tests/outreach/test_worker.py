@@ -34,7 +34,7 @@ from bot.db.models import (
 )
 from bot.db.session import session_scope
 from bot.outreach.channels import channel_clients, close_clients
-from bot.outreach.worker import INTERRUPTED, OutreachWorker
+from bot.outreach.worker import OutreachWorker
 from bot.study.config import StudyConfig
 from tests.outreach.conftest import (
     CHICAGO,
@@ -177,14 +177,14 @@ async def test_a_due_prompt_starts_the_checkin_in_rasa_on_telegram(
     report = await worker.tick()
 
     [call] = rasa.requests
+    [prompt] = scheduled(kind="checkin_prompt", status=SENT)
     assert (call.conversation_id, call.intent, call.entities) == (
         who.sender_id,
         "start_checkin",
-        {"trigger": "schedule"},
+        {"trigger": "schedule", "prompt": str(prompt.id)},  # the prompt can be looked up
     )
     assert (call.output_channel, call.token, call.status) == ("telegram", rasa.token, 200)
     assert report.sent == 1
-    [prompt] = scheduled(kind="checkin_prompt", status=SENT)
     assert prompt.sent_at == clock()
     [nudge] = scheduled(kind="checkin_nudge")
     assert (nudge.dedupe_key, nudge.status) == (f"nudge:{prompt.id}", PENDING)
@@ -394,7 +394,33 @@ class KilledAfterSending(RasaHttpApi):
         raise asyncio.CancelledError  # like SIGKILL mid-send: nothing after this runs
 
 
-async def test_a_message_left_sending_by_a_crash_is_failed_not_resent(
+class KilledBeforeSending(RasaHttpApi):
+    """The worker process dies after noting the send, before the request leaves it."""
+
+    async def trigger_intent(self, **kwargs: Any) -> None:
+        raise asyncio.CancelledError
+
+
+async def crash_then_restart(
+    clock: FakeClock, make_worker, rasa_api: RasaHttpApi
+) -> tuple[int, list[str]]:
+    """A prompt is due, the worker dies mid-send; another worker takes over after the lease."""
+    crashing = make_worker(rasa_api=rasa_api)
+    await crashing.tick()
+    clock.set(local(2026, 3, 2, 18))
+    with pytest.raises(asyncio.CancelledError):
+        await crashing.tick()
+    [left] = scheduled(kind="checkin_prompt", status=OutreachStatus.SENDING)
+    clock.advance(minutes=10)  # past the lease
+    restarted = make_worker()
+    await restarted.tick()
+    await restarted.tick()
+    clock.advance(minutes=30)
+    await restarted.tick()
+    return left.id, [row.status for row in scheduled(kind="checkin_prompt") if row.id == left.id]
+
+
+async def test_a_prompt_that_reached_rasa_before_a_crash_is_sent_once(
     clock: FakeClock,
     rasa: RasaApiStandIn,
     telegram: TelegramApiStandIn,
@@ -402,24 +428,32 @@ async def test_a_message_left_sending_by_a_crash_is_failed_not_resent(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     telegram_participant(clock)
-    crashing = make_worker(rasa_api=KilledAfterSending(rasa.base_url, rasa.token))
-    await crashing.tick()
-    clock.set(local(2026, 3, 2, 18))
-    with pytest.raises(asyncio.CancelledError):
-        await crashing.tick()
-    [left] = scheduled(kind="checkin_prompt", status=OutreachStatus.SENDING)
-
     caplog.set_level(logging.WARNING, logger="bot.outreach.worker")
-    clock.advance(minutes=1)
-    restarted = make_worker()
-    await restarted.tick()
-    clock.advance(minutes=30)
-    await restarted.tick()
+    left, statuses = await crash_then_restart(
+        clock, make_worker, KilledAfterSending(rasa.base_url, rasa.token)
+    )
 
-    assert len(rasa.triggers()) == 1
-    [failed] = scheduled(kind="checkin_prompt", status=FAILED)
-    assert (failed.id, failed.note) == (left.id, INTERRUPTED)
-    assert f"outreach {left.id} was interrupted mid-send" in caplog.text
+    assert len(rasa.triggers()) == 1  # the conversation has it: not sent again
+    assert statuses == [SENT]
+    [settled] = [row for row in scheduled(kind="checkin_prompt") if row.id == left]
+    assert "the conversation has the prompt" in (settled.note or "")
+    assert f"outreach {left} was interrupted mid-send" in caplog.text
+
+
+async def test_a_prompt_that_never_reached_rasa_before_a_crash_is_sent_once_after(
+    clock: FakeClock,
+    rasa: RasaApiStandIn,
+    telegram: TelegramApiStandIn,
+    make_worker,
+) -> None:
+    telegram_participant(clock)
+    left, statuses = await crash_then_restart(
+        clock, make_worker, KilledBeforeSending(rasa.base_url, rasa.token)
+    )
+
+    [trigger] = rasa.triggers()  # sent by the worker that took over, once
+    assert trigger.entities == {"trigger": "schedule", "prompt": str(left)}
+    assert statuses == [SENT]
 
 
 # --- late, quiet hours, opt-out -------------------------------------------------------

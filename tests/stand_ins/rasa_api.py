@@ -7,6 +7,9 @@ Point `bot.outreach.rasa_api.RasaHttpApi` at it (`RasaHttpApi(rasa.base_url, ras
         [call] = rasa.triggers()                 # what Rasa was asked to do
         call.conversation_id, call.intent, call.entities, call.output_channel
 
+It also answers `GET /conversations/<id>/tracker?token=<t>` with a user event for each
+trigger it took in that conversation (intent and entities), as Rasa's tracker has them.
+
 What it implements: `POST /conversations/<id>/trigger_intent?output_channel=<name>&token=<t>`
 with a JSON body `{"name": ..., "entities": ...}`, answered as Rasa does: 401 for a
 missing or wrong token, 400 without a name, 404 for an intent not in `intents`, else 200
@@ -177,6 +180,35 @@ def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
                     )
                 )
             self._send(status, reply)
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            suffix = "/tracker"
+            query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
+            if not (parts.path.startswith(TRIGGER_PATH_PREFIX) and parts.path.endswith(suffix)):
+                self._send(*_error(404, "NotFound", "no such route"))
+                return
+            if query.get("token") != state.token:
+                self._send(*_error(401, "NotAuthenticated", "User is not authenticated."))
+                return
+            conversation_id = unquote(parts.path[len(TRIGGER_PATH_PREFIX) : -len(suffix)])
+            with state.lock:
+                events = [
+                    {
+                        "event": "user",
+                        "text": f"EXTERNAL: {call.intent}",
+                        "parse_data": {
+                            "intent": {"name": call.intent},
+                            "entities": [
+                                {"entity": name, "value": value}
+                                for name, value in (call.entities or {}).items()
+                            ],
+                        },
+                    }
+                    for call in state.requests
+                    if call.conversation_id == conversation_id and call.status == 200
+                ]
+            self._send(200, {"sender_id": conversation_id, "events": events})
 
         def _send(self, status: int, reply: dict[str, Any]) -> None:
             data = json.dumps(reply).encode()

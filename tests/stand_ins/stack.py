@@ -9,6 +9,7 @@ tests, not in the product.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +24,13 @@ from bot.supervisor import (
     readiness_urls,
     responds,
 )
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class StartError(RuntimeError):

@@ -115,6 +115,8 @@ def rasa(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     received: list[dict] = []
 
     def channel(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/webhooks/health/":  # the web app's /healthz asks
+            return httpx.Response(200, json={"status": "ok"})
         payload = json.loads(request.content)
         received.append(payload)
         with session_scope() as session:
@@ -190,7 +192,8 @@ def test_with_postgresql_the_chat_page_and_its_api_are_closed(
     assert reply.json() == {"error": "The web chat is switched off on this server."}
     assert updates.status_code == 404
     assert rasa == []  # nothing reached the assistant
-    assert client.get("/healthz").status_code == 200  # the app itself still answers
+    health = client.get("/healthz")  # the app itself still answers, and says what fails
+    assert health.status_code == 503 and health.json()["checks"]["rasa"] == "ok"
 
 
 def test_switched_off_on_sqlite_too(
