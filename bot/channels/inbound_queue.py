@@ -36,6 +36,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from rasa.shared.core.events import UserUttered
 from sanic import Blueprint
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -75,6 +76,7 @@ class InboundQueue:
         self._handle: Handle | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._app: Any = None
 
     @property
     def tasks(self) -> set[asyncio.Task[None]]:
@@ -92,6 +94,7 @@ class InboundQueue:
 
         @blueprint.listener("after_server_start")
         async def start_sweeping(app: Any, loop: Any) -> None:
+            self._app = app
             self._sweeper = asyncio.create_task(self._sweep_forever(), name=f"{self.name}-sweep")
 
         @blueprint.listener("before_server_stop")
@@ -201,6 +204,14 @@ class InboundQueue:
         """Handle one message, renewing its lease meanwhile; False if handling failed."""
         if self._handle is None:
             raise RuntimeError("InboundQueue.attach was not called")
+        if stored.attempt > 1 and await self._already_taken_in(stored):
+            logger.warning(
+                "%s: message log %s: its turn was done before its handler stopped (it is in "
+                "the conversation): marked handled, not run again",
+                self.name,
+                stored.log_id,
+            )
+            return True
         renewing = asyncio.create_task(self._keep_lease(stored))
         try:
             await self._handle(stored)
@@ -215,6 +226,27 @@ class InboundQueue:
         finally:
             renewing.cancel()
         return True
+
+    async def _already_taken_in(self, stored: Stored) -> bool:
+        """True when Rasa's tracker already has this message's turn (the channel's own
+        message ID: the MessageSid, or the Telegram update): a handler that stopped after
+        the turn was saved and before the message was marked handled. Rasa saves the
+        tracker once the turn's replies are sent, so running it again would repeat them."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None or stored.external_id is None:
+            return False
+        ids = {stored.external_id, f"telegram-{stored.external_id}"}
+        try:
+            tracker = await store.retrieve(stored.sender_id)
+        except Exception:
+            logger.exception("%s: could not read the conversation of %s", self.name, stored.log_id)
+            return False
+        if tracker is None:
+            return False
+        return any(
+            isinstance(event, UserUttered) and event.message_id in ids for event in tracker.events
+        )
 
     async def _finish(self, stored: Stored) -> Stored | None:
         """Mark a message handled (tried again while the database is busy); the next one."""
