@@ -1,4 +1,4 @@
-"""Custom actions for the rasa-sdk action server (`python -m rasa_sdk --actions bot.actions`).
+"""Custom actions for the action server (`python -m bot.action_server`, rasa-sdk inside).
 
 One thin module per conversation capability (`checkin`, `symptoms`, `faq`, `safety`,
 `handoff`, `feedback`, `reminders`, `fallback`); rasa-sdk registers every Action subclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from rasa_sdk import Tracker
 from sqlalchemy.orm import Session
 
@@ -11,8 +9,6 @@ from bot.db.models import EscalationLevel, EscalationType
 from bot.db.repository import ensure_web_participant
 from bot.db.session import in_session_async
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
-
-T = TypeVar("T")
 
 
 def participant_id(session: Session, tracker: Tracker) -> int:
