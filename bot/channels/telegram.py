@@ -538,7 +538,8 @@ class TelegramInput(InputChannel):
         await self._say(participant, "telegram_linked")
 
     async def _say(self, participant: Participant, key: str) -> None:
-        await deliver(self._telegram_client(), participant, messages(current_study(), key))
+        texts = messages(current_study(), key, language=participant.language)
+        await deliver(self._telegram_client(), participant, texts)
 
     async def _reply_to_unknown(self, incoming: Incoming, claimed: Claimed, key: str) -> None:
         """Answer a chat no participant has linked: sent once, logged under its chat name."""

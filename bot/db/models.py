@@ -108,7 +108,11 @@ class Participant(Base):
     at_risk_since: Mapped[datetime | None] = Column(UTCDateTime)
     timezone: Mapped[str] = Column(String(64), nullable=False, default="UTC")
     preferred_contact_time: Mapped[time | None] = Column(Time)
+    # The language of everything sent to them ("en", "es"; bot.core.languages), and where
+    # it came from: "enrollment", "detected", "participant", or None (not known yet: read
+    # from their next message). See bot.participants.language.
     language: Mapped[str] = Column(String(16), nullable=False, default="en")
+    language_source: Mapped[str | None] = Column(String(16))
     status: Mapped[ParticipantStatus] = Column(
         _enum(ParticipantStatus, "participant_status"),
         nullable=False,

@@ -63,9 +63,13 @@ def enroll_participant(
     timezone: str = "UTC",
     preferred_contact_time: time | None = None,
     language: str = "en",
+    language_source: str | None = "enrollment",
     is_test: bool = False,
 ) -> Participant:
-    """Create a participant; the conversation ID defaults to the study ID."""
+    """Create a participant; the conversation ID defaults to the study ID.
+
+    `language_source` None: the language is not known yet (read from their first message).
+    """
     participant = Participant(
         study_id=study_id,
         sender_id=sender_id or study_id,
@@ -76,6 +80,7 @@ def enroll_participant(
         timezone=timezone,
         preferred_contact_time=preferred_contact_time,
         language=language,
+        language_source=language_source,
         status=ParticipantStatus.ACTIVE,
         is_test=is_test,
     )
@@ -100,6 +105,7 @@ def ensure_web_participant(*, session: Session, sender_id: str) -> Participant:
         study_id=f"WEB-{secrets.token_hex(4).upper()}",
         channel=Channel.WEB,
         sender_id=sender_id,
+        language_source=None,
         is_test=True,
     )
 

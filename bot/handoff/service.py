@@ -70,8 +70,8 @@ def _actor(session: Session, username: str) -> StaffUser:
     return user
 
 
-def _wording(key: str, staff_name: str) -> list[str]:
-    return messages(current_study(), key, staff_name=staff_name)
+def _wording(key: str, staff_name: str, language: str) -> list[str]:
+    return messages(current_study(), key, language=language, staff_name=staff_name)
 
 
 class Handoffs:
@@ -241,7 +241,7 @@ class Handoffs:
         )
         if participant is None:
             return
-        texts: Sequence[str] = _wording(key, handoff.staff_name)
+        texts: Sequence[str] = _wording(key, handoff.staff_name, participant.language)
         await self._messenger.send(participant, texts)
 
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
+
+from bot.core.languages import ENGLISH, SPANISH
 from bot.study.config import QuietHours
 
 
@@ -71,9 +74,12 @@ def quiet_hours_start(moment: datetime, zone: ZoneInfo, quiet: QuietHours) -> da
     return at_local(day, quiet.start, zone)
 
 
-def spoken_when(moment: datetime, zone: ZoneInfo) -> str:
-    """A visit time as people say it: "Tuesday, March 3 at 9:30 AM" (local)."""
+def spoken_when(moment: datetime, zone: ZoneInfo, *, language: str = ENGLISH) -> str:
+    """A visit time as people say it (local): "Tuesday, March 3 at 9:30 AM", or in Spanish
+    "martes 3 de marzo a las 9:30 a. m." (Babel's locale data, offline)."""
     local = moment.astimezone(zone)
+    if language == SPANISH:
+        return format_datetime(local, "EEEE d 'de' MMMM 'a las' h:mm a", locale="es")
     hour = local.hour % 12 or 12
     half = "AM" if local.hour < 12 else "PM"
     return f"{local:%A, %B} {local.day} at {hour}:{local.minute:02d} {half}"

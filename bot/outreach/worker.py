@@ -85,6 +85,7 @@ from sqlalchemy.orm import Session
 from bot.clients.base import SENT, ChannelClient
 from bot.clients.rasa_http import RasaApiError, RasaHttpApi, RasaUnavailable
 from bot.core.claims import claim_token
+from bot.core.languages import LANGUAGE_SLOT
 from bot.core.settings import Settings, require_secret
 from bot.core.worker import Worker, command
 from bot.db.models import (
@@ -372,7 +373,11 @@ class OutreachWorker(Worker):
                 sender_id=participant.sender_id,
                 intent=CHECKIN_INTENT,
                 output_channel=RASA_OUTPUT_CHANNELS[participant.channel],
-                entities={**SCHEDULE_TRIGGER, PROMPT_ENTITY: str(job.message_id)},
+                entities={
+                    **SCHEDULE_TRIGGER,
+                    PROMPT_ENTITY: str(job.message_id),
+                    LANGUAGE_SLOT: participant.language,
+                },
             )
         except RasaUnavailable as error:
             note = str(error)
@@ -403,7 +408,10 @@ class OutreachWorker(Worker):
                 sender_id=participant.sender_id,
                 intent=FEEDBACK_INTENT,
                 output_channel=RASA_OUTPUT_CHANNELS[participant.channel],
-                entities={"milestone": str(job.detail.get("milestone", "milestone"))},
+                entities={
+                    "milestone": str(job.detail.get("milestone", "milestone")),
+                    LANGUAGE_SLOT: participant.language,
+                },
             )
         except (RasaUnavailable, RasaApiError) as error:
             logger.warning("outreach %s: feedback request not sent: %s", job.message_id, error)
@@ -479,7 +487,11 @@ class OutreachWorker(Worker):
         """Note what is about to go out (see the module docstring); False: the claim is lost."""
         texts = job.texts
         if job.kind is Kind.CHECKIN_PROMPT:
-            texts = [text for key in PROMPT_WORDINGS for text in messages(study, key)]
+            texts = [
+                text
+                for key in PROMPT_WORDINGS
+                for text in messages(study, key, language=job.participant.language)
+            ]
 
         def work(session: Session) -> bool:
             handover = {
@@ -627,9 +639,14 @@ def _job_for(
     if kind is Kind.MILESTONE:
         return replace(
             job,
-            texts=messages(study, "milestone_thanks", bonus=str(job.detail.get("amount", ""))),
+            texts=messages(
+                study,
+                "milestone_thanks",
+                language=participant.language,
+                bonus=str(job.detail.get("amount", "")),
+            ),
         )
-    return replace(job, texts=messages(study, "dose_reminder"))
+    return replace(job, texts=messages(study, "dose_reminder", language=participant.language))
 
 
 def _plan_milestones(
@@ -674,7 +691,7 @@ def _nudge_job(session: Session, job: Job, study: StudyConfig) -> Job | Skip:
         return Skip("prompt not sent")
     if engagement.replied_since(session=session, participant=job.participant, since=prompt.sent_at):
         return Skip("replied")
-    return replace(job, texts=messages(study, "checkin_nudge"))
+    return replace(job, texts=messages(study, "checkin_nudge", language=job.participant.language))
 
 
 def _visit_job(session: Session, job: Job, study: StudyConfig, now: datetime) -> Job | Skip:
@@ -691,8 +708,13 @@ def _visit_job(session: Session, job: Job, study: StudyConfig, now: datetime) ->
     texts = messages(
         study,
         "visit_reminder",
+        language=job.participant.language,
         visit_name=names.get(appointment.visit_key, "study visit"),
-        visit_when=spoken_when(appointment.scheduled_at, zone_of(job.participant.timezone)),
+        visit_when=spoken_when(
+            appointment.scheduled_at,
+            zone_of(job.participant.timezone),
+            language=job.participant.language,
+        ),
     )
     return replace(job, texts=texts)
 

@@ -17,6 +17,7 @@ import phonenumbers
 from sqlalchemy.orm import Session
 
 from bot.core.crypto import address_digest, decrypt, encrypt
+from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES
 from bot.db.models import Appointment, Channel, Participant
 from bot.db.repository import (
     enroll_participant,
@@ -87,10 +88,15 @@ def enroll(
     timezone_name: str,
     phone: str | None = None,
     checkin_time: time | None = None,
-    language: str = "en",
+    language: str | None = None,
     enrolled_on: date | None = None,
 ) -> Enrollment:
-    """Enroll a participant on SMS (phone needed) or Telegram (gets a code); plan visits."""
+    """Enroll a participant on SMS (phone needed) or Telegram (gets a code); plan visits.
+
+    `language` ("en", "es") is what staff chose; None: read from their first message.
+    """
+    if language is not None and language not in LANGUAGES:
+        raise EnrollmentError(f"language {language!r}: use one of {', '.join(LANGUAGES)}")
     if not STUDY_ID_PATTERN.fullmatch(study_id):
         raise EnrollmentError(f"study ID {study_id!r}: use letters, digits, - and _ only")
     if get_participant_by_study_id(session=session, study_id=study_id) is not None:
@@ -118,7 +124,8 @@ def enroll(
         enrollment_code=code,
         timezone=timezone_name,
         preferred_contact_time=checkin_time or study.checkins.default_time,
-        language=language,
+        language=language or DEFAULT_LANGUAGE,
+        language_source=None if language is None else "enrollment",
     )
     start = enrolled_on or datetime.now(ZoneInfo(timezone_name)).date()
     plan_visits(session=session, study=study, participant=participant, start=start)

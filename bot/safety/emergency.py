@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES
 from bot.db.models import Escalation, EscalationLevel, EscalationType
 from bot.escalation.records import raise_escalation
 from bot.study.config import StudyConfig
@@ -29,9 +30,17 @@ def wording_key(categories: Iterable[str]) -> str:
     return "emergency_self_harm" if SELF_HARM in set(categories) else "emergency"
 
 
-def emergency_texts(study: StudyConfig, categories: Iterable[str]) -> list[str]:
-    """The study's emergency reply for these red-flag categories."""
-    return messages(study, wording_key(categories))
+def emergency_texts(
+    study: StudyConfig, categories: Iterable[str], language: str = DEFAULT_LANGUAGE
+) -> list[str]:
+    """The study's emergency reply for these red-flag categories, in the participant's language."""
+    return messages(study, wording_key(categories), language=language)
+
+
+def emergency_replies(study: StudyConfig, categories: Iterable[str]) -> list[list[str]]:
+    """The emergency reply for these categories in every language (each one a full reply)."""
+    keys = list(categories)
+    return [emergency_texts(study, keys, language) for language in LANGUAGES]
 
 
 def reason_for(categories: Sequence[str]) -> str:

@@ -39,6 +39,7 @@ from sanic import Blueprint, Sanic
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGE_SLOT
 from bot.core.retry import with_retries
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.repository import ensure_web_participant, get_participant_by_sender
@@ -46,8 +47,10 @@ from bot.db.session import session_scope
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.handoff.notify import notify_staff_of_message
 from bot.handoff.repository import active_handoff
+from bot.nlp.language import detect_language, metadata_language
+from bot.participants.language import LanguageTurn, settle_language
 from bot.safety.detection import red_flags_in_text
-from bot.safety.emergency import emergency_texts, record_emergency
+from bot.safety.emergency import emergency_replies, emergency_texts, record_emergency
 from bot.study.config import current_study
 from bot.study.wording import messages
 
@@ -109,6 +112,7 @@ class Turn:
     output: WatchedOutput
     red_flags: list[str] = field(default_factory=list)
     failed: bool = False
+    language: str = DEFAULT_LANGUAGE
 
     @property
     def sender_id(self) -> str:
@@ -149,8 +153,13 @@ async def guard_turn(on_new_message: Handler, message: UserMessage, agent: Any) 
     """Run one participant turn and make good what it left undone (see the module doc)."""
     turn = Turn(message, WatchedOutput(message.output_channel))
     turn.red_flags = _red_flags(turn)
+    settled = await _settle_language(turn)
+    turn.language = settled.language
     try:
-        await on_new_message(_through(turn))
+        if settled.changed_to is not None and not turn.red_flags:
+            await _send(turn, messages(current_study(), "language_changed", language=turn.language))
+        else:
+            await on_new_message(_through(turn))
     except Exception:
         turn.failed = True
         logger.exception(
@@ -179,8 +188,35 @@ def _through(turn: Turn) -> UserMessage:
         original.parse_data,
         original.input_channel,
         original.message_id,
-        original.metadata,
+        {**(original.metadata or {}), LANGUAGE_SLOT: turn.language},
     )
+
+
+async def _settle_language(turn: Turn) -> LanguageTurn:
+    """The turn's language (the participant's; detected or changed by this message).
+
+    Never fails the turn: when the participant's record cannot be read, the channel's
+    choice or the text's own language is used, else the default.
+    """
+    chosen = metadata_language(turn.message.metadata)
+    text = turn.message.text or ""
+    if text.startswith("/"):  # a button's payload says nothing about the language
+        text = ""
+
+    def settle() -> LanguageTurn:
+        with session_scope() as session:
+            participant = get_participant_by_sender(session=session, sender_id=turn.sender_id)
+            if participant is None:
+                participant = ensure_web_participant(session=session, sender_id=turn.sender_id)
+            return settle_language(
+                session=session, participant=participant, text=text, chosen=chosen
+            )
+
+    try:
+        return await asyncio.to_thread(settle)
+    except Exception:
+        logger.exception("conversation %s: the language was not settled", turn.sender_id)
+        return LanguageTurn(chosen or detect_language(text) or DEFAULT_LANGUAGE)
 
 
 def _red_flags(turn: Turn) -> list[str]:
@@ -248,14 +284,17 @@ async def _send(turn: Turn, texts: list[str]) -> None:
 
 
 def _emergency_reply_sent(turn: Turn) -> bool:
-    """True when the turn sent the emergency reply the message's red flags call for."""
-    texts = emergency_texts(current_study(), turn.red_flags)
-    return all(text in turn.output.texts for text in texts)
+    """True when the turn sent the emergency reply the message's red flags call for (in
+    any language: a reply already given is not given again in the other one)."""
+    return any(
+        all(text in turn.output.texts for text in texts)
+        for texts in emergency_replies(current_study(), turn.red_flags)
+    )
 
 
 async def _make_good_emergency(turn: Turn) -> None:
     """The emergency reply and escalation, for whichever of them the turn did not give."""
-    texts = emergency_texts(current_study(), turn.red_flags)
+    texts = emergency_texts(current_study(), turn.red_flags, turn.language)
     if not _emergency_reply_sent(turn):
         logger.warning(
             "conversation %s: message %s has a red flag and its turn sent no emergency reply: "
@@ -283,7 +322,7 @@ async def _make_good_silence(turn: Turn) -> None:
         turn.message_id,
         "the assistant failed" if turn.failed else "nothing was said",
     )
-    await _send(turn, messages(current_study(), "assistant_failed"))
+    await _send(turn, messages(current_study(), "assistant_failed", language=turn.language))
     await asyncio.to_thread(_store_no_reply, turn)
 
 

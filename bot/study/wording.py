@@ -202,6 +202,11 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Thank you for telling us. The study team reads every note. "
         "It helps us make the study better.",
     ),
+    # A participant asked to change language ("english", "español", "cambiar idioma"):
+    # said in the new language.
+    "language_changed": (
+        "OK, I will write to you in English from now on. To change back, reply ESPAÑOL.",
+    ),
     "assistant_failed": (
         "Sorry, something went wrong on my side. If you feel very unwell, call "
         "{emergency_number} now. To reach a person, call the study nurse at {nurse_phone}.",
@@ -234,7 +239,7 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def messages(study: StudyConfig, key: str, **extra: str) -> list[str]:
+def messages(study: StudyConfig, key: str, language: str = "en", **extra: str) -> list[str]:
     """The messages to send for a wording key: the study's own, else the default.
 
     `extra` fills placeholders that are not study facts, such as `{symptom}`.

@@ -181,7 +181,7 @@ async def test_a_due_prompt_starts_the_checkin_in_rasa_on_telegram(
     assert (call.conversation_id, call.intent, call.entities) == (
         who.sender_id,
         "start_checkin",
-        {"trigger": "schedule", "prompt": str(prompt.id)},  # the prompt can be looked up
+        {"trigger": "schedule", "prompt": str(prompt.id), "language": "en"},  # looked up by ID
     )
     assert (call.output_channel, call.token, call.status) == ("telegram", rasa.token, 200)
     assert report.sent == 1
@@ -452,7 +452,7 @@ async def test_a_prompt_that_never_reached_rasa_before_a_crash_is_sent_once_afte
     )
 
     [trigger] = rasa.triggers()  # sent by the worker that took over, once
-    assert trigger.entities == {"trigger": "schedule", "prompt": str(left)}
+    assert trigger.entities == {"trigger": "schedule", "prompt": str(left), "language": "en"}
     assert statuses == [SENT]
 
 
@@ -805,7 +805,7 @@ async def test_a_milestone_bonus_is_thanked_once_then_feedback_is_asked(
     ]
     feedback = [call for call in rasa.requests if call.intent == "give_feedback"]
     assert [(call.conversation_id, call.entities) for call in feedback] == [
-        (who.sender_id, {"milestone": "week_12"})
+        (who.sender_id, {"milestone": "week_12", "language": "en"})
     ]
     [milestone] = scheduled(kind="milestone")
     assert milestone.status == SENT

@@ -157,3 +157,56 @@ def _participant_id(session: Session) -> int:
     participant = ensure_web_participant(session=session, sender_id=SENDER)
     session.commit()
     return participant.id
+
+
+def spanish(key: str) -> list[str]:
+    return messages(current_study(), key, language="es")
+
+
+def spoke(language: str) -> Turn:
+    """A turn that says which language the dialogue was told (the `language` metadata)."""
+
+    async def turn(message: UserMessage) -> None:
+        said = (message.metadata or {}).get("language")
+        await message.output_channel.send_response(message.sender_id, {"text": f"lang={said}"})
+
+    return turn
+
+
+async def test_the_dialogue_is_told_the_participants_language(session: Session) -> None:
+    assert await run("hola, q es un placebo", spoke("es")) == ["lang=es"]
+    assert await run("what is a placebo", spoke("es"), message_id="m-2") == ["lang=es"]
+
+
+async def test_a_request_to_change_language_is_confirmed_in_the_new_language(
+    session: Session,
+) -> None:
+    await run("hi there", spoke("en"))
+
+    said = await run("español", answers("the dialogue should not run"), message_id="m-2")
+
+    assert said == spanish("language_changed")
+    assert await run("what is a placebo", spoke("es"), message_id="m-3") == ["lang=es"]
+
+
+@pytest.mark.parametrize("turn", [says_nothing, fails], ids=["silent turn", "failed turn"])
+async def test_a_spanish_red_flag_the_turn_did_not_answer_gets_the_spanish_reply(
+    session: Session, turn: Turn
+) -> None:
+    await run("hola buenas tardes", answers("hola"))
+
+    said = await run("me duele mucho el pecho", turn, message_id="m-2")
+
+    assert said == spanish("emergency")
+    [escalation] = escalations(session)
+    assert escalation.trigger_message_id == "m-2"
+
+
+async def test_an_emergency_reply_given_in_either_language_is_not_given_again(
+    session: Session,
+) -> None:
+    await run("hola buenas tardes", answers("hola"))
+
+    said = await run("i cant breathe", answers(*wording("emergency")), message_id="m-2")
+
+    assert said == wording("emergency")
