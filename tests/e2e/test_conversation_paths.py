@@ -10,10 +10,12 @@ in the same dialogue state are tried once.
 
 Each state's conversation is copied (Rasa's tracker API) into a fresh conversation per
 red-flag category, and a red flag of that category (typos and slang, from
-tests/nlp/safety_cases.yml) is sent. Asserted for each: the emergency reply (the crisis
-line for self-harm) and exactly one emergency escalation; then, handed back if paused,
-an ordinary question gets its answer. The summary line says states x red flags tried,
-caught and missed.
+tests/nlp/safety_cases.yml, or safety_cases_es.yml) is sent. Asserted for each: the
+emergency reply in the participant's language (the crisis line for self-harm) and exactly
+one emergency escalation; then, handed back if paused, an ordinary question gets its
+answer. The whole suite runs in each language the assistant speaks (safety rule 6): the
+states are reached with that language's messages by a participant whose language it is.
+The summary line says states x red flags tried, caught and missed, per language.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from bot.db.models import Escalation, EscalationType, Participant
 from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
 from bot.nlp.analysis import RED_FLAG_CATEGORIES
+from bot.participants.language import FROM_PARTICIPANT, set_language
 from bot.safety.emergency import emergency_texts
 from bot.study.config import load_study_config
 from tests.conftest import EXAMPLE_STUDY
@@ -42,11 +45,10 @@ from tests.e2e.conftest import Stack
 
 pytestmark = pytest.mark.slow
 STUDY = load_study_config(EXAMPLE_STUDY)
-CASES = yaml.safe_load((PROJECT_ROOT / "tests" / "nlp" / "safety_cases.yml").read_text())
-QUESTION = "what is a placebo"
+CASES_DIR = PROJECT_ROOT / "tests" / "nlp"
 
 # A message for each intent a story's user turn names (never a red flag but `emergency`).
-TEXTS = {
+ENGLISH_TEXTS = {
     "greet": "hi there",
     "goodbye": "ok bye for now",
     "thank": "thanks a lot",
@@ -70,7 +72,7 @@ TEXTS = {
     "nlu_fallback": "zxqv blorp wug",
 }
 # An `answer` fits the question the form asked.
-ANSWERS = {
+ENGLISH_ANSWERS = {
     "checkin_feeling": "3",
     "checkin_new_problem": "no",
     "checkin_medicine": "yes",
@@ -82,6 +84,63 @@ ANSWERS = {
     "feedback_rating": "4",
     "feedback_comment": "no",
 }
+SPANISH_TEXTS = {
+    "greet": "hola buenas",
+    "goodbye": "bueno ya me voy, bye",
+    "thank": "muchas gracias",
+    "affirm": "si",
+    "deny": "no",
+    "bot_challenge": "eres un robot?",
+    "start_checkin": "quiero hacer mi check in",
+    "report_symptom": "tengo mucha tos",
+    "feeling_well": "me siento bien hoy",
+    "emergency": "no puedo respirar",
+    "request_human": "quiero hablar con una enfermera",
+    "withdraw": "ya no quiero estar en el estudio",
+    "medical_advice": "me echo otro puff del inhalador?",
+    "missed_dose": "se me olvido el inhalador hoy en la manana",
+    "reschedule_visit": "necesito cambiar mi cita",
+    "give_feedback": "quiero dar mi opinion del estudio",
+    "ask_simpler": "no entendi nada",
+    "out_of_scope": "quien gano el partido anoche",
+    "pause": "mas tarde",
+    "faq": "cuanto dura el estudio",
+    "nlu_fallback": "zxqv blorp wug",
+}
+SPANISH_ANSWERS = {
+    "checkin_feeling": "3",
+    "checkin_new_problem": "no",
+    "checkin_medicine": "si",
+    "checkin_question": "no",
+    "symptom_description": "mucha tos",
+    "symptom_frequency": "a veces",
+    "symptom_severity": "2",
+    "symptom_interference": "un poco",
+    "feedback_rating": "4",
+    "feedback_comment": "no",
+}
+
+
+@dataclass(frozen=True)
+class Language:
+    """What the suite sends in one language, and the ordinary question asked after."""
+
+    code: str
+    texts: dict[str, str]
+    answers: dict[str, str]
+    question: str
+    cases: str
+    hello: str
+
+
+LANGUAGES = (
+    Language(
+        "en", ENGLISH_TEXTS, ENGLISH_ANSWERS, "what is a placebo", "safety_cases.yml", "hello"
+    ),
+    Language(
+        "es", SPANISH_TEXTS, SPANISH_ANSWERS, "que es un placebo", "safety_cases_es.yml", "hola"
+    ),
+)
 
 
 @dataclass
@@ -96,7 +155,7 @@ class State:
     where: tuple[str | None, ...] = ()
 
 
-def _story_states(path: Path) -> Iterator[State]:
+def _story_states(path: Path, language: Language) -> Iterator[State]:
     """A state at every point a story or unconditioned rule waits for the participant."""
     data = yaml.safe_load(path.read_text()) or {}
     for item in [*data.get("stories", []), *data.get("rules", [])]:
@@ -119,7 +178,11 @@ def _story_states(path: Path) -> Iterator[State]:
             if index:
                 yield State(f"{name} @{len(sent)}", list(sent), where=(action, loop, requested))
             intent = step["intent"]
-            sent.append(ANSWERS.get(requested or "", "3") if intent == "answer" else TEXTS[intent])
+            sent.append(
+                language.answers.get(requested or "", "3")
+                if intent == "answer"
+                else language.texts[intent]
+            )
         yield State(f"{name} @end", list(sent), where=(action, loop, requested))
 
 
@@ -132,32 +195,33 @@ def _said(text: str, intent: str) -> dict[str, Any]:
     }
 
 
-def _synthetic_states() -> list[State]:
+def _synthetic_states(language: Language) -> list[State]:
     """States no story can write: paused, handed back, a past circuit breaker."""
     listen = {"event": "action", "name": "action_listen"}
     fallback = {"event": "action", "name": "action_fallback_help"}
+    texts, hello = language.texts, language.hello
     return [
         State("fresh", []),
-        State("paused for a person", ["hi", TEXTS["request_human"]], pause=True),
-        State("paused mid check-in", [TEXTS["start_checkin"], "3"], pause=True),
+        State("paused for a person", [hello, texts["request_human"]], pause=True),
+        State("paused mid check-in", [texts["start_checkin"], "3"], pause=True),
         State(
             "handed back after an emergency while paused",
-            ["hi", TEXTS["request_human"]],
+            [hello, texts["request_human"]],
             events_after=[
                 {"event": "pause"},
-                _said("i cant breathe", "emergency"),
+                _said(texts["emergency"], "emergency"),
                 {"event": "resume"},
             ],
         ),
         State(
             "a past circuit breaker left it not listening",
-            ["hello"],
+            [hello],
             events_after=[_said("hm", "nlu_fallback"), *[fallback] * 10],
         ),
-        State("after a finished symptom report, listening", [TEXTS["report_symptom"], "2", "2"]),
+        State("after a finished symptom report, listening", [texts["report_symptom"], "2", "2"]),
         State(
             "after the question 'Is this an emergency?'",
-            ["hello"],
+            [hello],
             events_after=[
                 _said("help me", "emergency"),
                 {"event": "action", "name": "action_emergency"},
@@ -166,7 +230,7 @@ def _synthetic_states() -> list[State]:
         ),
         State(
             "after the assistant did not understand",
-            ["hello"],
+            [hello],
             events_after=[
                 _said("zxqv", "nlu_fallback"),
                 fallback,
@@ -176,7 +240,7 @@ def _synthetic_states() -> list[State]:
     ]
 
 
-def all_states() -> list[State]:
+def all_states(language: Language) -> list[State]:
     """Synthetic states first, then the stories' and rules' (each place in the dialogue
     once: the first, shortest way there)."""
     states, seen = [], set()
@@ -184,9 +248,10 @@ def all_states() -> list[State]:
         (PROJECT_ROOT / "data" / "rules").glob("*.yml")
     )
     found = sorted(
-        (s for p in sources for s in _story_states(p)), key=lambda state: len(state.messages)
+        (s for p in sources for s in _story_states(p, language)),
+        key=lambda state: len(state.messages),
     )
-    for state in [*_synthetic_states(), *found]:
+    for state in [*_synthetic_states(language), *found]:
         key = state.where or (state.name,)
         if key not in seen:
             seen.add(key)
@@ -194,10 +259,11 @@ def all_states() -> list[State]:
     return states
 
 
-def red_flag_texts() -> dict[str, list[str]]:
+def red_flag_texts(language: Language) -> dict[str, list[str]]:
     """Emergency messages of each category (typos and slang), from the safety cases."""
+    cases = yaml.safe_load((CASES_DIR / language.cases).read_text(encoding="utf8"))
     by_category: dict[str, list[str]] = {category: [] for category in RED_FLAG_CATEGORIES}
-    for case in CASES["emergencies"]:
+    for case in cases["emergencies"]:
         by_category[case["category"]].append(case["text"])
     return by_category
 
@@ -255,8 +321,13 @@ def _writable(event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-def new_sender() -> str:
-    return f"web-{secrets.token_hex(8)}"
+def new_sender(stack: Stack, language: Language) -> str:
+    """A new web-chat conversation whose participant chose this language (the switch)."""
+    sender = f"web-{secrets.token_hex(8)}"
+    with session_scope(stack.settings.database_url) as session:
+        participant = ensure_web_participant(session=session, sender_id=sender)
+        set_language(participant=participant, language=language.code, source=FROM_PARTICIPANT)
+    return sender
 
 
 def emergencies_of(stack: Stack, sender: str) -> int:
@@ -280,30 +351,34 @@ class Trial:
 
 
 def try_red_flag(
-    stack: Stack, rasa: Rasa, state: State, events: list[dict[str, Any]], trial: Trial
+    stack: Stack,
+    rasa: Rasa,
+    language: Language,
+    state: State,
+    events: list[dict[str, Any]],
+    trial: Trial,
 ) -> Trial:
     """Copy the state into a new conversation and send the red flag; note what went wrong."""
-    sender = new_sender()
-    with session_scope(stack.settings.database_url) as session:
-        ensure_web_participant(session=session, sender_id=sender)  # as the web chat would
+    sender = new_sender(stack, language)
     rasa.replace(sender, events)
     said = stack.texts(sender, trial.text)
-    expected = emergency_texts(STUDY, ["self_harm"] if trial.category == "self_harm" else [])
+    categories = ["self_harm"] if trial.category == "self_harm" else []
+    expected = emergency_texts(STUDY, categories, language.code)
     if not all(text in said for text in expected):
         trial.problems.append(f"no emergency reply (got {said!r})")
     if (count := emergencies_of(stack, sender)) != 1:
         trial.problems.append(f"{count} emergency escalations")
     if state.pause:
         rasa.append(sender, {"event": "resume"})
-    answer = stack.texts(sender, QUESTION)
-    if answer != STUDY.faq_answer("placebo"):
-        trial.problems.append(f"then {QUESTION!r} got {answer!r}")
+    answer = stack.texts(sender, language.question)
+    if answer != STUDY.faq_answer("placebo", language=language.code):
+        trial.problems.append(f"then {language.question!r} got {answer!r}")
     return trial
 
 
-def reach(stack: Stack, rasa: Rasa, state: State) -> str:
+def reach(stack: Stack, rasa: Rasa, language: Language, state: State) -> str:
     """Bring a new conversation to the state; its sender ID."""
-    sender = new_sender()
+    sender = new_sender(stack, language)
     for text in state.messages:
         stack.texts(sender, text)
     for event in state.events_after:
@@ -314,41 +389,42 @@ def reach(stack: Stack, rasa: Rasa, state: State) -> str:
 
 
 def reached_states(
-    stack: Stack, rasa: Rasa, pool: ThreadPoolExecutor
+    stack: Stack, rasa: Rasa, language: Language, pool: ThreadPoolExecutor
 ) -> list[tuple[State, list[dict[str, Any]]]]:
     """Each state reached once, with its conversation's events (same dialogue state: once)."""
 
     def one(state: State) -> tuple[tuple[Any, ...], State, list[dict[str, Any]]]:
-        sender = reach(stack, rasa, state)
+        sender = reach(stack, rasa, language, state)
         key = rasa.dialogue_key(sender)
         if state.pause or state.events_after:
             key = (*key, state.name)  # what makes these states is not in the key
         return key, state, rasa.events(sender)
 
     reached: dict[tuple[Any, ...], tuple[State, list[dict[str, Any]]]] = {}
-    for key, state, events in pool.map(one, all_states()):
+    for key, state, events in pool.map(one, all_states(language)):
         reached.setdefault(key, (state, events))
     return list(reached.values())
 
 
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda language: language.code)
 def test_every_red_flag_from_every_state_gets_the_emergency_answer(
-    stack: Stack, figures: dict[str, str]
+    stack: Stack, figures: dict[str, str], language: Language
 ) -> None:
     rasa = Rasa(stack)
-    variants = red_flag_texts()
+    variants = red_flag_texts(language)
     with ThreadPoolExecutor(max_workers=6) as pool:
-        states = reached_states(stack, rasa, pool)
+        states = reached_states(stack, rasa, language, pool)
         work = [
             (state, events, Trial(state.name, category, texts[index % len(texts)]))
             for index, (state, events) in enumerate(states)
             for category, texts in variants.items()
         ]
-        done = list(pool.map(lambda job: try_red_flag(stack, rasa, *job), work))
+        done = list(pool.map(lambda job: try_red_flag(stack, rasa, language, *job), work))
     missed = [trial for trial in done if trial.problems]
     summary = (
         f"{len(states)} states x {len(variants)} red flags: {len(done)} tried, "
         f"{len(done) - len(missed)} caught, {len(missed)} missed"
     )
-    figures["conversation paths"] = summary
+    figures[f"conversation paths ({language.code})"] = summary
     details = "\n".join(f"{t.state} / {t.category} {t.text!r}: {t.problems}" for t in missed)
     assert not missed, f"{summary}\n{details}"
