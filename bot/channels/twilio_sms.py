@@ -162,7 +162,7 @@ async def send_to_participant(
     ignore_opt_out: bool = False,
 ) -> list[Outcome]:
     """Split a text for SMS and deliver it (logged, retried, opt-outs kept)."""
-    parts = split_for_sms(text, buttons)
+    parts = split_for_sms(text, buttons, participant.language)
     choices = [dict(button) for button in buttons]
     return await deliver(sms_client(), participant, parts, choices, ignore_opt_out=ignore_opt_out)
 

@@ -37,5 +37,13 @@ class ChannelClient(Protocol):
 
     channel: str
 
-    async def send(self, address: str, text: str, buttons: Sequence[Mapping[str, Any]]) -> Sent:
-        """Send one message; raise SendError when it cannot."""
+    async def send(
+        self,
+        address: str,
+        text: str,
+        buttons: Sequence[Mapping[str, Any]],
+        *,
+        language: str = "en",
+    ) -> Sent:
+        """Send one message (`language`: the participant's, for any words the channel adds
+        around the text); raise SendError when it cannot."""

@@ -46,18 +46,28 @@ def numbered_choices(buttons: Sequence[Mapping[str, str]]) -> list[Choice]:
     ]
 
 
-def options_line(buttons: Sequence[Mapping[str, str]]) -> str:
+# How the options line is written in each language ("es": "Responda 1 para Sí, 2 para No.").
+_OPTIONS = {
+    "en": ("Reply {options}.", "{number} for {label}"),
+    "es": ("Responda {options}.", "{number} para {label}"),
+}
+
+
+def options_line(buttons: Sequence[Mapping[str, str]], language: str = "en") -> str:
     """The choices in one short line: "Reply 1 for Yes, 2 for No." ('' without buttons)."""
     choices = numbered_choices(buttons)
     if not choices:
         return ""
-    options = ", ".join(f"{choice.number} for {choice.label.rstrip('.')}" for choice in choices)
-    return f"Reply {options}."
+    line, option = _OPTIONS.get(language, _OPTIONS["en"])
+    options = ", ".join(
+        option.format(number=choice.number, label=choice.label.rstrip(".")) for choice in choices
+    )
+    return line.format(options=options)
 
 
-def with_options(text: str, buttons: Sequence[Mapping[str, str]]) -> str:
+def with_options(text: str, buttons: Sequence[Mapping[str, str]], language: str = "en") -> str:
     """A text with its buttons written out as numbered options on a new line."""
-    line = options_line(buttons)
+    line = options_line(buttons, language)
     if not line:
         return text
     return f"{text.rstrip()}\n{line}" if text.strip() else line

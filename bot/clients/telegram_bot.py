@@ -138,8 +138,17 @@ class TelegramClient:
         token = require_secret("TELEGRAM_BOT_TOKEN", settings.telegram_bot_token)
         return cls(token, api_base_url=settings.telegram_api_base_url)
 
-    async def send(self, address: str, text: str, buttons: Sequence[Mapping[str, Any]]) -> Sent:
-        """Send one message to a chat; raise SendError when Telegram refuses or is unreachable."""
+    async def send(
+        self,
+        address: str,
+        text: str,
+        buttons: Sequence[Mapping[str, Any]],
+        *,
+        language: str = "en",
+    ) -> Sent:
+        """Send one message to a chat; raise SendError when Telegram refuses or is unreachable.
+
+        Buttons are Telegram's own, so nothing is added in any language."""
         return await self.send_plain(address, text, buttons)
 
     async def send_plain(

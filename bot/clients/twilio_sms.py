@@ -121,16 +121,18 @@ def _pack(text: str, fits: Callable[[str], bool], level: int = 0) -> list[str]:
     return parts
 
 
-def split_for_sms(text: str, buttons: Sequence[Mapping[str, str]] = ()) -> list[str]:
+def split_for_sms(
+    text: str, buttons: Sequence[Mapping[str, str]] = (), language: str = "en"
+) -> list[str]:
     """The parts to send for a text: each fits two segments, the last with its options."""
     plain = text.translate(PLAIN_PUNCTUATION).strip()
     parts = _pack(plain, fits_two_segments) or [""]
-    options = options_line(buttons)
-    if not options or fits_two_segments(with_options(parts[-1], buttons)):
+    options = options_line(buttons, language)
+    if not options or fits_two_segments(with_options(parts[-1], buttons, language)):
         return parts
-    if not fits_two_segments(with_options("x" * MIN_TEXT_ROOM, buttons)):
+    if not fits_two_segments(with_options("x" * MIN_TEXT_ROOM, buttons, language)):
         return parts  # options too long to share a part: send them over two segments
-    last = _pack(parts[-1], lambda part: fits_two_segments(with_options(part, buttons)))
+    last = _pack(parts[-1], lambda part: fits_two_segments(with_options(part, buttons, language)))
     return [*parts[:-1], *last]
 
 
@@ -189,9 +191,18 @@ class TwilioSmsClient:
         """A client for the configured Twilio account (nothing is sent yet)."""
         return cls(TwilioConfig.from_settings(settings))
 
-    async def send(self, address: str, text: str, buttons: Sequence[Mapping[str, str]]) -> Sent:
-        """Send one SMS, buttons as numbered options; raise SendError when Twilio refuses."""
-        return await asyncio.to_thread(self._create, address, with_options(text, buttons))
+    async def send(
+        self,
+        address: str,
+        text: str,
+        buttons: Sequence[Mapping[str, str]],
+        *,
+        language: str = "en",
+    ) -> Sent:
+        """Send one SMS, buttons as numbered options in the participant's language; raise
+        SendError when Twilio refuses."""
+        body = with_options(text, buttons, language)
+        return await asyncio.to_thread(self._create, address, body)
 
     async def send_sms(self, to: str, text: str) -> list[Sent]:
         """Send a plain text (split if long) to any number, e.g. a staff alert."""

@@ -107,10 +107,11 @@ async def _attempt(
     buttons: Sequence[Button],
     log_id: int,
     previous_attempts: int,
+    language: str,
 ) -> Outcome:
     """Send with immediate retries; record the result and when to try again if it failed."""
     tries = await try_in_turn(
-        lambda: client.send(address, text, buttons),
+        lambda: client.send(address, text, buttons, language=language),
         SendError,
         waits=IMMEDIATE_BACKOFF,
         give_up=lambda failure: failure.permanent,
@@ -175,7 +176,9 @@ async def deliver(
         log_id = await asyncio.to_thread(
             partial(log_outbound, participant, text, QUEUED, buttons=these_buttons, sent_by=sent_by)
         )
-        outcomes.append(await _attempt(client, address, text, these_buttons, log_id, 0))
+        outcomes.append(
+            await _attempt(client, address, text, these_buttons, log_id, 0, participant.language)
+        )
     return outcomes
 
 
@@ -220,6 +223,6 @@ async def retry_failed(client: ChannelClient, *, now: datetime | None = None) ->
                 _record_result, log_id, attempts=attempts, error="no longer reachable"
             )
             continue
-        await _attempt(client, address, text, buttons, log_id, attempts)
+        await _attempt(client, address, text, buttons, log_id, attempts, participant.language)
         retried += 1
     return retried

@@ -116,3 +116,10 @@ def test_without_any_message_a_number_stays_a_number(
     session: Session, participant: Participant
 ) -> None:
     assert resolve(session, participant, "1") == "1"
+
+
+def test_options_are_written_in_the_participants_language() -> None:
+    assert (
+        with_options("¿Tomó su medicina?", [{"title": "Sí", "payload": "yes"}, *YES_NO[1:]], "es")
+        == "¿Tomó su medicina?\nResponda 1 para Sí, 2 para No."
+    )
