@@ -59,6 +59,7 @@ from bot.clients.telegram_bot import (
     payload_for_callback,
     webhook_secret,
 )
+from bot.core.languages import LANGUAGES
 from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import get_participant_by_sender, log_message
@@ -538,7 +539,13 @@ class TelegramInput(InputChannel):
         await self._say(participant, "telegram_linked")
 
     async def _say(self, participant: Participant, key: str) -> None:
-        texts = messages(current_study(), key, language=participant.language)
+        """Send a wording in the participant's language; in each language while nobody knows
+        it yet (enrolled without one: their first words will tell)."""
+        study = current_study()
+        if participant.language_source is None:
+            texts = [text for code in LANGUAGES for text in messages(study, key, language=code)]
+        else:
+            texts = messages(study, key, language=participant.language)
         await deliver(self._telegram_client(), participant, texts)
 
     async def _reply_to_unknown(self, incoming: Incoming, claimed: Claimed, key: str) -> None:

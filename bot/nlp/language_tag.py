@@ -1,9 +1,10 @@
 """The Rasa NLU component that tags each message with the participant's language.
 
 It puts the participant's language into the `language` entity, which fills the `language`
-slot on every turn (domain/language.yml): the message metadata's language (the channel
-layer knows the participant), else the language detected from the text (`rasa shell`,
-test stories), else nothing (the slot keeps its value).
+slot on every turn (domain/language.yml): the message metadata's language, which the
+channel layer (`bot.safety.turn_guard`) sets from the participant's record. A message with
+no such metadata (`rasa shell`, test stories) gets no entity, and the slot keeps its value
+(English at first): the language is the participant's, never guessed here per message.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from rasa.shared.nlu.constants import (
     ENTITY_ATTRIBUTE_VALUE,
     EXTRACTOR,
     METADATA,
-    TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.core.languages import LANGUAGE_SLOT
-from bot.nlp.language import detect_language, metadata_language
+from bot.nlp.language import metadata_language
 
 
 def language_entity(language: str) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def language_entity(language: str) -> dict[str, Any]:
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
 class LanguageTag(GraphComponent):
-    """Adds the `language` entity: the channel's metadata, else the text's detected language."""
+    """Adds the `language` entity from the language the channel layer put in the metadata."""
 
     @classmethod
     def create(
@@ -59,9 +59,7 @@ class LanguageTag(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         """Tag each message with its language, when known."""
         for message in messages:
-            language = metadata_language(message.get(METADATA)) or detect_language(
-                message.get(TEXT) or ""
-            )
+            language = metadata_language(message.get(METADATA))
             if language is None:
                 continue
             entities = [e for e in message.get(ENTITIES) or [] if e.get("entity") != LANGUAGE_SLOT]
