@@ -1,4 +1,4 @@
-"""The NLU component that tags a message with the participant's language (bot/nlp/language_tag.py)."""
+"""The NLU component that tags a message with its language (bot/nlp/language_tag.py)."""
 
 from __future__ import annotations
 
