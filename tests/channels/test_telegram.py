@@ -24,6 +24,7 @@ from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 from sqlalchemy import select
 
+import bot.channels.replies
 import bot.messaging.delivery
 from bot.channels.telegram import SECRET_HEADER, TelegramInput, TelegramOutput
 from bot.channels.telegram_setup import main, register_webhook, remove_webhook
@@ -432,6 +433,66 @@ async def test_help_gets_the_study_contact_and_never_reaches_the_assistant(
     study = current_study()
     assert study.contacts.nurse.phone in wording("help")[0]
     assert f"In an emergency, call {study.emergency_number}" in wording("help")[0]
+
+
+@pytest.fixture
+def tagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channel texts marked with the language asked for ("[es] ..."), whatever the wording."""
+    real = bot.channels.replies.messages
+
+    def in_language(study: Any, key: str, language: str = "en", **extra: str) -> list[str]:
+        return [f"[{language}] {text}" for text in real(study, key, language=language, **extra)]
+
+    monkeypatch.setattr(bot.channels.replies, "messages", in_language)
+
+
+def tagged_wording(key: str, language: str) -> list[str]:
+    return [f"[{language}] {text}" for text in messages(current_study(), key, language=language)]
+
+
+def speaks(study_id: str, language: str) -> None:
+    with session_scope() as session:
+        participant = get_participant_by_study_id(session=session, study_id=study_id)
+        assert participant is not None
+        participant.language = language
+
+
+@pytest.mark.parametrize(
+    ("keyword", "speaker", "language"),
+    [
+        ("AYUDA", "en", "es"),
+        ("¡ayuda!", "es", "es"),
+        ("Información", "en", "es"),
+        ("help", "es", "es"),
+        ("help", "en", "en"),
+    ],
+)
+async def test_help_is_answered_in_spanish_for_a_spanish_word_else_in_their_language(
+    served: Served,
+    telegram_api: TelegramApiStandIn,
+    tagged: None,
+    keyword: str,
+    speaker: str,
+    language: str,
+) -> None:
+    linked_participant()
+    speaks("P-101", speaker)
+
+    await served.post(message_update(38, CHAT, keyword))
+
+    assert sent_to(telegram_api, CHAT) == tagged_wording("help", language)
+    assert served.agent.messages == []
+    assert log_rows()[-1].language == language
+
+
+async def test_a_sticker_from_a_spanish_speaker_gets_text_only_in_spanish(
+    served: Served, telegram_api: TelegramApiStandIn, tagged: None
+) -> None:
+    linked_participant()
+    speaks("P-101", "es")
+    await served.post(message_update(39, CHAT, sticker=True))
+
+    assert sent_to(telegram_api, CHAT) == tagged_wording("text_only", "es")
 
 
 async def test_help_with_a_red_flag_is_for_the_assistant(served: Served) -> None:
