@@ -156,9 +156,9 @@ def receive_sms(
     else:
         sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
     awaiting, language = False, None
+    match = keyword_of(inbound.body) if staff is None else None
     if participant is not None:
         lock_queue(session=session, participant_id=participant.id)
-        match = keyword_of(inbound.body)
         awaiting = _apply_keyword(session, participant, match)
         language = match.reply_language(participant.language) if match else None
     entry = log_message(
@@ -178,8 +178,10 @@ def receive_sms(
     if staff is not None:
         return replace(received, staff_username=staff.username, text=inbound.body.strip())
     if participant is None:
-        texts = tuple(channel_texts("unknown_sender", DEFAULT_LANGUAGE))
-        log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
+        # A stranger's Spanish keyword (PARAR, AYUDA) is answered in Spanish.
+        language = match.reply_language(None) if match else DEFAULT_LANGUAGE
+        texts = tuple(channel_texts("unknown_sender", language))
+        log_twiml_replies(session=session, sender_id=sender_id, texts=texts, language=language)
         return replace(received, twiml=texts)
     claimed = take_next(
         session=session,
@@ -263,7 +265,9 @@ def update_delivery_status(
     return entry
 
 
-def log_twiml_replies(*, session: Session, sender_id: str, texts: Sequence[str]) -> None:
+def log_twiml_replies(
+    *, session: Session, sender_id: str, texts: Sequence[str], language: str | None = None
+) -> None:
     """Log the messages answered in a webhook's TwiML (Twilio sends them; no SID is known)."""
     for text in texts:
         log_message(
@@ -273,4 +277,5 @@ def log_twiml_replies(*, session: Session, sender_id: str, texts: Sequence[str])
             direction=Direction.OUTBOUND,
             text=text,
             delivery_status=SENT,
+            language=language,
         )

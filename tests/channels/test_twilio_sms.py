@@ -625,6 +625,17 @@ async def test_a_picture_from_a_spanish_speaker_gets_text_only_in_spanish(
     assert [form["Body"] for form in twilio_api.messages] == tagged_wording("text_only", "es")
 
 
+@pytest.mark.parametrize(("text", "language"), [("PARAR", "es"), ("AYUDA", "es"), ("hola", "en")])
+async def test_a_stranger_gets_the_not_enrolled_reply_in_the_language_of_a_keyword(
+    sms: SmsServer, tagged: None, text: str, language: str
+) -> None:
+    answer = await sms.text(text, sender=OTHER_PHONE)
+
+    [reply] = tagged_wording("unknown_sender", language)
+    assert f"<Message>{reply}</Message>" in answer.text
+    assert log_rows(Direction.OUTBOUND)[-1].language == language
+
+
 @pytest.mark.parametrize("text", ["ya no quiero vivir", "ya no me mandan mensajes", "alto riesgo"])
 async def test_spanish_that_is_not_a_keyword_reaches_the_assistant(
     sms: SmsServer, participant: Participant, text: str
