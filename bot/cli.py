@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES
 from bot.core.logs import configure_logging
 from bot.core.settings import SettingsError, get_settings
 from bot.core.worker import add_arguments as add_worker_arguments
@@ -226,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     enroll.add_argument("--phone", help="E.164, e.g. +15555550100 (SMS)")
     enroll.add_argument("--tz", required=True, help="IANA time zone, e.g. America/Chicago")
     enroll.add_argument("--checkin-time", help="local HH:MM (default: the study's)")
-    enroll.add_argument("--language", default="en")
+    enroll.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        default=DEFAULT_LANGUAGE,
+        help="what the participant reads: en (English) or es (Spanish)",
+    )
     enroll.add_argument("--enrolled-on", help="YYYY-MM-DD (default: today, local)")
     enroll.set_defaults(handler=_enroll)
     worker = commands.add_parser(

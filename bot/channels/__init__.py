@@ -3,9 +3,10 @@
 Each channel checks its requests (signatures, secrets, sizes), turns the service's
 message into Rasa's `UserMessage`, and sends the replies through `bot.messaging` (logged,
 retried, opt-outs kept). Every participant turn goes through `bot.safety.turn_guard`.
-`keywords` is HELP/INFO/STOP/START on every channel; `sms_inbox` is the SQL side of SMS;
-`inbound_queue` handles participants' stored SMS and Telegram messages once each, in
-order, and recovers those a stopped server left.
+`keywords` is HELP/INFO/STOP/START (and AYUDA, PARAR, EMPEZAR...) on every channel;
+`replies` the texts a channel sends on its own, in a language; `sms_inbox` is the SQL
+side of SMS; `inbound_queue` handles participants' stored SMS and Telegram messages once
+each, in order, and recovers those a stopped server left.
 
 May import the service packages (safety, handoff, messaging, participants, staff, study)
 and the base (clients, db, core); no service imports a channel.

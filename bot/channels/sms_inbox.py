@@ -12,12 +12,16 @@ it is handled (`next_step`): a wording to send (a keyword's answer, "text only")
 text to hand to the assistant (a bare number turned into the choice it picked when it
 arrived). The webhook itself is `bot.channels.twilio_sms`.
 
-Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT (the whole message, any case;
-see `bot.channels.keywords`) opt the participant out: stored, confirmed once, and from
-then on nothing the assistant sends on its own reaches them (reminders, check-in
-prompts, messages started by staff or by Rasa's `trigger_intent`: all logged as
-"suppressed"). START or UNSTOP opts them back in; HELP or INFO always gets the study
-contact. A participant who texts after STOP has reached
+Opt-out. STOP, STOPALL, UNSUBSCRIBE, CANCEL, END and QUIT, and in Spanish PARAR, ALTO,
+CANCELAR, BASTA, NO MAS, DETENER and a few sentences like "ya no me manden mensajes" (the
+whole message, any case; see `bot.channels.keywords`) opt the participant out: stored,
+confirmed once, and from then on nothing the assistant sends on its own reaches them
+(reminders, check-in prompts, messages started by staff or by Rasa's `trigger_intent`:
+all logged as "suppressed"). START or UNSTOP (EMPEZAR, INICIAR, COMENZAR) opts them back
+in; HELP or INFO (AYUDA, INFORMACION) always gets the study contact. The answer is in
+Spanish for a Spanish word, else in the participant's language. Twilio's own opt-out
+handling knows only the English words: a Spanish opt-out is recorded here alone, and its
+one confirmation is ours. A participant who texts after STOP has reached
 out again, and is answered: their message is logged and handled like any other, and the
 replies to *that* message are sent (a question or an emergency is never met with silence;
 staff are alerted as usual). This holds only for replies to a message that came in after
@@ -42,9 +46,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.channels.keywords import Keyword, keyword_of
+from bot.channels.keywords import Keyword, KeywordMatch, keyword_of
+from bot.channels.replies import channel_texts
 from bot.clients.base import SENT
 from bot.core.crypto import address_digest
+from bot.core.languages import DEFAULT_LANGUAGE, language_or_default
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import log_message
 from bot.db.types import utcnow
@@ -53,8 +59,6 @@ from bot.messaging.inbound import Claimant, Stored, lock_queue, take_next
 from bot.messaging.numbered_choices import resolve_numbered_reply
 from bot.participants.enrollment import EnrollmentError, normalise_phone, participant_for_address
 from bot.staff.auth import user_for_phone
-from bot.study.config import current_study
-from bot.study.wording import messages
 
 # How long after a participant's message is handled the replies to it may reach them
 # despite STOP.
@@ -119,6 +123,8 @@ class Step:
     participant: Participant | None
     # A wording (bot.study.wording) to send by SMS: a keyword's answer, or "text only".
     reply_key: str | None = None
+    # The language to send that wording in.
+    language: str = DEFAULT_LANGUAGE
     # What to hand to the assistant (a bare number already turned into its choice).
     text: str | None = None
 
@@ -149,10 +155,12 @@ def receive_sms(
         sender_id = staff_sender_id(staff.id)
     else:
         sender_id = participant.sender_id if participant else unknown_sender_id(inbound.sender)
-    awaiting = False
+    awaiting, language = False, None
+    match = keyword_of(inbound.body) if staff is None else None
     if participant is not None:
         lock_queue(session=session, participant_id=participant.id)
-        awaiting = _apply_keyword(session, participant, inbound.body)
+        awaiting = _apply_keyword(session, participant, match)
+        language = match.reply_language(participant.language) if match else None
     entry = log_message(
         session=session,
         sender_id=sender_id,
@@ -164,13 +172,16 @@ def receive_sms(
         delivery_status=RECEIVED,
         awaiting=awaiting,
         detail={"num_media": inbound.num_media} if participant else None,
+        language=language,
     )
     received = Received(entry.id, participant, sender_id, entry.created_at)
     if staff is not None:
         return replace(received, staff_username=staff.username, text=inbound.body.strip())
     if participant is None:
-        texts = tuple(messages(current_study(), "unknown_sender"))
-        log_twiml_replies(session=session, sender_id=sender_id, texts=texts)
+        # A stranger's Spanish keyword (PARAR, AYUDA) is answered in Spanish.
+        language = match.reply_language(None) if match else DEFAULT_LANGUAGE
+        texts = tuple(channel_texts("unknown_sender", language))
+        log_twiml_replies(session=session, sender_id=sender_id, texts=texts, language=language)
         return replace(received, twiml=texts)
     claimed = take_next(
         session=session,
@@ -182,9 +193,9 @@ def receive_sms(
     return replace(received, claimed=claimed)
 
 
-def _apply_keyword(session: Session, participant: Participant, body: str) -> bool:
+def _apply_keyword(session: Session, participant: Participant, match: KeywordMatch | None) -> bool:
     """Opt out or back in as STOP or START asks; False when there is nothing to answer."""
-    keyword = keyword_of(body)
+    keyword = match.keyword if match else None
     if keyword is Keyword.STOP:
         # One confirmation, at the first STOP; nothing at all for a repeated one.
         return set_opted_out(session=session, participant_id=participant.id, opted_out=True)
@@ -200,12 +211,17 @@ def next_step(*, session: Session, stored: Stored) -> Step:
     the one confirmation.
     """
     participant = session.get(Participant, stored.participant_id)
-    keyword = keyword_of(stored.text)
-    if keyword is not None:
-        return Step(participant, reply_key=KEYWORD_REPLIES[keyword])
+    language = language_or_default(participant.language if participant else None)
+    match = keyword_of(stored.text)
+    if match is not None:
+        return Step(
+            participant,
+            reply_key=KEYWORD_REPLIES[match.keyword],
+            language=match.reply_language(language),
+        )
     text = stored.text.strip()
     if not text:
-        return Step(participant, reply_key="text_only")
+        return Step(participant, reply_key="text_only", language=language)
     text = resolve_numbered_reply(
         session=session,
         participant_id=stored.participant_id,
@@ -249,7 +265,9 @@ def update_delivery_status(
     return entry
 
 
-def log_twiml_replies(*, session: Session, sender_id: str, texts: Sequence[str]) -> None:
+def log_twiml_replies(
+    *, session: Session, sender_id: str, texts: Sequence[str], language: str | None = None
+) -> None:
     """Log the messages answered in a webhook's TwiML (Twilio sends them; no SID is known)."""
     for text in texts:
         log_message(
@@ -259,4 +277,5 @@ def log_twiml_replies(*, session: Session, sender_id: str, texts: Sequence[str])
             direction=Direction.OUTBOUND,
             text=text,
             delivery_status=SENT,
+            language=language,
         )

@@ -19,7 +19,8 @@ but not handled (and nobody holds it).
   `ACK <code>`, `/done`, replies to alerts) is for `bot.handoff.staff_telegram` and never
   reaches the assistant.
 
-HELP or INFO gets the study contact (`bot.channels.keywords`). Every other participant
+HELP or INFO (AYUDA, INFORMACION) gets the study contact (`bot.channels.keywords`), in
+Spanish for a Spanish word, else in the participant's language. Every other participant
 message goes through `bot.safety.turn_guard` (the emergency reply and escalation on every
 path, never no reply).
 
@@ -52,6 +53,7 @@ from telegram import Chat, Update
 from bot.channels.inbound_queue import InboundQueue
 from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
 from bot.channels.limits import limit_body
+from bot.channels.replies import channel_texts
 from bot.clients.base import SENT, Button, SendError
 from bot.clients.telegram_bot import (
     TelegramClient,
@@ -59,7 +61,7 @@ from bot.clients.telegram_bot import (
     payload_for_callback,
     webhook_secret,
 )
-from bot.core.languages import LANGUAGES
+from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES, language_or_default
 from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import get_participant_by_sender, log_message
@@ -72,8 +74,6 @@ from bot.messaging.message_log import record_message
 from bot.messaging.numbered_choices import resolve_numbered_reply
 from bot.participants.enrollment import address_of, link_telegram_chat, participant_for_address
 from bot.safety.turn_guard import guarded
-from bot.study.config import current_study
-from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -472,8 +472,9 @@ class TelegramInput(InputChannel):
         if not text:
             await self._say(participant, "text_only")
             return
-        if keyword_of(text, WEB_WORDS) is Keyword.HELP:
-            await self._say(participant, "help")
+        match = keyword_of(text, WEB_WORDS)
+        if match is not None and match.keyword is Keyword.HELP:
+            await self._say(participant, "help", match.reply_language(participant.language))
             return
         metadata = {"message_log_id": claimed.log_id, "telegram_update_id": incoming.update_id}
         await on_new_message(
@@ -538,19 +539,18 @@ class TelegramInput(InputChannel):
         )
         await self._say(participant, "telegram_linked")
 
-    async def _say(self, participant: Participant, key: str) -> None:
-        """Send a wording in the participant's language; in each language while nobody knows
-        it yet (enrolled without one: their first words will tell)."""
-        study = current_study()
-        if participant.language_source is None:
-            texts = [text for code in LANGUAGES for text in messages(study, key, language=code)]
+    async def _say(self, participant: Participant, key: str, language: str | None = None) -> None:
+        """Send a wording in `language` (None: the participant's own language; in each
+        language while nobody knows it yet: enrolled without one, their first words tell)."""
+        if language is None and participant.language_source is None:
+            texts = [text for code in LANGUAGES for text in channel_texts(key, code)]
         else:
-            texts = messages(study, key, language=participant.language)
-        await deliver(self._telegram_client(), participant, texts)
+            texts = channel_texts(key, language or language_or_default(participant.language))
+        await deliver(self._telegram_client(), participant, texts, language=language)
 
     async def _reply_to_unknown(self, incoming: Incoming, claimed: Claimed, key: str) -> None:
         """Answer a chat no participant has linked: sent once, logged under its chat name."""
-        for text in messages(current_study(), key):
+        for text in channel_texts(key, DEFAULT_LANGUAGE):
             external_id, status = None, FAILED
             try:
                 sent = await self._telegram_client().send_plain(incoming.chat_id, text)

@@ -57,6 +57,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.inbound_queue import InboundQueue
 from bot.channels.limits import limit_body
+from bot.channels.replies import channel_texts
 from bot.channels.sms_inbox import (
     REPLY_WINDOW,
     STATUS_ORDER,
@@ -76,8 +77,6 @@ from bot.handoff.staff_sms import handle_staff_sms
 from bot.messaging.delivery import Outcome, deliver
 from bot.messaging.inbound import RetryState, Stored
 from bot.safety.turn_guard import guarded
-from bot.study.config import current_study
-from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -160,18 +159,34 @@ async def send_to_participant(
     buttons: Sequence[Mapping[str, str]] = (),
     *,
     ignore_opt_out: bool = False,
+    language: str | None = None,
 ) -> list[Outcome]:
-    """Split a text for SMS and deliver it (logged, retried, opt-outs kept)."""
-    parts = split_for_sms(text, buttons, participant.language)
+    """Split a text for SMS and deliver it (logged, retried, opt-outs kept).
+
+    `language`: the text's, when it is not the participant's (logged with it, and the
+    numbered options are written in it).
+    """
+    parts = split_for_sms(text, buttons, language or participant.language)
     choices = [dict(button) for button in buttons]
-    return await deliver(sms_client(), participant, parts, choices, ignore_opt_out=ignore_opt_out)
+    return await deliver(
+        sms_client(),
+        participant,
+        parts,
+        choices,
+        ignore_opt_out=ignore_opt_out,
+        language=language,
+    )
 
 
-async def send_wording(participant: Participant, key: str, *, ignore_opt_out: bool) -> None:
-    """Send one of the study's wordings (bot.study.wording) to a participant by SMS."""
-    texts = await asyncio.to_thread(lambda: messages(current_study(), key))
+async def send_wording(
+    participant: Participant, key: str, *, language: str, ignore_opt_out: bool
+) -> None:
+    """Send one of the study's wordings (bot.study.wording) in a language by SMS."""
+    texts = await asyncio.to_thread(channel_texts, key, language)
     for text in texts:
-        await send_to_participant(participant, text, ignore_opt_out=ignore_opt_out)
+        await send_to_participant(
+            participant, text, ignore_opt_out=ignore_opt_out, language=language
+        )
 
 
 def _as_button(button: Mapping[str, Any]) -> dict[str, str]:
@@ -434,7 +449,9 @@ class TwilioSmsInput(InputChannel):
             return
         if step.reply_key:
             logger.info("twilio: answering %s with %s", participant.study_id, step.reply_key)
-            await send_wording(participant, step.reply_key, ignore_opt_out=True)
+            await send_wording(
+                participant, step.reply_key, language=step.language, ignore_opt_out=True
+            )
         elif step.text is not None:
             await on_new_message(self._user_message(stored, participant, step.text))
 

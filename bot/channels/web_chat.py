@@ -5,9 +5,19 @@ The chat page of the project's web app posts `{"sender": "web-…", "message": "
 are demo participants created on first contact; they can never speak as an SMS or
 Telegram participant.
 
-HELP or INFO gets the study contact and STOP says the chat sends nothing on its own
-(`bot.channels.keywords`); everything else goes to the assistant through
-`bot.safety.turn_guard`, so even a failed turn answers (the safe reply, 200).
+The language the visitor picked on the page's English / Español switch comes as
+`"metadata": {"language": "en" | "es"}` (only once they have picked one; anything else is
+refused with 400). It is stored as the participant's language before the turn (an explicit
+choice, so the page and the conversation agree even when a keyword is answered here) and
+handed to the assistant as the message's metadata `language`, which the turn guard and
+the NLU read as the visitor's explicit choice. Without it, the conversation's language is
+the participant's own (detected by the assistant).
+
+HELP or INFO (AYUDA, INFORMACION) gets the study contact and STOP (PARAR, ALTO, DETENER,
+"ya no me manden mensajes") says the chat sends nothing on its own
+(`bot.channels.keywords`), in Spanish for a Spanish word, else in the conversation's
+language; everything else goes to the assistant through `bot.safety.turn_guard`, so even
+a failed turn answers (the safe reply, 200).
 """
 
 from __future__ import annotations
@@ -16,6 +26,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -26,14 +37,15 @@ from sanic.response import HTTPResponse
 
 from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
 from bot.channels.limits import limit_body
+from bot.channels.replies import channel_texts
+from bot.core.languages import LANGUAGE_SLOT, LANGUAGES, language_or_default
 from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction
 from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
 from bot.messaging.message_log import record_message
+from bot.participants.language import FROM_PARTICIPANT, set_language
 from bot.safety.turn_guard import guarded
-from bot.study.config import current_study
-from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
 
@@ -45,12 +57,30 @@ class WebSenderRefused(Exception):
     """The sender ID belongs to a participant on another channel."""
 
 
+@dataclass(frozen=True)
+class WebMessage:
+    """A checked chat POST: who, what, and the language the visitor picked (if they did)."""
+
+    sender: str
+    text: str
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class WebVisitor:
+    """The web participant a message is from, and the conversation's language now."""
+
+    participant_id: int
+    language: str
+
+
 class LoggedCollectingOutputChannel(CollectingOutputChannel):
     """Collects the assistant's replies for the HTTP response and logs each one."""
 
-    def __init__(self, participant_id: int | None) -> None:
+    def __init__(self, participant_id: int | None, language: str | None = None) -> None:
         super().__init__()
         self._participant_id = participant_id
+        self._language = language
 
     async def _persist_message(self, message: dict[str, Any]) -> None:
         await super()._persist_message(message)
@@ -61,23 +91,27 @@ class LoggedCollectingOutputChannel(CollectingOutputChannel):
             text=message.get("text") or "",
             participant_id=self._participant_id,
             delivery_status="delivered",
+            language=self._language,
         )
 
 
-def _web_participant_id(sender_id: str) -> int:
+def _web_visitor(sender_id: str, chosen: str | None) -> WebVisitor:
+    """The sender's web participant (made on first contact), with the language they chose."""
     with session_scope() as session:
         participant = ensure_web_participant(session=session, sender_id=sender_id)
         if participant.channel is not Channel.WEB:
             raise WebSenderRefused(sender_id)
-        return participant.id
+        if chosen is not None:
+            set_language(participant=participant, language=chosen, source=FROM_PARTICIPANT)
+        return WebVisitor(participant.id, language_or_default(participant.language))
 
 
 def _bad_request(reason: str) -> HTTPResponse:
     return response.json({"error": reason}, status=400)
 
 
-def parse_web_message(payload: Any) -> tuple[str, str]:
-    """Check a chat POST body; return (sender, message) or raise ValueError with the reason."""
+def parse_web_message(payload: Any) -> WebMessage:
+    """Check a chat POST body; raise ValueError with the reason when it is not valid."""
     if not isinstance(payload, dict):
         raise ValueError("the body must be a JSON object with 'sender' and 'message'")
     sender, text = payload.get("sender"), payload.get("message")
@@ -87,7 +121,21 @@ def parse_web_message(payload: Any) -> tuple[str, str]:
         raise ValueError("'message' must be a non-empty string")
     if len(text) > MAX_MESSAGE_CHARACTERS:
         raise ValueError(f"'message' is longer than {MAX_MESSAGE_CHARACTERS} characters")
-    return sender, text.strip()
+    return WebMessage(sender, text.strip(), _chosen_language(payload.get("metadata")))
+
+
+def _chosen_language(metadata: Any) -> str | None:
+    """The language picked on the page's switch (metadata `language`), or None."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict):
+        raise ValueError("'metadata' must be a JSON object")
+    language = metadata.get(LANGUAGE_SLOT)
+    if language is None:
+        return None
+    if language not in LANGUAGES:
+        raise ValueError(f"'metadata.language' must be one of {', '.join(LANGUAGES)}")
+    return str(language)
 
 
 class WebChatInput(RestInput):
@@ -115,28 +163,35 @@ class WebChatInput(RestInput):
             if not enabled:
                 return response.json({"error": "the web chat is disabled"}, status=404)
             try:
-                sender, text = parse_web_message(_json_body(request))
+                message = parse_web_message(_json_body(request))
             except ValueError as error:
                 return _bad_request(str(error))
+            sender, text = message.sender, message.text
             try:
-                participant_id = await asyncio.to_thread(_web_participant_id, sender)
+                visitor = await asyncio.to_thread(_web_visitor, sender, message.language)
             except WebSenderRefused:
                 return response.json({"error": "this sender is not a web chat"}, status=403)
+            match = keyword_of(text, WEB_WORDS)
+            language = match.reply_language(visitor.language) if match else visitor.language
             log_id = await record_message(
                 sender_id=sender,
                 channel=Channel.WEB,
                 direction=Direction.INBOUND,
                 text=text,
-                participant_id=participant_id,
+                participant_id=visitor.participant_id,
                 delivery_status="received",
+                language=language,
             )
-            collector = LoggedCollectingOutputChannel(participant_id)
-            keyword = keyword_of(text, WEB_WORDS)
-            if keyword is not None:
-                reply = "help" if keyword is Keyword.HELP else "web_stop"
-                for line in messages(current_study(), reply):
+            if match is not None:
+                collector = LoggedCollectingOutputChannel(visitor.participant_id, language)
+                reply = "help" if match.keyword is Keyword.HELP else "web_stop"
+                for line in await asyncio.to_thread(channel_texts, reply, language):
                     await collector.send_text_message(sender, line)
                 return response.json(collector.messages)
+            metadata: dict[str, Any] = {"message_log_id": log_id}
+            if message.language is not None:
+                metadata[LANGUAGE_SLOT] = message.language
+            collector = LoggedCollectingOutputChannel(visitor.participant_id)
             try:
                 await on_new_message(
                     UserMessage(
@@ -144,7 +199,7 @@ class WebChatInput(RestInput):
                         collector,
                         sender,
                         input_channel=self.name(),
-                        metadata={"message_log_id": log_id},
+                        metadata=metadata,
                     )
                 )
             except Exception:

@@ -193,6 +193,10 @@ class MessageLog(Base):
     detail: Mapped[dict | None] = Column(JSON)
     # The staff username who typed an outbound message during a handoff (None: the assistant).
     sent_by: Mapped[str | None] = Column(String(128))
+    # The language of the text ("en", "es"): the participant's language when it was logged,
+    # unless the writer knew better (a Spanish keyword, the web chat's switch). NULL for a
+    # message of no participant (migration 0011 gave older rows their participant's).
+    language: Mapped[str | None] = Column(String(16))
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = Column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

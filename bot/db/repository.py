@@ -89,6 +89,12 @@ def enroll_participant(
     return participant
 
 
+def participant_language(*, session: Session, participant_id: int) -> str | None:
+    """The participant's language of record ("en", "es"), or None when there is no such one."""
+    participant = session.get(Participant, participant_id)
+    return participant.language if participant is not None else None
+
+
 def ensure_web_participant(*, session: Session, sender_id: str) -> Participant:
     """The conversation's participant; a web-chat visitor is enrolled on first contact.
 
@@ -122,14 +128,19 @@ def log_message(
     delivery_status: str | None = None,
     awaiting: bool = False,
     detail: dict[str, Any] | None = None,
+    language: str | None = None,
 ) -> MessageLog:
     """Record one message in or out.
 
     An inbound message is handled when written, unless `awaiting`: a participant's message
     its channel acknowledged and handles afterwards (`bot.messaging.inbound`); `detail` is
-    what the channel needs to handle it from the log alone.
+    what the channel needs to handle it from the log alone. `language` is the language of
+    the text when the writer knows it (a Spanish keyword, the web page's choice); without
+    it, the participant's language now (None for a message of no participant).
     """
     waiting = {"handled_at": null()} if awaiting else {}  # NULL, not the column's default
+    if language is None and participant_id is not None:
+        language = participant_language(session=session, participant_id=participant_id)
     entry = MessageLog(
         sender_id=sender_id,
         participant_id=participant_id,
@@ -139,6 +150,7 @@ def log_message(
         external_id=external_id,
         delivery_status=delivery_status,
         detail=detail,
+        language=language,
         **waiting,
     )
     session.add(entry)

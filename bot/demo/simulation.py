@@ -262,6 +262,7 @@ class _Simulation:
             direction=direction,
             text=text,
             delivery_status=status,
+            language=participant.language,
             attempts=1 if outbound else 0,
             created_at=at,
             updated_at=at,

@@ -53,10 +53,12 @@ def log_outbound(
     buttons: Sequence[Button] = (),
     error: str | None = None,
     sent_by: str | None = None,
+    language: str | None = None,
 ) -> int:
     """Write one outbound message to the log before (or instead of) sending it; its ID.
 
     `sent_by` names the staff member who typed it (a handoff); None is the assistant.
+    `language` is the text's language; None: the participant's.
     """
     with session_scope() as session:
         entry = MessageLog(
@@ -69,6 +71,7 @@ def log_outbound(
             delivery_status=status,
             error=error,
             sent_by=sent_by,
+            language=language or participant.language,
             attempts=0,
         )
         session.add(entry)
@@ -151,33 +154,27 @@ async def deliver(
     *,
     ignore_opt_out: bool = False,
     sent_by: str | None = None,
+    language: str | None = None,
 ) -> list[Outcome]:
     """Send texts to a participant (buttons go with the last); log and retry each one.
 
-    `sent_by`: the staff member who typed them, kept on each log entry.
+    `sent_by`: the staff member who typed them, kept on each log entry. `language`: the
+    texts' language when it is not the participant's (a Spanish keyword's confirmation).
     """
     address = address_of(participant)
     outcomes = []
     for index, text in enumerate(texts):
         these_buttons = buttons if index == len(texts) - 1 else ()
+        logged = partial(log_outbound, buttons=these_buttons, sent_by=sent_by, language=language)
         if (participant.opted_out_at and not ignore_opt_out) or address is None:
-            log_id = await asyncio.to_thread(
-                partial(
-                    log_outbound,
-                    participant,
-                    text,
-                    SUPPRESSED,
-                    buttons=these_buttons,
-                    sent_by=sent_by,
-                )
-            )
+            log_id = await asyncio.to_thread(logged, participant, text, SUPPRESSED)
             outcomes.append(Outcome(log_id, SUPPRESSED))
             continue
-        log_id = await asyncio.to_thread(
-            partial(log_outbound, participant, text, QUEUED, buttons=these_buttons, sent_by=sent_by)
-        )
+        log_id = await asyncio.to_thread(logged, participant, text, QUEUED)
         outcomes.append(
-            await _attempt(client, address, text, these_buttons, log_id, 0, participant.language)
+            await _attempt(
+                client, address, text, these_buttons, log_id, 0, language or participant.language
+            )
         )
     return outcomes
 

@@ -18,8 +18,12 @@ async def record_message(
     participant_id: int | None = None,
     external_id: str | None = None,
     delivery_status: str | None = None,
+    language: str | None = None,
 ) -> int:
-    """Write one message to the log without blocking the server; returns its log ID."""
+    """Write one message to the log without blocking the server; returns its log ID.
+
+    `language`: the language the text is in; None: the participant's (bot.db.repository).
+    """
     write = partial(
         log_message,
         sender_id=sender_id,
@@ -29,5 +33,6 @@ async def record_message(
         participant_id=participant_id,
         external_id=external_id,
         delivery_status=delivery_status,
+        language=language,
     )
     return await in_session_async(lambda session: write(session=session).id)

@@ -211,6 +211,8 @@ class ConversationFilters:
     study_id: str | None = None
     dates: DateRange = DateRange()
     channel: Channel | None = None
+    # The participant's language ("en", "es").
+    language: str | None = None
     intent: str | None = None
     low_confidence: bool = False
     fallback: bool = False
@@ -226,6 +228,8 @@ class ConversationSummary:
     participant_id: int | None
     study_id: str | None
     channel: Channel | None
+    # The participant's language ("en", "es"); None without a participant.
+    language: str | None
     first_activity: datetime
     last_activity: datetime
     participant_messages: int
@@ -308,6 +312,7 @@ def _conversations_query(
         Participant.id.label("participant_id"),
         Participant.study_id,
         Participant.channel,
+        Participant.language,
         escalations.label("escalations"),
         handoffs.label("handoff_escalations"),
     ).outerjoin(Participant, Participant.sender_id == stats.c.sender_id)
@@ -329,6 +334,8 @@ def _filtered(
         query = query.where(func.lower(Participant.study_id).contains(needle, autoescape=True))
     if filters.channel is not None:
         query = query.where(Participant.channel == filters.channel)
+    if filters.language is not None:
+        query = query.where(Participant.language == filters.language)
     if filters.intent:
         query = query.where(stats.c.intent_hits > 0)
     if filters.low_confidence:
@@ -365,6 +372,7 @@ def _summary(row: Any) -> ConversationSummary:
         participant_id=row.participant_id,
         study_id=row.study_id,
         channel=row.channel,
+        language=row.language,
         first_activity=from_epoch(row.first_ts),
         last_activity=from_epoch(row.last_ts),
         participant_messages=int(row.participant_messages),
@@ -422,6 +430,8 @@ class TimelineEntry:
     delivery_status: str | None = None
     message_log_id: int | None = None
     escalation_id: int | None = None
+    # A message's language as logged ("en", "es"; message_log.language).
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -434,6 +444,8 @@ class Transcript:
     channel: Channel | None
     status: ParticipantStatus | None
     entries: list[TimelineEntry]
+    # The participant's language now ("en", "es"); None without a participant.
+    language: str | None = None
 
     def count(self, kind: EntryKind) -> int:
         """How many entries of one kind the timeline has."""
@@ -657,6 +669,7 @@ def _log_only_entry(log: MessageLog) -> TimelineEntry:
         channel=log.channel.value,
         delivery_status=log.delivery_status,
         message_log_id=log.id,
+        language=log.language,
     )
 
 
@@ -684,6 +697,7 @@ def _merge_message_log(
             channel=log.channel.value,
             delivery_status=log.delivery_status,
             message_log_id=log.id,
+            language=log.language,
         )
     return by_time + extra
 
@@ -715,4 +729,5 @@ def transcript(
         channel=participant.channel if participant else None,
         status=participant.status if participant else None,
         entries=entries,
+        language=participant.language if participant else None,
     )

@@ -132,7 +132,12 @@ PARTICIPANT_COLUMNS = (
     Column("status", "text", "Where they stand now: active, withdrawn or completed."),
     Column("enrolled_date", "date", "Day of enrollment (UTC), YYYY-MM-DD."),
     Column("timezone", "text", "Their IANA time zone, e.g. America/Chicago."),
-    Column("language", "text", "Language code of their messages."),
+    Column(
+        "language",
+        "text",
+        "The language they read now: en (English) or es (Spanish). Set at enrollment; the "
+        'participant may change it (e.g. by texting "español").',
+    ),
     Column("opted_out_date", "date", "Day they opted out of messages (SMS STOP); empty if not."),
     Column("at_risk_since", "timestamp", f"Flagged at risk of dropping out ({_UTC}); or empty."),
 )
@@ -191,6 +196,13 @@ MESSAGE_COLUMNS = (
     Column("created_at", "timestamp", f"When it was received or sent ({_UTC})."),
     Column("delivery_status", "text", "Delivery status (e.g. received, sent, delivered, failed)."),
     Column("length", "integer", "Length of the text in characters."),
+    Column(
+        "language",
+        "text",
+        "The language of the message: en (English) or es (Spanish); the participant's "
+        "language when it was logged unless the text was known to be in another (a Spanish "
+        "keyword such as PARAR, the web chat's language switch). Empty if not known.",
+    ),
 )
 TEXT_COLUMN = Column(
     "text",
@@ -391,6 +403,7 @@ def _message_rows(session: Session, bounds: Bounds, *, include_text: bool) -> li
             message.created_at,
             message.delivery_status,
             len(message.text or ""),
+            message.language,
             *([_free_text(mask(message.text or ""))] if mask else []),
         ]
         for study_id, message in rows

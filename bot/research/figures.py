@@ -34,6 +34,10 @@ The definitions, exactly:
   acknowledged, the median of `acknowledged_at - created_at` over those acknowledged, how
   many were acknowledged within the study's response target, and how many are open now.
 - Feedback: ratings (1-5) given in the period: count, mean and median.
+- By language: the figures above split by the participants' language now
+  (`participants.language`; bot.research.cohort.language_cohorts): enrolled, active,
+  response rate, median time to reply, adherence, opted out now, at risk now, escalations
+  and symptom reports in the period.
 
 Test traffic (participants marked `is_test`: the web chat's visitors) is left out of every
 study-wide figure unless `include_test=True` (bot.research.cohort); a figure of one named
@@ -53,6 +57,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from bot.core.languages import STAFF_NAMES, language_or_default
 from bot.db.models import (
     Channel,
     Checkin,
@@ -72,7 +77,7 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.outreach.repository import Kind
-from bot.research.cohort import owned_by_counted, participants_counted
+from bot.research.cohort import language_cohorts, owned_by_counted, participants_counted
 from bot.study.config import StudyConfig
 
 RESPONSE_WINDOW = timedelta(hours=24)
@@ -107,6 +112,11 @@ DEFINITIONS = (
         "From an escalation being raised to staff acknowledging it; the median, per level.",
     ),
     ("Feedback", "Ratings from 1 (poor) to 5 (great) given in the period."),
+    (
+        "By language",
+        "The same figures for the participants of each language (the language they read "
+        "now: English or Spanish).",
+    ),
 )
 LEVELS = (EscalationLevel.EMERGENCY, EscalationLevel.URGENT, EscalationLevel.ROUTINE)
 RATINGS = (1, 2, 3, 4, 5)
@@ -842,6 +852,8 @@ class ParticipantRow:
     participant_id: int
     study_id: str
     channel: Channel
+    # The language they read now ("en", "es").
+    language: str
     status: ParticipantStatus
     at_risk: bool
     opted_out: bool
@@ -851,6 +863,56 @@ class ParticipantRow:
     adherence: Adherence
     escalations: int
     symptom_reports: int
+
+
+@dataclass(frozen=True)
+class LanguageFigures:
+    """The study's figures for the participants of one language."""
+
+    language: str
+    enrolled: int
+    active: int
+    response: ResponseRate
+    median_reply: timedelta | None
+    adherence: Adherence
+    opted_out: int
+    at_risk: int
+    escalations: int
+    symptom_reports: int
+
+    @property
+    def name(self) -> str:
+        """The language as staff read it (Spanish)."""
+        return STAFF_NAMES.get(self.language, self.language)
+
+
+def figures_by_language(
+    participants: Sequence[Participant],
+    rows: Sequence[ParticipantRow],
+    outcomes: Sequence[PromptOutcome],
+) -> list[LanguageFigures]:
+    """The figures split by the participants' language (every language, in order)."""
+    row_of = {row.participant_id: row for row in rows}
+    split = []
+    for language, cohort in language_cohorts(participants).items():
+        ids = {participant.id for participant in cohort}
+        theirs = [row_of[owner] for owner in ids if owner in row_of]
+        prompts = [outcome for outcome in outcomes if outcome.participant_id in ids]
+        split.append(
+            LanguageFigures(
+                language=language,
+                enrolled=len(cohort),
+                active=sum(1 for item in cohort if item.status is ParticipantStatus.ACTIVE),
+                response=response_rate(prompts),
+                median_reply=median_reply_time(prompts),
+                adherence=sum((row.adherence for row in theirs), Adherence()),
+                opted_out=sum(1 for row in theirs if row.opted_out),
+                at_risk=sum(1 for row in theirs if row.at_risk),
+                escalations=sum(row.escalations for row in theirs),
+                symptom_reports=sum(row.symptom_reports for row in theirs),
+            )
+        )
+    return split
 
 
 @dataclass(frozen=True)
@@ -872,6 +934,8 @@ class StudyFigures:
     weekly_response: list[WeekRate]
     weekly_escalations: list[WeekEscalations]
     weekly_grades: dict[str, list[GradePoint]]
+    # The figures of each language's participants.
+    by_language: list[LanguageFigures]
     # Test traffic (web-chat visitors) was counted too, as asked.
     include_test: bool = False
 
@@ -913,6 +977,7 @@ def _participant_rows(
             participant_id=participant.id,
             study_id=participant.study_id,
             channel=participant.channel,
+            language=language_or_default(participant.language),
             status=participant.status,
             at_risk=participant.at_risk_since is not None,
             opted_out=participant.opted_out_at is not None,
@@ -940,6 +1005,7 @@ def study_figures(
     counted = {"session": session, "period": period, "include_test": include_test}
     outcomes = prompt_outcomes(now=now, **counted)
     participants = _participants_until(session, period.end, include_test)
+    rows = _participant_rows(participants=participants, outcomes=outcomes, **counted)
     return StudyFigures(
         period=period,
         computed_at=now,
@@ -952,10 +1018,11 @@ def study_figures(
         departures=departures(**counted),
         escalations=escalations_by_level(study=study, **counted),
         ratings=feedback_ratings(**counted),
-        participants=_participant_rows(participants=participants, outcomes=outcomes, **counted),
+        participants=rows,
         weekly_response=weekly_response_rates(outcomes, period),
         weekly_escalations=weekly_escalations(**counted),
         weekly_grades=weekly_mean_grades(**counted),
+        by_language=figures_by_language(participants, rows, outcomes),
         include_test=include_test,
     )
 
@@ -969,6 +1036,8 @@ class ParticipantFigures:
     participant_id: int
     study_id: str
     channel: Channel
+    # The language they read now ("en", "es").
+    language: str
     status: ParticipantStatus
     timezone: str
     enrolled_at: datetime
@@ -1001,6 +1070,7 @@ def participant_figures(
         participant_id=participant.id,
         study_id=participant.study_id,
         channel=participant.channel,
+        language=language_or_default(participant.language),
         status=participant.status,
         timezone=participant.timezone,
         enrolled_at=participant.enrolled_at,

@@ -21,6 +21,7 @@ from pathlib import Path
 from jinja2 import Environment, select_autoescape
 from sqlalchemy.orm import Session
 
+from bot.core.languages import STAFF_NAMES
 from bot.db.types import utcnow
 from bot.research import plots
 from bot.research.figures import DEFINITIONS, Period, StudyFigures, study_figures
@@ -64,6 +65,11 @@ def number(value: float | None, digits: int = 1) -> str:
 def utc(value: datetime | None) -> str:
     """A UTC time as people read it."""
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else NOTHING
+
+
+def language_name(code: str) -> str:
+    """A language code as staff read it: English, Spanish."""
+    return STAFF_NAMES.get(code, code)
 
 
 def data_uri(png: bytes) -> str:
@@ -130,6 +136,25 @@ Test traffic (web-chat visitors) is
 </tbody>
 </table>
 
+<h2>By language</h2>
+<table>
+<thead><tr><th>Language</th><th class="n">Enrolled</th><th class="n">Active</th>
+<th class="n">Response rate</th><th class="n">Answered</th><th class="n">Median reply</th>
+<th class="n">Adherence</th><th class="n">Opted out</th><th class="n">At risk</th>
+<th class="n">Escalations</th><th class="n">Symptom reports</th></tr></thead>
+<tbody>
+{% for row in f.by_language %}
+<tr><td>{{ row.name }}</td><td class="n">{{ row.enrolled }}</td><td class="n">{{ row.active }}</td>
+<td class="n">{{ row.response.rate | percent }}</td>
+<td class="n">{{ row.response.answered }}/{{ row.response.decided }}</td>
+<td class="n">{{ row.median_reply | duration }}</td>
+<td class="n">{{ row.adherence.rate | percent }}</td>
+<td class="n">{{ row.opted_out }}</td><td class="n">{{ row.at_risk }}</td>
+<td class="n">{{ row.escalations }}</td><td class="n">{{ row.symptom_reports }}</td></tr>
+{% endfor %}
+</tbody>
+</table>
+
 <h2>Check-in response rate</h2>
 <img alt="Line chart: {{ response_alt }}" src="{{ images.response }}" width="900" height="400">
 
@@ -157,13 +182,15 @@ Test traffic (web-chat visitors) is
 
 <h2>Participants</h2>
 <table>
-<thead><tr><th>Study ID</th><th>Channel</th><th>Status</th><th class="n">Response rate</th>
+<thead><tr><th>Study ID</th><th>Channel</th><th>Language</th><th>Status</th>
+<th class="n">Response rate</th>
 <th class="n">Answered</th><th class="n">Median reply</th><th class="n">Longest missed</th>
 <th class="n">Current missed</th><th class="n">Adherence</th><th class="n">Symptom reports</th>
 <th class="n">Escalations</th><th>Flags</th></tr></thead>
 <tbody>
 {% for row in f.participants %}
-<tr><td>{{ row.study_id }}</td><td>{{ row.channel.value }}</td><td>{{ row.status.value }}</td>
+<tr><td>{{ row.study_id }}</td><td>{{ row.channel.value }}</td>
+<td>{{ row.language | language }}</td><td>{{ row.status.value }}</td>
 <td class="n">{{ row.response.rate | percent }}</td>
 <td class="n">{{ row.response.answered }}/{{ row.response.decided }}</td>
 <td class="n">{{ row.median_reply | duration }}</td>
@@ -189,7 +216,13 @@ Test traffic (web-chat visitors) is
 def _environment() -> Environment:
     """A Jinja environment that escapes HTML and knows the report's filters."""
     environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    environment.filters.update(percent=percent, duration=readable_duration, number=number, utc=utc)
+    environment.filters.update(
+        percent=percent,
+        duration=readable_duration,
+        number=number,
+        utc=utc,
+        language=language_name,
+    )
     return environment
 
 

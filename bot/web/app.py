@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field
 
+from bot.core.languages import LANGUAGE_SLOT, LANGUAGES
 from bot.core.logs import protect_logs
 from bot.core.settings import get_settings
 from bot.db.repository import get_participant_by_sender
@@ -28,6 +29,7 @@ from bot.db.session import database_check, session_scope
 from bot.study.config import current_study
 from bot.web import throttle
 from bot.web.body_limit import BodySizeLimitMiddleware
+from bot.web.chat_page import page_texts, switch_choices
 from bot.web.chat_switch import chat_api_off, chat_page_off, web_chat_on
 from bot.web.chat_updates import router as chat_updates_router
 from bot.web.client_address import ClientAddressMiddleware
@@ -53,10 +55,11 @@ app.add_middleware(ClientAddressMiddleware)
 
 
 class ChatMessage(BaseModel):
-    """A message typed on the chat page."""
+    """A message typed on the chat page, and the language picked on its switch (if any)."""
 
     sender: str = Field(..., regex=r"^web-[A-Za-z0-9_-]{6,64}$")
     message: str = Field(..., min_length=1, max_length=1600)
+    language: str | None = Field(None, regex=f"^({'|'.join(LANGUAGES)})$")
 
 
 @app.get("/healthz")
@@ -82,14 +85,24 @@ async def chat_page(request: Request) -> HTMLResponse:
     if not web_chat_on():
         return chat_page_off()
     study = current_study()
-    return templates.TemplateResponse(
-        request, "chat.html", {"study_name": study.study.name, "emergency": study.emergency_number}
-    )
+    context = {
+        "texts": page_texts(study),
+        "choices": switch_choices(),
+        "emergency": study.emergency_number,
+    }
+    return templates.TemplateResponse(request, "chat.html", context)
 
 
 @app.post("/api/chat")
 async def relay_chat(message: ChatMessage, request: Request) -> Response:
     """Pass a chat message to the assistant and return its replies.
+
+    Body: `{"sender": "web-…", "message": "…", "language": "en" | "es"}`, the language only
+    once the visitor picked one on the page's switch; it goes to Rasa's web chat channel
+    as the message's metadata (`{"language": "es"}`), which stores it as the visitor's
+    language. Answer: `{"messages": [...], "language": "en" | "es" | null}`, the
+    conversation's language after this turn (it changes when the visitor types
+    "español", or when the assistant detects it), so the page can follow it.
 
     A sender the database does not know yet becomes a demo participant on the Rasa side:
     each address may start only a few (CHAT_NEW_SENDER_LIMIT).
@@ -103,6 +116,8 @@ async def relay_chat(message: ChatMessage, request: Request) -> Response:
             return throttle.too_many_requests(request.url.path, retry_after)
     url = f"{get_settings().rasa_url}/webhooks/rest/webhook"
     payload: dict[str, Any] = {"sender": message.sender, "message": message.message}
+    if message.language is not None:
+        payload["metadata"] = {LANGUAGE_SLOT: message.language}
     try:
         async with httpx.AsyncClient(timeout=RASA_TIMEOUT_SECONDS) as client:
             reply = await client.post(url, json=payload)
@@ -112,13 +127,22 @@ async def relay_chat(message: ChatMessage, request: Request) -> Response:
     if reply.status_code != 200:
         logger.warning("chat relay: the assistant answered %s", reply.status_code)
         return _unavailable()
-    return JSONResponse({"messages": reply.json()})
+    language = await run_in_threadpool(_conversation_language, message.sender)
+    return JSONResponse({"messages": reply.json(), "language": language})
 
 
 def _known_sender(sender_id: str) -> bool:
     """True when the sender already has a participant (a conversation already started)."""
     with session_scope() as session:
         return get_participant_by_sender(session=session, sender_id=sender_id) is not None
+
+
+def _conversation_language(sender_id: str) -> str | None:
+    """The web participant's language now ("en", "es"), or None when not known."""
+    with session_scope() as session:
+        participant = get_participant_by_sender(session=session, sender_id=sender_id)
+        language = participant.language if participant is not None else None
+    return language if language in LANGUAGES else None
 
 
 def _unavailable() -> JSONResponse:

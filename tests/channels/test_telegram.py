@@ -24,6 +24,7 @@ from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
 from sqlalchemy import select
 
+import bot.channels.replies
 import bot.messaging.delivery
 from bot.channels.telegram import SECRET_HEADER, TelegramInput, TelegramOutput
 from bot.channels.telegram_setup import main, register_webhook, remove_webhook
@@ -154,7 +155,7 @@ async def served(
         yield each
 
 
-def enroll_on_telegram(study_id: str = "P-101") -> str:
+def enroll_on_telegram(study_id: str = "P-101", language: str | None = "en") -> str:
     """Enroll a Telegram participant; returns their enrollment code."""
     with session_scope() as session:
         result = enroll(
@@ -163,6 +164,7 @@ def enroll_on_telegram(study_id: str = "P-101") -> str:
             study_id=study_id,
             channel=Channel.TELEGRAM,
             timezone_name="America/Chicago",
+            language=language,
         )
         assert result.enrollment_code is not None
         return result.enrollment_code
@@ -313,7 +315,11 @@ async def test_start_with_code_links_the_chat_then_messages_reach_rasa_as_the_pa
     assert sent_to(telegram_api, CHAT)[-1] == "You said: what is a placebo"
     rows = log_rows()
     assert all(row.sender_id == "P-101" and row.participant_id for row in rows)
-    assert message.metadata == {"message_log_id": rows[2].id, "telegram_update_id": 21}
+    assert message.metadata == {
+        "message_log_id": rows[2].id,
+        "telegram_update_id": 21,
+        "language": "en",  # the participant's, told to the dialogue by the turn guard
+    }
     assert [(row.direction, row.text, row.delivery_status) for row in rows] == [
         (Direction.INBOUND, f"/start {code.lower()}", "received"),
         (Direction.OUTBOUND, wording("telegram_linked")[0], SENT),
@@ -327,6 +333,24 @@ async def test_start_with_code_links_the_chat_then_messages_reach_rasa_as_the_pa
     ]
     assert all(row.external_id for row in rows)
     assert all(str(CHAT) not in (row.external_id or "") for row in rows)
+
+
+async def test_a_chat_linked_before_the_language_is_known_is_welcomed_in_both_then_follows_them(
+    served: Served, telegram_api: TelegramApiStandIn
+) -> None:
+    code = enroll_on_telegram("P-102", language=None)
+    await served.post(message_update(20, CHAT, f"/start {code}"))
+    both = [*wording("telegram_linked"), *messages(current_study(), "telegram_linked", "es")]
+    assert sent_to(telegram_api, CHAT) == both
+
+    await served.post(message_update(21, CHAT, "hola, q es un placebo", message_id=2))
+
+    [message] = served.agent.messages
+    assert message.metadata is not None and message.metadata["language"] == "es"
+    with session_scope() as session:
+        participant = get_participant_by_study_id(session=session, study_id="P-102")
+        assert participant is not None
+        assert (participant.language, participant.language_source) == ("es", "detected")
 
 
 async def test_start_again_from_a_linked_chat_says_it_is_linked(
@@ -432,6 +456,66 @@ async def test_help_gets_the_study_contact_and_never_reaches_the_assistant(
     study = current_study()
     assert study.contacts.nurse.phone in wording("help")[0]
     assert f"In an emergency, call {study.emergency_number}" in wording("help")[0]
+
+
+@pytest.fixture
+def tagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channel texts marked with the language asked for ("[es] ..."), whatever the wording."""
+    real = bot.channels.replies.messages
+
+    def in_language(study: Any, key: str, language: str = "en", **extra: str) -> list[str]:
+        return [f"[{language}] {text}" for text in real(study, key, language=language, **extra)]
+
+    monkeypatch.setattr(bot.channels.replies, "messages", in_language)
+
+
+def tagged_wording(key: str, language: str) -> list[str]:
+    return [f"[{language}] {text}" for text in messages(current_study(), key, language=language)]
+
+
+def speaks(study_id: str, language: str) -> None:
+    with session_scope() as session:
+        participant = get_participant_by_study_id(session=session, study_id=study_id)
+        assert participant is not None
+        participant.language = language
+
+
+@pytest.mark.parametrize(
+    ("keyword", "speaker", "language"),
+    [
+        ("AYUDA", "en", "es"),
+        ("¡ayuda!", "es", "es"),
+        ("Información", "en", "es"),
+        ("help", "es", "es"),
+        ("help", "en", "en"),
+    ],
+)
+async def test_help_is_answered_in_spanish_for_a_spanish_word_else_in_their_language(
+    served: Served,
+    telegram_api: TelegramApiStandIn,
+    tagged: None,
+    keyword: str,
+    speaker: str,
+    language: str,
+) -> None:
+    linked_participant()
+    speaks("P-101", speaker)
+
+    await served.post(message_update(38, CHAT, keyword))
+
+    assert sent_to(telegram_api, CHAT) == tagged_wording("help", language)
+    assert served.agent.messages == []
+    assert log_rows()[-1].language == language
+
+
+async def test_a_sticker_from_a_spanish_speaker_gets_text_only_in_spanish(
+    served: Served, telegram_api: TelegramApiStandIn, tagged: None
+) -> None:
+    linked_participant()
+    speaks("P-101", "es")
+    await served.post(message_update(39, CHAT, sticker=True))
+
+    assert sent_to(telegram_api, CHAT) == tagged_wording("text_only", "es")
 
 
 async def test_help_with_a_red_flag_is_for_the_assistant(served: Served) -> None:

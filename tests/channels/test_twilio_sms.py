@@ -22,6 +22,7 @@ from sanic import Sanic
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+import bot.channels.replies
 import bot.messaging.delivery
 from bot.channels import sms_inbox
 from bot.channels.keywords import SMS_WORDS, Keyword
@@ -522,7 +523,7 @@ async def test_logs_name_ids_never_numbers_or_words(
 # --- keywords and opt-out ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("word", sorted(SMS_WORDS[Keyword.STOP]))
+@pytest.mark.parametrize("word", sorted(SMS_WORDS[Keyword.STOP]["en"]))
 async def test_a_stop_word_opts_out_with_one_confirmation(
     sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, word: str
 ) -> None:
@@ -531,6 +532,118 @@ async def test_a_stop_word_opts_out_with_one_confirmation(
     assert reload(participant).opted_out_at is not None
     assert sms.assistant.received == []
     assert [form["Body"] for form in twilio_api.messages] == wording("sms_opted_out")
+
+
+@pytest.fixture
+def tagged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Channel texts marked with the language asked for ("[es] ..."), whatever the wording."""
+    real = bot.channels.replies.messages
+
+    def in_language(study: Any, key: str, language: str = "en", **extra: str) -> list[str]:
+        return [f"[{language}] {text}" for text in real(study, key, language=language, **extra)]
+
+    monkeypatch.setattr(bot.channels.replies, "messages", in_language)
+
+
+def tagged_wording(key: str, language: str) -> list[str]:
+    return [f"[{language}] {text}" for text in messages(current_study(), key, language=language)]
+
+
+def set_language(participant: Participant, language: str) -> None:
+    with session_scope() as session:
+        found = session.get(Participant, participant.id)
+        assert found is not None
+        found.language = language
+
+
+@pytest.mark.parametrize(
+    "text",
+    [*sorted(SMS_WORDS[Keyword.STOP]["es"]), "No más", "ya no me manden mensajes"],
+)
+async def test_a_spanish_stop_opts_out_with_one_spanish_confirmation(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, tagged: None, text: str
+) -> None:
+    await sms.text(text)
+    await sms.text(text)  # a repeated one asks for nothing
+
+    assert reload(participant).opted_out_at is not None
+    assert sms.assistant.received == []
+    assert [form["Body"] for form in twilio_api.messages] == tagged_wording("sms_opted_out", "es")
+    received, *_, confirmed = log_rows()
+    assert (received.language, confirmed.language) == ("es", "es")
+
+
+async def test_stop_from_a_spanish_speaker_is_confirmed_in_spanish(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, tagged: None
+) -> None:
+    set_language(participant, "es")
+
+    await sms.text("STOP")
+
+    assert [form["Body"] for form in twilio_api.messages] == tagged_wording("sms_opted_out", "es")
+
+
+async def test_english_keywords_are_answered_in_english_for_an_english_speaker(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, tagged: None
+) -> None:
+    await sms.text("HELP")
+
+    assert [form["Body"] for form in twilio_api.messages] == tagged_wording("sms_help", "en")
+    assert {row.language for row in log_rows()} == {"en"}
+
+
+@pytest.mark.parametrize("word", ["EMPEZAR", "iniciar", "Comenzar"])
+async def test_a_spanish_start_opts_back_in_in_spanish(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, tagged: None, word: str
+) -> None:
+    await sms.text("PARAR")
+    twilio_api.reset()
+
+    await sms.text(word)
+
+    assert reload(participant).opted_out_at is None
+    assert [form["Body"] for form in twilio_api.messages] == tagged_wording("sms_opted_in", "es")
+
+
+@pytest.mark.parametrize(("word", "language"), [("AYUDA", "es"), ("información", "es")])
+async def test_ayuda_gives_the_study_contact_in_spanish(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, tagged: None, word: str, language: str
+) -> None:
+    await sms.text(word)
+
+    assert [form["Body"] for form in twilio_api.messages] == tagged_wording("sms_help", language)
+    assert sms.assistant.received == []
+
+
+async def test_a_picture_from_a_spanish_speaker_gets_text_only_in_spanish(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant, tagged: None
+) -> None:
+    set_language(participant, "es")
+
+    await sms.text("", media=1)
+
+    assert [form["Body"] for form in twilio_api.messages] == tagged_wording("text_only", "es")
+
+
+@pytest.mark.parametrize(("text", "language"), [("PARAR", "es"), ("AYUDA", "es"), ("hola", "en")])
+async def test_a_stranger_gets_the_not_enrolled_reply_in_the_language_of_a_keyword(
+    sms: SmsServer, tagged: None, text: str, language: str
+) -> None:
+    answer = await sms.text(text, sender=OTHER_PHONE)
+
+    [reply] = tagged_wording("unknown_sender", language)
+    assert f"<Message>{reply}</Message>" in answer.text
+    assert log_rows(Direction.OUTBOUND)[-1].language == language
+
+
+@pytest.mark.parametrize("text", ["ya no quiero vivir", "ya no me mandan mensajes", "alto riesgo"])
+async def test_spanish_that_is_not_a_keyword_reaches_the_assistant(
+    sms: SmsServer, participant: Participant, text: str
+) -> None:
+    await sms.text(text)
+
+    assert reload(participant).opted_out_at is None
+    assert sms.assistant.texts == [text]
 
 
 async def test_after_stop_nothing_the_assistant_sends_on_its_own_goes_out(

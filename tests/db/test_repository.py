@@ -109,3 +109,27 @@ def test_participant_rows_round_trip_enum_values(session: Session) -> None:
     session.commit()
     raw = session.execute(select(Participant.channel).where(Participant.study_id == "P-004"))
     assert raw.scalar_one() is Channel.TELEGRAM
+
+
+def test_a_logged_message_carries_its_participants_language_unless_told(
+    session: Session,
+) -> None:
+    spanish = enroll_participant(
+        session=session, study_id="P-ES", channel=Channel.SMS, language="es"
+    )
+
+    def logged(**changes: object) -> MessageLog:
+        values: dict = {
+            "session": session,
+            "sender_id": spanish.sender_id,
+            "channel": Channel.SMS,
+            "direction": Direction.INBOUND,
+            "text": "hola",
+            "participant_id": spanish.id,
+            **changes,
+        }
+        return log_message(**values)
+
+    assert logged().language == "es"
+    assert logged(text="HELP", language="en").language == "en"
+    assert logged(participant_id=None, sender_id="sms-unknown-1").language is None

@@ -240,3 +240,35 @@ def test_when_the_assistant_cannot_be_paused_nothing_changes(client, rasa_api, t
         in client.get(f"/console/escalations/{raised.id}").text
     )
     assert sms_texts(twilio_api, PARTICIPANT_PHONE) == []
+
+
+def test_the_live_chat_shows_the_participants_language_and_marks_spanish_messages(
+    client, rasa_api, twilio_api
+) -> None:
+    participant = enroll_sms()
+    with session_scope() as session:
+        stored = session.get(type(participant), participant.id)
+        assert stored is not None
+        stored.language = "es"
+    raised = raise_for(participant)
+    csrf = sign_in(client, "joy")
+    client.post(f"/console/escalations/{raised.id}/take-over", data={"csrf_token": csrf})
+    [handoff] = active_handoffs()
+    with session_scope() as session:
+        log_message(
+            session=session,
+            sender_id=participant.sender_id,
+            channel=Channel.SMS,
+            direction=Direction.INBOUND,
+            text="me siento mareado",
+            participant_id=participant.id,
+        )
+
+    page = client.get(f"/console/handoffs/{handoff.id}").text
+    polled = client.get(f"/console/api/handoffs/{handoff.id}/messages").json()
+
+    assert "(sms, Spanish)" in page
+    assert "P-001 reads <strong>Spanish</strong>" in page
+    assert "notices to them are in Spanish" in page
+    assert 'class="badge language" lang="es"' in page.split("me siento mareado")[0]
+    assert {message["language"] for message in polled["messages"]} == {"es"}

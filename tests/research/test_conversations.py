@@ -7,9 +7,10 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Channel, EscalationLevel, EscalationType
+from bot.db.models import Channel, EscalationLevel, EscalationType, MessageLog, Participant
 from bot.escalation.records import raise_escalation
 from bot.research.conversations import (
     ConversationFilters,
@@ -324,3 +325,46 @@ def test_a_threshold_can_be_chosen(session: Session, stored: Scenario) -> None:
 
     flags = [e.low_confidence for e in found.entries if e.kind is EntryKind.PARTICIPANT]
     assert flags == [False, True]
+
+
+# --- languages ----------------------------------------------------------------------------
+
+
+def spanish_p003(session: Session, stored: Scenario) -> None:
+    """P-003 reads Spanish, and their logged messages say so."""
+    participant = session.get(Participant, stored.participants["P-003"].id)
+    assert participant is not None
+    participant.language = "es"
+    session.execute(
+        update(MessageLog).where(MessageLog.participant_id == participant.id).values(language="es")
+    )
+    session.commit()
+
+
+def test_the_list_shows_and_filters_by_language(session: Session, stored: Scenario) -> None:
+    spanish_p003(session, stored)
+
+    rows = list_conversations(session=session)
+
+    assert {row.study_id: row.language for row in rows} == {
+        "P-004": "en",
+        "P-003": "es",
+        "P-002": "en",
+        "P-001": "en",
+    }
+    assert study_ids(session, language="es") == ["P-003"]
+    assert study_ids(session, language="en") == ["P-004", "P-002", "P-001"]
+
+
+def test_transcript_messages_carry_their_logged_language(
+    session: Session, stored: Scenario
+) -> None:
+    spanish_p003(session, stored)
+
+    found = transcript(session=session, sender_id="P-003")
+
+    assert found is not None and found.language == "es"
+    logged = [entry for entry in found.entries if entry.message_log_id and entry.text]
+    kinds = {entry.kind for entry in logged}
+    assert {EntryKind.PARTICIPANT, EntryKind.BOT, EntryKind.OUTBOUND, EntryKind.INBOUND} <= kinds
+    assert {entry.language for entry in logged if entry.kind is not EntryKind.ESCALATION} == {"es"}

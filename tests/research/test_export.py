@@ -102,6 +102,7 @@ def data(session: Session) -> dict[str, Participant]:
             study_id="P-TG",
             channel=Channel.TELEGRAM,
             timezone_name="UTC",
+            language="es",
         ).participant,
         "new": enroll(
             session=session,
@@ -276,6 +277,9 @@ def test_every_file_is_written_with_its_columns(
     assert "ack_code" not in urgent and "acknowledged_by" not in urgent
     lengths = [row["length"] for row in files["messages.csv"]]
     assert lengths == [str(len(text)) for _, _, text, _ in MESSAGES[:4]]
+    languages = {row["study_id"]: row["language"] for row in files["participants.csv"]}
+    assert languages == {"P-NEW": "en", "P-TG": "es", "P-UK": "en", "P-US": "en"}
+    assert [row["language"] for row in files["messages.csv"]] == ["en", "en", "es", "en"]
 
 
 def test_the_zip_holds_the_same_files_in_a_folder(

@@ -500,3 +500,49 @@ def test_participant_figures(session: Session, data: dict) -> None:
     assert [row.raised for row in result.escalations] == [0, 2, 1]
     assert result.ratings.count == 1
     assert result.grades == {"cough": [GradePoint(at(12, 19), 4.0)]}
+
+
+def test_study_figures_split_by_language(session: Session, data: dict) -> None:
+    for key in ("b", "d"):
+        data[key].language = "es"
+    session.commit()
+
+    result = figures.study_figures(session=session, period=PERIOD, now=NOW, study=STUDY)
+
+    english, spanish = result.by_language
+    assert (english.language, english.name, spanish.language, spanish.name) == (
+        "en",
+        "English",
+        "es",
+        "Spanish",
+    )
+    assert (english.enrolled, english.active, spanish.enrolled, spanish.active) == (3, 3, 2, 1)
+    assert (english.response.answered, english.response.decided) == (3, 7)
+    assert (spanish.response.sent, spanish.response.decided, spanish.response.answered) == (
+        3,
+        2,
+        1,
+    )
+    assert (english.median_reply, spanish.median_reply) == (minutes(75), minutes(2))
+    assert (english.adherence.rate, spanish.adherence.rate) == (0.5, 1.0)
+    assert (english.opted_out, english.at_risk, spanish.opted_out, spanish.at_risk) == (1, 1, 1, 1)
+    assert (english.escalations, spanish.escalations) == (2, 4)
+    assert (english.symptom_reports, spanish.symptom_reports) == (4, 1)
+    # The split adds up to the whole.
+    assert english.response.answered + spanish.response.answered == result.response.answered
+    assert english.adherence + spanish.adherence == result.adherence
+    assert {row.study_id: row.language for row in result.participants} == {
+        "P-A": "en",
+        "P-B": "es",
+        "P-C": "en",
+        "P-D": "es",
+        "P-E": "en",
+    }
+
+
+def test_with_nobody_in_a_language_its_row_is_empty(session: Session, data: dict) -> None:
+    result = figures.study_figures(session=session, period=PERIOD, now=NOW, study=STUDY)
+
+    [spanish] = [row for row in result.by_language if row.language == "es"]
+    assert (spanish.enrolled, spanish.response.sent, spanish.response.rate) == (0, 0, None)
+    assert spanish.median_reply is None and spanish.adherence.rate is None

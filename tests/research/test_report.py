@@ -135,3 +135,21 @@ def test_formatting() -> None:
     assert readable_duration(timedelta(minutes=75)) == "1 h 15 min"
     assert readable_duration(timedelta(hours=50)) == "2 d 2 h"
     assert readable_duration(None) == "\N{EN DASH}"
+
+
+def test_the_report_splits_the_figures_by_language(session: Session, tmp_path: Path) -> None:
+    demo_data.seed(session=session, study=current_study(), now=NOW)
+    spanish = session.execute(select(Participant).order_by(Participant.study_id)).scalars().first()
+    assert spanish is not None
+    spanish.language = "es"
+    session.commit()
+    out = tmp_path / "report.html"
+
+    figures = write_report(session=session, study=current_study(), period=PERIOD, out=out, now=NOW)
+    html = out.read_text(encoding="utf-8")
+
+    table = html.split("<h2>By language</h2>")[1].split("</table>")[0]
+    assert [row.name for row in figures.by_language] == ["English", "Spanish"]
+    assert '<tr><td>English</td><td class="n">11</td>' in table
+    assert '<tr><td>Spanish</td><td class="n">1</td>' in table
+    assert f"<td>{spanish.study_id}</td><td>{spanish.channel.value}</td>\n<td>Spanish</td>" in html

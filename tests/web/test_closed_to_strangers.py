@@ -213,7 +213,8 @@ def test_switched_on_it_chats(
 
     assert web().get("/").status_code == 200
     assert chat(web(), "hello").json() == {
-        "messages": [{"recipient_id": rasa[0]["sender"], "text": "ok"}]
+        "messages": [{"recipient_id": rasa[0]["sender"], "text": "ok"}],
+        "language": "en",
     }
 
 

@@ -575,3 +575,78 @@ def test_the_session_key(tmp_path: Path) -> None:
 )
 def test_sign_in_only_returns_to_console_pages(target: str, expected: str) -> None:
     assert safe_next(target) == expected
+
+
+# --- languages ----------------------------------------------------------------------------
+
+
+def test_the_list_and_the_escalation_show_the_language_and_mark_spanish_messages(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    participant = session.get(Participant, escalation.participant_id)
+    assert participant is not None
+    participant.language = "es"
+    session.commit()
+    for text, language in (("me duele la cabeza", None), ("HELP", "en")):
+        log_message(
+            session=session,
+            sender_id="P-100",
+            participant_id=participant.id,
+            channel=Channel.SMS,
+            direction=Direction.INBOUND,
+            text=text,
+            language=language,
+        )
+    session.commit()
+    signed_in(client, "joy")
+
+    listed = client.get("/console/participants").text
+    detail = client.get(f"/console/escalations/{escalation.id}").text
+
+    assert "P-100" in listed
+    assert "<td>Spanish</td>" in listed
+    assert "sms, Spanish, America/Chicago" in detail
+    badge = '<span class="badge language" lang="es" title="Spanish">ES</span>'
+    spanish, english = detail.split("me duele la cabeza")[0], detail.split("me duele")[1]
+    assert spanish.count(badge) == 1
+    assert badge not in english
+
+
+def test_enrollment_language_is_a_choice_checked_by_the_server(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    signed_in(client, "joy")
+    form = client.get("/console/participants/new").text
+    token = csrf_of(client, "/console/participants/new")
+
+    def enroll(study_id: str, language: str) -> Response:
+        return client.post(
+            "/console/participants/new",
+            data={
+                "csrf_token": token,
+                "study_id": study_id,
+                "channel": "telegram",
+                "timezone": "America/Chicago",
+                "language": language,
+            },
+        )
+
+    spanish = enroll("P-310", "es")
+    refused = [
+        enroll(f"P-31{index}", value) for index, value in enumerate(["fr", "Spanish", "ES"], 1)
+    ]
+
+    assert '<select name="language">' in form
+    assert '<option value="en" selected>English</option>' in form
+    assert '<option value="es">Español</option>' in form
+    assert spanish.status_code == 201
+    stored = session.execute(
+        select(Participant).where(Participant.study_id == "P-310")
+    ).scalar_one()
+    assert stored.language == "es"
+    for reply in refused:
+        assert reply.status_code == 400
+        assert "choose the language: English or Español" in reply.text
+    assert session.execute(select(Participant.study_id)).scalars().all() == ["P-310"]
+    [event] = audit_events(session, "participant.enroll")
+    assert event.detail == "enrolled on telegram, language es"

@@ -202,6 +202,9 @@ def test_everyone_sees_the_figures(
     assert PHONE not in page.text and "Mary" not in page.text
     assert "/console/research/export" not in page.text  # staff cannot export
     assert '<a href="/console/research/figures">Figures</a>' in page.text
+    by_language = page.text.split("<h2>By language</h2>")[1].split("</table>")[0]
+    assert "<td>English</td>\n      <td>1</td>" in by_language
+    assert "<td>Spanish</td>\n      <td>0</td>" in by_language
     (event,) = audit_events(session, "figures.view")
     assert event.actor == "joy" and "1 participants listed" in event.detail
 
@@ -237,6 +240,7 @@ def test_a_participants_page_is_audited(
 
     assert page.status_code == plot.status_code == 200
     assert "P-200: engagement" in page.text
+    assert "sms, English, active" in page.text
     assert "<td>cough</td><td>2 moderate</td>" in page.text
     assert PHONE not in page.text
     events = audit_events(session, "figures.view_participant")

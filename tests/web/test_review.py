@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from rasa.shared.nlu.training_data.loading import load_data
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import AuditEvent, NluLabel, StaffRole, StaffUser
+from bot.db.models import AuditEvent, MessageLog, NluLabel, Participant, StaffRole, StaffUser
 from bot.research import nlu_review
 from tests.research.review_builders import (
     Scenario,
@@ -457,3 +457,37 @@ def test_a_researcher_exports_the_labels(
     assert all(row.exported_at is not None for row in labels(session))
     [event] = audit_events(session, "nlu.export")
     assert event.actor == "rita"
+
+
+# --- languages ----------------------------------------------------------------------------
+
+
+def test_the_list_filters_by_language_and_the_transcript_marks_spanish_messages(
+    client: TestClient, session: Session, people: dict[str, StaffUser], stored: Scenario
+) -> None:
+    p003 = session.get(Participant, stored.participants["P-003"].id)
+    assert p003 is not None
+    p003.language = "es"
+    session.execute(
+        update(MessageLog).where(MessageLog.participant_id == p003.id).values(language="es")
+    )
+    session.commit()
+    signed_in(client, "rita")
+
+    page = client.get(LIST).text
+    spanish_only = listed(client, "language=es")
+    refused = client.get(f"{LIST}?language=fr").text
+    spanish = client.get(f"{LIST}/P-003").text
+    english = client.get(f"{LIST}/P-001").text
+
+    assert '<option value="es">Spanish</option>' in page
+    assert spanish_only == ["P-003"]
+    assert "Choose a language from the list." in refused
+    assert "P-003, sms, Spanish, active" in spanish
+    badge = '<span class="badge language" lang="es" title="Spanish">ES</span>'
+    assert spanish.count(badge) == 4  # request, reply, the nurse's message, STOP
+    assert badge not in english
+    [event] = [
+        e for e in audit_events(session, "review.conversations_view") if "language" in e.detail
+    ]
+    assert event.detail.endswith("filters: language es")

@@ -27,6 +27,7 @@ from bot.alerts.planning import ROUND_NAMES
 from bot.alerts.repository import deliveries_for, undelivered_escalation_ids
 from bot.core.settings import SettingsError
 from bot.db.models import AlertStatus, Direction, MessageLog, StaffUser
+from bot.db.repository import participant_language
 from bot.db.session import session_scope
 from bot.handoff.repository import (
     HandoffView,
@@ -156,6 +157,7 @@ def _messages_json(session: Session, rows: list[MessageLog]) -> list[dict[str, A
             "text": row.text,
             "at": row.created_at.isoformat(timespec="seconds"),
             "status": row.delivery_status or "",
+            "language": row.language,
         }
         for row in rows
     ]
@@ -186,6 +188,7 @@ def handoff_page(
     with session_scope() as session:
         handoff = _load(session, handoff_id)
         messages = _messages_json(session, _recent(session, handoff))
+        language = participant_language(session=session, participant_id=handoff.participant_id)
         audit.record(
             session=session,
             actor=user.username,
@@ -196,6 +199,7 @@ def handoff_page(
         )
     context = {
         "handoff": handoff,
+        "language": language,
         "messages": messages,
         "last_id": messages[-1]["id"] if messages else 0,
         "poll_seconds": POLL_SECONDS,

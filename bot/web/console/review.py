@@ -19,6 +19,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
+from bot.core.languages import LANGUAGES, STAFF_NAMES
 from bot.db.models import Channel
 from bot.db.session import session_scope
 from bot.research import nlu_review
@@ -85,6 +86,7 @@ class ListQuery:
     start: str = ""
     end: str = ""
     channel: str = ""
+    language: str = ""
     intent: str = ""
     low_confidence: str = ""
     fallback: str = ""
@@ -124,6 +126,16 @@ def _channel(value: str, errors: list[str]) -> Channel | None:
         return None
 
 
+def _language(value: str, errors: list[str]) -> str | None:
+    """The participants' language asked for, or None."""
+    if not value:
+        return None
+    if value not in LANGUAGES:
+        errors.append("Choose a language from the list.")
+        return None
+    return value
+
+
 def _intent(value: str, errors: list[str]) -> str | None:
     """The intent asked for, or None."""
     if not value:
@@ -155,6 +167,7 @@ def parse_query(query: ListQuery) -> ParsedQuery:
         study_id=query.study_id.strip()[:64] or None,
         dates=DateRange(start=start, end=end),
         channel=_channel(query.channel, errors),
+        language=_language(query.language, errors),
         intent=_intent(query.intent, errors),
         low_confidence=_flag(query.low_confidence),
         fallback=_flag(query.fallback),
@@ -171,6 +184,7 @@ def _filters_text(filters: ConversationFilters) -> str:
         f"from {filters.dates.start}" if filters.dates.start else "",
         f"to {filters.dates.end}" if filters.dates.end else "",
         f"channel {filters.channel.value}" if filters.channel else "",
+        f"language {filters.language}" if filters.language else "",
         f"intent {filters.intent}" if filters.intent else "",
         *(name.replace("_", " ") for name in FLAG_NAMES if getattr(filters, name)),
     ]
@@ -227,6 +241,7 @@ def conversations_page(
         "errors": parsed.errors,
         "conversations": conversations,
         "channels": [channel.value for channel in Channel],
+        "languages": [(code, STAFF_NAMES[code]) for code in LANGUAGES],
         "intents": intent_choices(),
         "threshold": LOW_CONFIDENCE,
         "page": parsed.page,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
+from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
 from bot.db.models import Channel, StaffRole
 from bot.db.repository import recent_messages
 from bot.db.session import session_scope
@@ -306,8 +307,9 @@ def _enroll_form(
 ) -> Response:
     """The enrollment form, filled in again after an error."""
     context = {
-        "values": values or {"channel": "sms", "timezone": "", "language": "en"},
+        "values": values or {"channel": "sms", "timezone": "", "language": DEFAULT_LANGUAGE},
         "channels": [channel.value for channel in ENROLL_CHANNELS],
+        "languages": [(code, OWN_NAMES[code]) for code in LANGUAGES],
         "error": error,
     }
     return render(request, "enroll.html", context, user=user, status_code=status_code)
@@ -327,7 +329,7 @@ def enroll_submit(
     timezone: str = Form(..., max_length=64),
     phone: str = Form("", max_length=32),
     checkin_time: str = Form("", max_length=5),
-    language: str = Form("en", max_length=16),
+    language: str = Form(DEFAULT_LANGUAGE, max_length=16),
     user: ConsoleUser = enroller,
 ) -> Response:
     """Enroll a participant (bot.participants.enrollment); a Telegram code is shown this once."""
@@ -337,7 +339,7 @@ def enroll_submit(
         "timezone": timezone.strip(),
         "phone": phone.strip(),
         "checkin_time": checkin_time.strip(),
-        "language": language.strip() or "en",
+        "language": language.strip(),
     }
     try:
         result = _enroll(user, values)
@@ -351,6 +353,8 @@ def _enroll(user: ConsoleUser, values: dict[str, str]) -> Enrollment:
     """Enroll and audit in one transaction; EnrollmentError when a value is not valid."""
     if values["channel"] not in {channel.value for channel in ENROLL_CHANNELS}:
         raise EnrollmentError("choose SMS or Telegram")
+    if values["language"] not in LANGUAGES:
+        raise EnrollmentError("choose the language: English or Español")
     checkin_time = parse_clock(values["checkin_time"]) if values["checkin_time"] else None
     with session_scope() as session:
         result = enroll(
@@ -368,7 +372,7 @@ def _enroll(user: ConsoleUser, values: dict[str, str]) -> Enrollment:
             actor=user.username,
             action=AuditAction.PARTICIPANT_ENROLLED,
             participant_id=result.participant.id,
-            detail=f"enrolled on {values['channel']}",
+            detail=f"enrolled on {values['channel']}, language {values['language']}",
         )
     logger.info("participant %s enrolled by staff user %s", result.participant.id, user.id)
     return result

@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.responses import Response
 
+from bot.core.languages import DEFAULT_LANGUAGE, STAFF_NAMES
 from bot.web.console.access import ConsoleUser, csrf_token, pop_flash
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -35,8 +37,26 @@ def utc_time(value: datetime | None) -> str:
     return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
 
 
+def language_name(code: str | None) -> str:
+    """A language code as staff read it: English, Spanish ("not set" for none)."""
+    if not code:
+        return "not set"
+    return STAFF_NAMES.get(code, code)
+
+
+def language_badge(code: str | None) -> Markup:
+    """A badge marking a message (or participant) in a language other than English: "ES"."""
+    if not code or code == DEFAULT_LANGUAGE:
+        return Markup("")
+    return Markup(
+        '<span class="badge language" lang="{code}" title="{name}">{label}</span>'
+    ).format(code=escape(code), name=escape(language_name(code)), label=escape(code.upper()))
+
+
 templates.env.filters["duration"] = duration
 templates.env.filters["utc"] = utc_time
+templates.env.filters["language_name"] = language_name
+templates.env.filters["language_badge"] = language_badge
 
 
 def render(

@@ -16,6 +16,13 @@
     const meta = document.createElement("span");
     meta.className = "meta";
     meta.textContent = message.who + " · " + message.at + (message.direction === "out" && message.status ? " · " + message.status : "");
+    if (message.language && message.language !== "en") {
+      const badge = document.createElement("span");
+      badge.className = "badge language";
+      badge.lang = message.language;
+      badge.textContent = message.language.toUpperCase();
+      meta.append(" ", badge);
+    }
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.text;
