@@ -1,7 +1,9 @@
 """spaCy components of the project's pipeline (registered through entry points).
 
-`trialbot_spelling` writes a corrected lower-case form into `token.norm_`: a fixed table
-of SMS abbreviations and misspellings first, then a bounded edit distance: one
+`trialbot_spelling` writes a corrected lower-case form into `token.norm_`, accents and
+other diacritics removed ("sí" and "si", "mareé" and "maree", "año" and "ano" read alike, so
+Spanish texted with or without accents meets one pattern; English words have none): a
+fixed table of SMS abbreviations and misspellings first, then a bounded edit distance: one
 Damerau-Levenshtein edit, for tokens of five letters or more, towards a curated list of
 lexicon words (symptom and emergency words), keeping the first letter, and never
 changing a protected real word ("cooking" stays "cooking", not "choking"). The entity
@@ -28,6 +30,7 @@ pydantic, which needs real (not string) annotations.
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,6 +77,16 @@ def within_one_edit(a: str, b: str) -> bool:
 
 
 _TRIPLE = re.compile(r"(.)\1{2,}")
+
+
+def fold_accents(text: str) -> str:
+    """`text` without accents and other diacritics ("mareé" -> "maree", "ñ" -> "n")."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 @dataclass
@@ -144,13 +157,13 @@ class SpellingNormalizer:
         return doc
 
     def _norm(self, token: Token) -> str:
-        """The normal form of one token."""
-        lower = token.lower_
+        """The normal form of one token (accents folded)."""
+        lower = fold_accents(token.lower_)
         fixed = self.vocabulary.corrections.get(lower)
         if fixed is not None:
             return fixed
-        if token.norm_ != lower or not token.is_alpha:
-            return token.norm_
+        if token.norm_ != token.lower_ or not token.is_alpha:
+            return fold_accents(token.norm_)
         return self.normalize(lower)
 
     def normalize(self, word: str) -> str:
@@ -283,6 +296,7 @@ class NegationSettings:
     phrases: dict[str, list[str]]
     connectors: frozenset[str]
     modals: frozenset[str]
+    inability_verbs: frozenset[str]
     post_invalidators: frozenset[str]
     unless_after_inability: frozenset[str]
     not_current_labels: frozenset[str]
@@ -483,8 +497,11 @@ class NegationMarker:
         return not inside_word
 
     def _valid_pre(self, doc: Doc, start: int, end: int, cues: _Cues) -> bool:
-        """False for the "not" of "can't" and for "without" after an inability."""
+        """False for the "not" of "can't", the "no" of "(ya) no puedo", and for "without"
+        ("sin") after an inability."""
         if self._is_inability(doc, start) and end - start == 1:
+            return False
+        if doc[end - 1].norm_ == "no" and self._is_inability(doc, end - 1):
             return False
         words = " ".join(t.norm_ for t in doc[start:end])
         if words not in self.settings.unless_after_inability:
@@ -497,10 +514,13 @@ class NegationMarker:
         return True
 
     def _is_inability(self, doc: Doc, index: int) -> bool:
-        """True for "unable" and for the "not" of "can't", "won't", "couldn't"."""
+        """True for "unable", the "not" of "can't", "won't", "couldn't", and the "no" of
+        "no puedo", "no aguanto" (a Spanish "no" before one of `inability_verbs`)."""
         norm = doc[index].norm_
         if norm == "unable":
             return True
+        if norm == "no" and index + 1 < len(doc):
+            return doc[index + 1].norm_ in self.settings.inability_verbs
         return norm == "not" and index > 0 and doc[index - 1].norm_ in self.settings.modals
 
     def _post_invalid(self, doc: Doc, start: int) -> bool:
@@ -630,6 +650,7 @@ class NegationMarker:
         "revivals": [],
         "connectors": [],
         "modals": [],
+        "inability_verbs": [],
         "post_invalidators": [],
         "unless_after_inability": [],
         "past_times": [],
@@ -660,6 +681,7 @@ def make_negation_marker(
     revivals: list[str],
     connectors: list[str],
     modals: list[str],
+    inability_verbs: list[str],
     post_invalidators: list[str],
     unless_after_inability: list[str],
     past_times: list[str],
@@ -693,6 +715,7 @@ def make_negation_marker(
         },
         connectors=frozenset(connectors),
         modals=frozenset(modals),
+        inability_verbs=frozenset(inability_verbs),
         post_invalidators=frozenset(post_invalidators),
         unless_after_inability=frozenset(unless_after_inability),
         not_current_labels=frozenset(not_current_labels),
