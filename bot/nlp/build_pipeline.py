@@ -12,7 +12,8 @@ into the English ones by the build (`LANGUAGE_DIRS`): the same keys (red-flag
 categories, symptom names, medication and body-part ids, negation lists), so a Spanish
 red flag or symptom is the same category or symptom as its English twin. A Spanish file
 may not set what only the English one sets (a symptom's label and attributes, the
-negation settings); medications, body parts and feelings may add keys of their own.
+negation settings); the red-flag and idiom keys are checked after the merge like the
+English ones; medications, body parts and feelings may add keys of their own.
 Why one tokenizer: `spacy.blank("en")` splits "¿" and "¡" off like any punctuation and
 has no Spanish-specific rule a texted message needs; the spelling step folds accents
 ("sí" = "si", "mareé" = "maree", "año" = "ano"), so Spanish patterns are written without
@@ -75,7 +76,7 @@ _ITEM = re.compile(
     r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
 )
 _NEGATION_SETTINGS = frozenset(
-    {"ruler", "ent_labels", "window", "not_current_labels", "not_current_exempt"}
+    {"ruler", "ent_labels", "window", "not_current_labels", "not_current_exempt", "ended_exempt"}
 )
 _NUMBER_WORDS = {
     "five": 5,
@@ -112,8 +113,6 @@ _NUMBER_WORDS = {
 }
 # Words that end a clause for `*N` besides the negation terminators.
 _CLAUSE_JOINERS = frozenset({"and", "y"})
-# The lexicon files whose entries are {key: [notation, ...]}; keys a language may add.
-_FIXED_KEYS = {"red_flags.yml", "idioms.yml"}
 
 
 @dataclass(frozen=True)
@@ -226,8 +225,6 @@ def _merge(name: str, base: Any, extra: dict[str, Any], code: str) -> Any:
             merged[key] = {**base[key], "terms": [*base[key]["terms"], *value["terms"]]}
         elif name == "negation.yml" and key in _NEGATION_SETTINGS:
             raise ValueError(f"{where}: {key!r} is set by the English negation.yml only")
-        elif name in _FIXED_KEYS and key not in base:
-            raise ValueError(f"{where}: unknown key {key!r}")
         elif isinstance(value, dict):
             table = dict(base.get(key, {}))
             for item, entry in value.items():

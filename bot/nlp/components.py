@@ -13,8 +13,10 @@ ruler matches on `NORM`, so "vomitting", "chset" or "nausious" still match the l
 itself drops overlapping matches, which could hide a red flag), drops matches that
 overlap a figure of speech (label `IDIOM`, id = the label or the red-flag category it
 cancels), and applies NegEx-style negation with ConText-style "not current" cues for
-red flags (a topic: "seizure meds", "heart attack risk"; a past one: "my last
-seizure"). The result:
+red flags (a topic: "seizure meds", "heart attack risk", in Spanish order a medicine or
+topic noun and a preposition before it: "pastillas para las convulsiones"; a past one:
+"my last seizure"). The trigger lists hold English and Spanish cues alike
+(lexicon/negation.yml and lexicon/es/negation.yml). The result:
 
 - `doc.ents`: non-negated SYMPTOM, BODY_PART and MEDICATION spans, no overlaps (what
   Rasa's `SpacyEntityExtractor` reads);
@@ -157,13 +159,19 @@ class SpellingNormalizer:
         return doc
 
     def _norm(self, token: Token) -> str:
-        """The normal form of one token (accents folded)."""
+        """The normal form of one token (accents folded).
+
+        A piece of a split contraction keeps the normal form the tokenizer gave it (the
+        "d" of "dnt" is "do", though a lone "d" is the Spanish SMS form of "de").
+        """
+        if token.norm_ != token.lower_:
+            return fold_accents(token.norm_)
         lower = fold_accents(token.lower_)
         fixed = self.vocabulary.corrections.get(lower)
         if fixed is not None:
             return fixed
-        if token.norm_ != token.lower_ or not token.is_alpha:
-            return fold_accents(token.norm_)
+        if not token.is_alpha:
+            return lower
         return self.normalize(lower)
 
     def normalize(self, word: str) -> str:
@@ -246,6 +254,10 @@ _REVIVE = "REVIVE"
 _NOT_CURRENT_PRE = "NOT_CURRENT_PRE"
 _NOT_CURRENT_POST = "NOT_CURRENT_POST"
 _TOPIC = "TOPIC"
+_ENDED_PRE = "ENDED_PRE"
+_ENDED_POST = "ENDED_POST"
+_TOPIC_BEFORE = "TOPIC_BEFORE"
+_TOPIC_PREP = "TOPIC_PREP"
 _PAST_ADJECTIVE = "PAST_ADJECTIVE"
 _PAST_TIME = "PAST_TIME"
 _COMPARISON = "COMPARISON"
@@ -281,6 +293,8 @@ class _Cues:
     affirmations: set[int] = field(default_factory=set)
     revivals: set[int] = field(default_factory=set)
     topic_starts: set[int] = field(default_factory=set)
+    topic_prep_by_end: dict[int, int] = field(default_factory=dict)
+    topic_noun_by_end: dict[int, int] = field(default_factory=dict)
     past_adjective_by_end: dict[int, int] = field(default_factory=dict)
     past_times: set[int] = field(default_factory=set)
     comparison_by_end: dict[int, int] = field(default_factory=dict)
@@ -301,6 +315,7 @@ class NegationSettings:
     unless_after_inability: frozenset[str]
     not_current_labels: frozenset[str]
     not_current_exempt: frozenset[str]
+    ended_exempt: frozenset[str]
     event_words: frozenset[str]
 
 
@@ -350,6 +365,27 @@ def _starts_by_end(spans: Iterable[tuple[int, int]]) -> dict[int, int]:
     return by_end
 
 
+@dataclass(frozen=True)
+class _Blocked:
+    """Where a trigger is no trigger: inside a mention, or overlapping a pseudo-trigger.
+
+    A trigger that strictly contains a pseudo-trigger still counts: "no he tenido"
+    (Spanish "I have not had") is a trigger though "no he" ("no, he ...") is a pseudo.
+    """
+
+    pseudo: list[tuple[int, int]]
+    mentions: list[tuple[int, int]]
+
+    def blocks(self, start: int, end: int) -> bool:
+        """True when the trigger at [start, end) does not count."""
+        if _touches(start, end, self.mentions):
+            return True
+        return any(
+            start < e and s < end and not (start <= s and e <= end and e - s < end - start)
+            for s, e in self.pseudo
+        )
+
+
 def _cancels(idiom: _Mention, mention: _Mention) -> bool:
     """True when a figure of speech overlaps a mention of the label or category it names."""
     names = (mention.label, mention.key) if mention.label == RED_FLAG_LABEL else (mention.label,)
@@ -378,12 +414,12 @@ class NegationMarker:
         entities = _resolve_overlaps(m for m in mentions if m.label in self.settings.ent_labels)
         symptoms = _drop_contained(m for m in mentions if m.label == SYMPTOM_LABEL)
         candidates = list(dict.fromkeys(red_flags + entities + symptoms))
-        plain, with_not_current = self._cues(doc, candidates)
+        cue_sets = self._cues(doc, candidates)
         negated = [
             m
             for m in candidates
             if self._is_negated(
-                doc, m, candidates, with_not_current if self._may_be_past(m) else plain
+                doc, m, candidates, cue_sets[self._may_be_past(m), self._may_have_ended(m)]
             )
         ]
         doc.set_ents([_span(doc, m) for m in entities if m not in negated], default="outside")
@@ -431,6 +467,10 @@ class NegationMarker:
             doc = component(doc)
         return doc
 
+    def _may_have_ended(self, mention: _Mention) -> bool:
+        """True when the "it is over" cues apply (not to an episode: a fit that ended fires)."""
+        return not (mention.label == RED_FLAG_LABEL and mention.key in self.settings.ended_exempt)
+
     def _may_be_past(self, mention: _Mention) -> bool:
         """True when the "not current" cues apply to a mention (red flags, but the exempt)."""
         settings = self.settings
@@ -439,19 +479,22 @@ class NegationMarker:
             and mention.key not in settings.not_current_exempt
         )
 
-    def _cues(self, doc: Doc, candidates: list[_Mention]) -> tuple[_Cues, _Cues]:
-        """Negation cues, and the same with the "not current" cues added."""
+    def _cues(self, doc: Doc, candidates: list[_Mention]) -> dict[tuple[bool, bool], _Cues]:
+        """Negation cues by (with the "not current" cues?, with the "it is over" cues?)."""
         found: dict[str, list[tuple[int, int]]] = {label: [] for label in self.settings.phrases}
         for match_id, start, end in self.matcher(doc):
             found[self.nlp.vocab.strings[match_id]].append((start, end))
-        blocked = found[_PSEUDO] + [(m.start, m.end) for m in candidates]
+        blocked = _Blocked(found[_PSEUDO], [(m.start, m.end) for m in candidates])
         base = _Cues()
         base.terminators = {t.i for t in doc if self._ends_clause(doc, t)}
         base.terminators.update(i for s, e in found[_TERMINATOR] for i in range(s, e))
         base.past_times = {i for s, e in found[_PAST_TIME] for i in range(s, e)}
         base.affirmations = {s for s, _ in found[_AFFIRM]}
         base.comparison_by_end = _starts_by_end(found[_COMPARISON])
-        triggers = [found[label] for label in (_PRE, _POST, _NOT_CURRENT_PRE, _NOT_CURRENT_POST)]
+        triggers = [
+            found[label]
+            for label in (_PRE, _POST, _ENDED_PRE, _ENDED_POST, _NOT_CURRENT_PRE, _NOT_CURRENT_POST)
+        ]
         base.revivals = {
             start
             for start, end in found[_REVIVE]
@@ -459,12 +502,19 @@ class NegationMarker:
             and not any(s <= start and end <= e for spans in triggers for s, e in spans)
         }
         plain = self._with_triggers(doc, base, found[_PRE], found[_POST], blocked)
-        extended = self._with_triggers(
-            doc, plain, found[_NOT_CURRENT_PRE], found[_NOT_CURRENT_POST], blocked
-        )
-        extended.topic_starts = {s for s, _ in found[_TOPIC]}
-        extended.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
-        return plain, extended
+        ended = self._with_triggers(doc, plain, found[_ENDED_PRE], found[_ENDED_POST], blocked)
+        medicines = [(m.start, m.end) for m in candidates if m.label == MEDICATION_LABEL]
+        sets = {(False, False): plain, (False, True): ended}
+        for over, cues in ((False, plain), (True, ended)):
+            extended = self._with_triggers(
+                doc, cues, found[_NOT_CURRENT_PRE], found[_NOT_CURRENT_POST], blocked
+            )
+            extended.topic_starts = {s for s, _ in found[_TOPIC]}
+            extended.topic_prep_by_end = _starts_by_end(found[_TOPIC_PREP])
+            extended.topic_noun_by_end = _starts_by_end(found[_TOPIC_BEFORE] + medicines)
+            extended.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
+            sets[True, over] = extended
+        return sets
 
     def _with_triggers(
         self,
@@ -472,17 +522,17 @@ class NegationMarker:
         cues: _Cues,
         pre: list[tuple[int, int]],
         post: list[tuple[int, int]],
-        blocked: list[tuple[int, int]],
+        blocked: "_Blocked",
     ) -> _Cues:
         """A copy of `cues` with the valid ones of these pre- and post-triggers added."""
         added = replace(
             cues, pre_by_end=dict(cues.pre_by_end), post_by_start=dict(cues.post_by_start)
         )
         for start, end in pre:
-            if not _touches(start, end, blocked) and self._valid_pre(doc, start, end, added):
+            if not blocked.blocks(start, end) and self._valid_pre(doc, start, end, added):
                 added.pre_by_end[end] = min(added.pre_by_end.get(end, start), start)
         for start, end in post:
-            if not _touches(start, end, blocked) and not self._post_invalid(doc, start):
+            if not blocked.blocks(start, end) and not self._post_invalid(doc, start):
                 added.post_by_start[start] = max(added.post_by_start.get(start, end), end)
         return added
 
@@ -560,9 +610,13 @@ class NegationMarker:
         return False
 
     def _not_current(self, doc: Doc, mention: _Mention, cues: _Cues) -> bool:
-        """True for a red flag as a topic ("seizure meds") or a past one ("my last seizure")."""
+        """True for a red flag as a topic ("seizure meds", "pastillas para las convulsiones")
+        or a past one ("my last seizure")."""
+        prep = cues.topic_prep_by_end.get(mention.start)
         if mention.end in cues.topic_starts:
             left = mention.start
+        elif prep is not None and prep in cues.topic_noun_by_end:
+            left = cues.topic_noun_by_end[prep]
         elif mention.start in cues.past_adjective_by_end:
             left = cues.past_adjective_by_end[mention.start]
         else:
@@ -657,9 +711,14 @@ class NegationMarker:
         "comparisons": [],
         "not_current_labels": [],
         "not_current_exempt": [],
+        "ended_exempt": [],
+        "ended_pre_triggers": [],
+        "ended_post_triggers": [],
         "not_current_pre_triggers": [],
         "not_current_post_triggers": [],
         "topic_nouns": [],
+        "topic_nouns_before": [],
+        "topic_prepositions": [],
         "past_adjectives": [],
         "event_words": [],
     },
@@ -688,9 +747,14 @@ def make_negation_marker(
     comparisons: list[str],
     not_current_labels: list[str],
     not_current_exempt: list[str],
+    ended_exempt: list[str],
+    ended_pre_triggers: list[str],
+    ended_post_triggers: list[str],
     not_current_pre_triggers: list[str],
     not_current_post_triggers: list[str],
     topic_nouns: list[str],
+    topic_nouns_before: list[str],
+    topic_prepositions: list[str],
     past_adjectives: list[str],
     event_words: list[str],
 ) -> NegationMarker:
@@ -708,7 +772,11 @@ def make_negation_marker(
             _REVIVE: revivals,
             _NOT_CURRENT_PRE: not_current_pre_triggers,
             _NOT_CURRENT_POST: not_current_post_triggers,
+            _ENDED_PRE: ended_pre_triggers,
+            _ENDED_POST: ended_post_triggers,
             _TOPIC: topic_nouns,
+            _TOPIC_BEFORE: topic_nouns_before,
+            _TOPIC_PREP: topic_prepositions,
             _PAST_ADJECTIVE: past_adjectives,
             _PAST_TIME: past_times,
             _COMPARISON: comparisons,
@@ -720,6 +788,7 @@ def make_negation_marker(
         unless_after_inability=frozenset(unless_after_inability),
         not_current_labels=frozenset(not_current_labels),
         not_current_exempt=frozenset(not_current_exempt),
+        ended_exempt=frozenset(ended_exempt),
         event_words=frozenset(event_words),
     )
     return NegationMarker(nlp, name, settings)
