@@ -100,7 +100,6 @@ _NUMBER_WORDS = {
     "ocho": 8,
     "nueve": 9,
     "diez": 10,
-    "once": 11,
     "doce": 12,
     "docena": 12,
     "quince": 15,
