@@ -76,7 +76,15 @@ _ITEM = re.compile(
     r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
 )
 _NEGATION_SETTINGS = frozenset(
-    {"ruler", "ent_labels", "window", "not_current_labels", "not_current_exempt", "ended_exempt"}
+    {
+        "ruler",
+        "ent_labels",
+        "window",
+        "not_current_labels",
+        "not_current_exempt",
+        "ended_exempt",
+        "history_exempt",
+    }
 )
 _NUMBER_WORDS = {
     "five": 5,

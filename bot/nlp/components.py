@@ -33,7 +33,7 @@ pydantic, which needs real (not string) annotations.
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -256,12 +256,22 @@ _NOT_CURRENT_POST = "NOT_CURRENT_POST"
 _TOPIC = "TOPIC"
 _ENDED_PRE = "ENDED_PRE"
 _ENDED_POST = "ENDED_POST"
+_HISTORY_PRE = "HISTORY_PRE"
+_HISTORY_POST = "HISTORY_POST"
 _TOPIC_BEFORE = "TOPIC_BEFORE"
 _TOPIC_PREP = "TOPIC_PREP"
 _PAST_ADJECTIVE = "PAST_ADJECTIVE"
 _PAST_TIME = "PAST_TIME"
 _COMPARISON = "COMPARISON"
 _JOINING_PUNCT = frozenset({"/", "&", "'", '"'})
+# The trigger lists that apply to a mention only where its category allows them, in the
+# order of the key of `NegationMarker._cues`: history, "it is over", "not current".
+_CONDITIONAL_TRIGGERS = (
+    (_HISTORY_PRE, _HISTORY_POST),
+    (_ENDED_PRE, _ENDED_POST),
+    (_NOT_CURRENT_PRE, _NOT_CURRENT_POST),
+)
+_TRIGGER_LABELS = (_PRE, _POST, *(label for pair in _CONDITIONAL_TRIGGERS for label in pair))
 
 
 @dataclass(frozen=True)
@@ -316,6 +326,7 @@ class NegationSettings:
     not_current_labels: frozenset[str]
     not_current_exempt: frozenset[str]
     ended_exempt: frozenset[str]
+    history_exempt: frozenset[str]
     event_words: frozenset[str]
 
 
@@ -414,14 +425,8 @@ class NegationMarker:
         entities = _resolve_overlaps(m for m in mentions if m.label in self.settings.ent_labels)
         symptoms = _drop_contained(m for m in mentions if m.label == SYMPTOM_LABEL)
         candidates = list(dict.fromkeys(red_flags + entities + symptoms))
-        cue_sets = self._cues(doc, candidates)
-        negated = [
-            m
-            for m in candidates
-            if self._is_negated(
-                doc, m, candidates, cue_sets[self._may_be_past(m), self._may_have_ended(m)]
-            )
-        ]
+        cues_for = self._cues(doc, candidates)
+        negated = [m for m in candidates if self._is_negated(doc, m, candidates, cues_for(m))]
         doc.set_ents([_span(doc, m) for m in entities if m not in negated], default="outside")
         doc.spans[RED_FLAG_SPANS] = [_span(doc, m) for m in red_flags if m not in negated]
         doc.spans[SYMPTOM_SPANS] = [_span(doc, m) for m in symptoms if m not in negated]
@@ -467,6 +472,10 @@ class NegationMarker:
             doc = component(doc)
         return doc
 
+    def _may_be_history(self, mention: _Mention) -> bool:
+        """True when the history cues apply (not to self-harm or overdose: any mention fires)."""
+        return not (mention.label == RED_FLAG_LABEL and mention.key in self.settings.history_exempt)
+
     def _may_have_ended(self, mention: _Mention) -> bool:
         """True when the "it is over" cues apply (not to an episode: a fit that ended fires)."""
         return not (mention.label == RED_FLAG_LABEL and mention.key in self.settings.ended_exempt)
@@ -479,8 +488,9 @@ class NegationMarker:
             and mention.key not in settings.not_current_exempt
         )
 
-    def _cues(self, doc: Doc, candidates: list[_Mention]) -> dict[tuple[bool, bool], _Cues]:
-        """Negation cues by (with the "not current" cues?, with the "it is over" cues?)."""
+    def _cues(self, doc: Doc, candidates: list[_Mention]) -> Callable[[_Mention], _Cues]:
+        """The negation cues that apply to a mention: the plain ones, plus the history, "it
+        is over" and "not current" cues where its category allows them (built once each)."""
         found: dict[str, list[tuple[int, int]]] = {label: [] for label in self.settings.phrases}
         for match_id, start, end in self.matcher(doc):
             found[self.nlp.vocab.strings[match_id]].append((start, end))
@@ -491,10 +501,7 @@ class NegationMarker:
         base.past_times = {i for s, e in found[_PAST_TIME] for i in range(s, e)}
         base.affirmations = {s for s, _ in found[_AFFIRM]}
         base.comparison_by_end = _starts_by_end(found[_COMPARISON])
-        triggers = [
-            found[label]
-            for label in (_PRE, _POST, _ENDED_PRE, _ENDED_POST, _NOT_CURRENT_PRE, _NOT_CURRENT_POST)
-        ]
+        triggers = [found[label] for label in _TRIGGER_LABELS]
         base.revivals = {
             start
             for start, end in found[_REVIVE]
@@ -502,19 +509,29 @@ class NegationMarker:
             and not any(s <= start and end <= e for spans in triggers for s, e in spans)
         }
         plain = self._with_triggers(doc, base, found[_PRE], found[_POST], blocked)
-        ended = self._with_triggers(doc, plain, found[_ENDED_PRE], found[_ENDED_POST], blocked)
         medicines = [(m.start, m.end) for m in candidates if m.label == MEDICATION_LABEL]
-        sets = {(False, False): plain, (False, True): ended}
-        for over, cues in ((False, plain), (True, ended)):
-            extended = self._with_triggers(
-                doc, cues, found[_NOT_CURRENT_PRE], found[_NOT_CURRENT_POST], blocked
+        built: dict[tuple[bool, bool, bool], _Cues] = {}
+
+        def cues_for(mention: _Mention) -> _Cues:
+            key = (
+                self._may_be_history(mention),
+                self._may_have_ended(mention),
+                self._may_be_past(mention),
             )
-            extended.topic_starts = {s for s, _ in found[_TOPIC]}
-            extended.topic_prep_by_end = _starts_by_end(found[_TOPIC_PREP])
-            extended.topic_noun_by_end = _starts_by_end(found[_TOPIC_BEFORE] + medicines)
-            extended.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
-            sets[True, over] = extended
-        return sets
+            if key not in built:
+                cues = plain
+                for applies, (pre, post) in zip(key, _CONDITIONAL_TRIGGERS, strict=True):
+                    if applies:
+                        cues = self._with_triggers(doc, cues, found[pre], found[post], blocked)
+                if key[2]:
+                    cues.topic_starts = {s for s, _ in found[_TOPIC]}
+                    cues.topic_prep_by_end = _starts_by_end(found[_TOPIC_PREP])
+                    cues.topic_noun_by_end = _starts_by_end(found[_TOPIC_BEFORE] + medicines)
+                    cues.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
+                built[key] = cues
+            return built[key]
+
+        return cues_for
 
     def _with_triggers(
         self,
@@ -712,6 +729,9 @@ class NegationMarker:
         "not_current_labels": [],
         "not_current_exempt": [],
         "ended_exempt": [],
+        "history_exempt": [],
+        "history_pre_triggers": [],
+        "history_post_triggers": [],
         "ended_pre_triggers": [],
         "ended_post_triggers": [],
         "not_current_pre_triggers": [],
@@ -748,6 +768,9 @@ def make_negation_marker(
     not_current_labels: list[str],
     not_current_exempt: list[str],
     ended_exempt: list[str],
+    history_exempt: list[str],
+    history_pre_triggers: list[str],
+    history_post_triggers: list[str],
     ended_pre_triggers: list[str],
     ended_post_triggers: list[str],
     not_current_pre_triggers: list[str],
@@ -774,6 +797,8 @@ def make_negation_marker(
             _NOT_CURRENT_POST: not_current_post_triggers,
             _ENDED_PRE: ended_pre_triggers,
             _ENDED_POST: ended_post_triggers,
+            _HISTORY_PRE: history_pre_triggers,
+            _HISTORY_POST: history_post_triggers,
             _TOPIC: topic_nouns,
             _TOPIC_BEFORE: topic_nouns_before,
             _TOPIC_PREP: topic_prepositions,
@@ -789,6 +814,7 @@ def make_negation_marker(
         not_current_labels=frozenset(not_current_labels),
         not_current_exempt=frozenset(not_current_exempt),
         ended_exempt=frozenset(ended_exempt),
+        history_exempt=frozenset(history_exempt),
         event_words=frozenset(event_words),
     )
     return NegationMarker(nlp, name, settings)
