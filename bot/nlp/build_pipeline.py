@@ -14,19 +14,25 @@ red flag or symptom is the same category or symptom as its English twin. A Spani
 may not set what only the English one sets (a symptom's label and attributes, the
 negation settings); the red-flag and idiom keys are checked after the merge like the
 English ones; medications, body parts and feelings may add keys of their own.
-Why one tokenizer: `spacy.blank("en")` splits "¿" and "¡" off like any punctuation and
-has no Spanish-specific rule a texted message needs; the spelling step folds accents
-("sí" = "si", "mareé" = "maree", "año" = "ano"), so Spanish patterns are written without
-accents and match texts typed either way. spaCy's Spanish stop words are protected from
-the fuzzy corrector like the English ones.
+Why one English tokenizer: `spacy.blank("en")` splits a leading "¿" or "¡" off like any
+punctuation and has no Spanish-specific rule a texted message needs, while
+`spacy.blank("es")` or "xx" would lose the English contraction splits the English
+lexicon relies on ("can't" -> "ca" + "n't" read "can not"); two infixes are
+added so that they split off when typed against the word before too ("hola¿me duele el
+pecho?", "bien,¿y usted?"), which spaCy's English rules leave as one token. The
+spelling step folds accents ("sí" = "si", "mareé" = "maree", "año" = "ano"), so Spanish
+patterns are written without accents and match texts typed either way. spaCy's Spanish
+stop words are protected from the fuzzy corrector like the English ones.
 
 Lexicon entries use a small pattern notation (one string per pattern):
 
 - `word word`: literal words (tokenised and normalised like any message);
 - `(a|b c|)`: one of the alternatives (an empty one makes the group optional);
   `(a|b)?` is the same as `(a|b|)`;
-- `*N`: up to N words of any kind inside one clause (never punctuation or "but");
-- `<many>`, `<ten>`, `<lots>`: a number of at least 5, 10, 15 (digits or words);
+- `*N`: up to N words of any kind inside one clause (never punctuation, "and"/"y" or a
+  negation terminator such as "but"/"pero");
+- `<many>`, `<ten>`, `<lots>`: a number of at least 5, 10, 15 (digits, English or
+  Spanish words);
 - `<med>`: a one-word medication word ("pills", "tylenol"); `<drug>`: a drug name only.
 
 A notation without `*N` or `<...>` that stands for at most 400 phrases becomes phrase
@@ -49,8 +55,10 @@ from typing import Any, cast
 
 import spacy
 import yaml
+from spacy.lang.char_classes import ALPHA
 from spacy.lang.es.stop_words import STOP_WORDS as SPANISH_STOP_WORDS
 from spacy.language import Language
+from spacy.util import compile_infix_regex
 
 from bot.nlp.analysis import RED_FLAG_CATEGORIES
 from bot.nlp.components import (
@@ -488,9 +496,17 @@ def _macros(
     }
 
 
+def split_inverted_marks(nlp: Language) -> None:
+    """Split "¿" and "¡" off wherever they are typed ("hola¿me", "bien,¿y")."""
+    infixes = [*list(nlp.Defaults.infixes or []), r"[¿¡]", rf"(?<=[{ALPHA}])[,;:](?=[¿¡])"]
+    tokenizer: Any = nlp.tokenizer
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+
+
 def _blank_with_spelling(spelling: dict[str, Any]) -> tuple[Language, SpellingNormalizer]:
     """A blank English pipeline with SMS contractions and the fixed spelling table."""
     nlp = spacy.blank("en")
+    split_inverted_marks(nlp)
     add_tokenizer_exceptions(nlp, spelling["tokenizer_exceptions"])
     normalizer = cast(SpellingNormalizer, nlp.add_pipe("trialbot_spelling"))
     normalizer.configure(
