@@ -1,7 +1,8 @@
 """The project's own spaCy pipeline: lexicon, spelling normaliser, entity ruler, negation.
 
 - `build_pipeline`: `python -m bot.nlp.build_pipeline --out DIR` builds the folder Rasa's
-  `SpacyNLP` loads (from the YAML lexicon in `lexicon/`);
+  `SpacyNLP` loads (from the YAML lexicon in `lexicon/`, English, with the Spanish
+  entries of `lexicon/es/` merged in: one folder for both languages);
 - `components`: the `trialbot_spelling` and `trialbot_negation` spaCy factories;
 - `analysis`: what the rest of the project uses (`load_pipeline`, `red_flags_in`,
   `symptoms_in`, `symptom_info`, `RED_FLAG_CATEGORIES`);

@@ -5,13 +5,34 @@ The pipeline is `spacy.blank("en")` + `trialbot_spelling` + `entity_ruler` (matc
 spelling vocabulary, patterns, negation triggers) is written into the folder, so
 `spacy.load(DIR)` never reads `bot/nlp/lexicon`.
 
+One folder serves English and Spanish at once (one Rasa model serves both languages, and
+a message may mix them). `lexicon/*.yml` is the English lexicon and the canonical keys;
+`lexicon/es/` holds the Spanish entries in files of the same names and shapes, merged
+into the English ones by the build (`LANGUAGE_DIRS`): the same keys (red-flag
+categories, symptom names, medication and body-part ids, negation lists), so a Spanish
+red flag or symptom is the same category or symptom as its English twin. A Spanish file
+may not set what only the English one sets (a symptom's label and attributes, the
+negation settings); the red-flag and idiom keys are checked after the merge like the
+English ones; medications, body parts and feelings may add keys of their own.
+Why one English tokenizer: `spacy.blank("en")` splits a leading "¿" or "¡" off like any
+punctuation and has no Spanish-specific rule a texted message needs, while
+`spacy.blank("es")` or "xx" would lose the English contraction splits the English
+lexicon relies on ("can't" -> "ca" + "n't" read "can not"); two infixes are
+added so that they split off when typed against the word before too ("hola¿me duele el
+pecho?", "bien,¿y usted?"), which spaCy's English rules leave as one token. The
+spelling step folds accents ("sí" = "si", "mareé" = "maree", "año" = "ano"), so Spanish
+patterns are written without accents and match texts typed either way. spaCy's Spanish
+stop words are protected from the fuzzy corrector like the English ones.
+
 Lexicon entries use a small pattern notation (one string per pattern):
 
 - `word word`: literal words (tokenised and normalised like any message);
 - `(a|b c|)`: one of the alternatives (an empty one makes the group optional);
   `(a|b)?` is the same as `(a|b|)`;
-- `*N`: up to N words of any kind inside one clause (never punctuation or "but");
-- `<many>`, `<ten>`, `<lots>`: a number of at least 5, 10, 15 (digits or words);
+- `*N`: up to N words of any kind inside one clause (never punctuation, "and"/"y" or a
+  negation terminator such as "but"/"pero");
+- `<many>`, `<ten>`, `<lots>`: a number of at least 5, 10, 15 (digits, English or
+  Spanish words);
 - `<med>`: a one-word medication word ("pills", "tylenol"); `<drug>`: a drug name only.
 
 A notation without `*N` or `<...>` that stands for at most 400 phrases becomes phrase
@@ -34,7 +55,10 @@ from typing import Any, cast
 
 import spacy
 import yaml
+from spacy.lang.char_classes import ALPHA
+from spacy.lang.es.stop_words import STOP_WORDS as SPANISH_STOP_WORDS
 from spacy.language import Language
+from spacy.util import compile_infix_regex
 
 from bot.nlp.analysis import RED_FLAG_CATEGORIES
 from bot.nlp.components import (
@@ -42,11 +66,14 @@ from bot.nlp.components import (
     RED_FLAG_LABEL,
     SpellingNormalizer,
     SpellingVocabulary,
+    fold_accents,
 )
 
 logger = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicon"
+# Other languages' lexicons (same file names under lexicon/<code>/), merged into English.
+LANGUAGE_DIRS: tuple[str, ...] = ("es",)
 PIPELINE_NAME = "trialbot_en"
 PIPELINE_VERSION = "1.0.0"
 MIN_TARGET_LENGTH = 4
@@ -57,7 +84,15 @@ _ITEM = re.compile(
     r"\((?P<group>[^()]*)\)(?P<optional>\?)?|<(?P<macro>\w+)>|\*(?P<gap>\d)|[^\s()<>*]+"
 )
 _NEGATION_SETTINGS = frozenset(
-    {"ruler", "ent_labels", "window", "not_current_labels", "not_current_exempt"}
+    {
+        "ruler",
+        "ent_labels",
+        "window",
+        "not_current_labels",
+        "not_current_exempt",
+        "ended_exempt",
+        "history_exempt",
+    }
 )
 _NUMBER_WORDS = {
     "five": 5,
@@ -75,7 +110,24 @@ _NUMBER_WORDS = {
     "forty": 40,
     "fifty": 50,
     "hundred": 100,
+    "cinco": 5,
+    "seis": 6,
+    "siete": 7,
+    "ocho": 8,
+    "nueve": 9,
+    "diez": 10,
+    "doce": 12,
+    "docena": 12,
+    "quince": 15,
+    "veinte": 20,
+    "treinta": 30,
+    "cuarenta": 40,
+    "cincuenta": 50,
+    "cien": 100,
+    "ciento": 100,
 }
+# Words that end a clause for `*N` besides the negation terminators.
+_CLAUSE_JOINERS = frozenset({"and", "y"})
 
 
 @dataclass(frozen=True)
@@ -161,10 +213,46 @@ def phrases(notation: str) -> Iterator[str]:
 # --- lexicon files ----------------------------------------------------------------------
 
 
-def read_lexicon(name: str, lexicon_dir: Path = LEXICON_DIR) -> Any:
-    """Parse one YAML file of the lexicon."""
-    with (lexicon_dir / name).open(encoding="utf8") as handle:
+def _read_yaml(path: Path) -> Any:
+    """Parse one YAML file."""
+    with path.open(encoding="utf8") as handle:
         return yaml.safe_load(handle)
+
+
+def read_lexicon(name: str, lexicon_dir: Path = LEXICON_DIR) -> Any:
+    """One file of the lexicon: the English file with every language's file merged in."""
+    merged = _read_yaml(lexicon_dir / name)
+    for code in LANGUAGE_DIRS:
+        path = lexicon_dir / code / name
+        if path.is_file():
+            merged = _merge(name, merged, _read_yaml(path) or {}, code)
+    return merged
+
+
+def _merge(name: str, base: Any, extra: dict[str, Any], code: str) -> Any:
+    """`extra` (a language's file) merged into `base` (the English file), lists extended."""
+    where = f"lexicon/{code}/{name}"
+    merged = dict(base)
+    for key, value in extra.items():
+        if name == "symptoms.yml":
+            if key not in base or set(value) != {"terms"}:
+                raise ValueError(f"{where}: {key!r} must be an English symptom with terms only")
+            merged[key] = {**base[key], "terms": [*base[key]["terms"], *value["terms"]]}
+        elif name == "negation.yml" and key in _NEGATION_SETTINGS:
+            raise ValueError(f"{where}: {key!r} is set by the English negation.yml only")
+        elif isinstance(value, dict):
+            table = dict(base.get(key, {}))
+            for item, entry in value.items():
+                if isinstance(entry, list) and isinstance(table.get(item, []), list):
+                    table[item] = [*table.get(item, []), *entry]
+                elif table.get(item, entry) != entry:
+                    raise ValueError(f"{where}: {key}.{item} differs from the English entry")
+                else:
+                    table[item] = entry
+            merged[key] = table
+        else:
+            merged[key] = [*base.get(key, []), *value]
+    return merged
 
 
 def lexicon_entries(lexicon_dir: Path = LEXICON_DIR) -> list[LexiconEntry]:
@@ -217,11 +305,20 @@ def _check_idiom_keys(entries: Sequence[LexiconEntry]) -> None:
 
 
 def spelling_corrections(spelling: dict[str, Any]) -> dict[str, str]:
-    """The misspelling -> normal form table (the YAML lists variants under each form)."""
+    """The misspelling -> normal form table (the YAML lists variants under each form).
+
+    Keys and forms are folded like messages ("tambien" for "también"); a variant listed
+    under two forms (say an English and a Spanish one) fails the build.
+    """
     corrections: dict[str, str] = {}
     for norm, variants in spelling["corrections"].items():
         for variant in variants:
-            corrections[str(variant).lower()] = str(norm).lower()
+            key, form = fold_accents(str(variant).lower()), fold_accents(str(norm).lower())
+            if corrections.get(key, form) != form:
+                raise ValueError(
+                    f"spelling.yml: {key!r} is listed under {corrections[key]!r} and {form!r}"
+                )
+            corrections[key] = form
     return corrections
 
 
@@ -335,8 +432,9 @@ def lexicon_words(nlp: Language, patterns: Iterable[dict[str, Any]]) -> frozense
 
 
 def stop_words(nlp: Language) -> frozenset[str]:
-    """spaCy's English stop words (never corrected)."""
-    return frozenset(w.lower() for w in nlp.Defaults.stop_words if w.isalpha())
+    """spaCy's English and Spanish stop words, accents folded (never corrected)."""
+    words = {*nlp.Defaults.stop_words, *SPANISH_STOP_WORDS}
+    return frozenset(fold_accents(w.lower()) for w in words if w.isalpha())
 
 
 def fuzzy_targets(
@@ -386,7 +484,7 @@ def _macros(
     nlp: Language, negation: dict[str, Any], lexicon_dir: Path
 ) -> dict[str, dict[str, Any]]:
     """The one-token patterns behind `<many>`, `<ten>`, `<lots>`, `<med>`, `<drug>`, `*N`."""
-    clause_words = sorted(set(negation["terminators"]) | {"and"})
+    clause_words = sorted(set(negation["terminators"]) | _CLAUSE_JOINERS)
     generic = frozenset({"medicine", "inhaler", "study_drug"})
     return {
         "many": _number_at_least(5),
@@ -398,15 +496,23 @@ def _macros(
     }
 
 
+def split_inverted_marks(nlp: Language) -> None:
+    """Split "¿" and "¡" off wherever they are typed ("hola¿me", "bien,¿y")."""
+    infixes = [*list(nlp.Defaults.infixes or []), r"[¿¡]", rf"(?<=[{ALPHA}])[,;:](?=[¿¡])"]
+    tokenizer: Any = nlp.tokenizer
+    tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+
+
 def _blank_with_spelling(spelling: dict[str, Any]) -> tuple[Language, SpellingNormalizer]:
     """A blank English pipeline with SMS contractions and the fixed spelling table."""
     nlp = spacy.blank("en")
+    split_inverted_marks(nlp)
     add_tokenizer_exceptions(nlp, spelling["tokenizer_exceptions"])
     normalizer = cast(SpellingNormalizer, nlp.add_pipe("trialbot_spelling"))
     normalizer.configure(
         SpellingVocabulary(
             corrections=spelling_corrections(spelling),
-            protected=frozenset(str(w).lower() for w in spelling["protected"]),
+            protected=frozenset(fold_accents(str(w).lower()) for w in spelling["protected"]),
         )
     )
     return nlp, normalizer

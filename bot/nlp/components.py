@@ -1,7 +1,9 @@
 """spaCy components of the project's pipeline (registered through entry points).
 
-`trialbot_spelling` writes a corrected lower-case form into `token.norm_`: a fixed table
-of SMS abbreviations and misspellings first, then a bounded edit distance: one
+`trialbot_spelling` writes a corrected lower-case form into `token.norm_`, accents and
+other diacritics removed ("sí" and "si", "mareé" and "maree", "año" and "ano" read alike, so
+Spanish texted with or without accents meets one pattern; English words have none): a
+fixed table of SMS abbreviations and misspellings first, then a bounded edit distance: one
 Damerau-Levenshtein edit, for tokens of five letters or more, towards a curated list of
 lexicon words (symptom and emergency words), keeping the first letter, and never
 changing a protected real word ("cooking" stays "cooking", not "choking"). The entity
@@ -11,8 +13,10 @@ ruler matches on `NORM`, so "vomitting", "chset" or "nausious" still match the l
 itself drops overlapping matches, which could hide a red flag), drops matches that
 overlap a figure of speech (label `IDIOM`, id = the label or the red-flag category it
 cancels), and applies NegEx-style negation with ConText-style "not current" cues for
-red flags (a topic: "seizure meds", "heart attack risk"; a past one: "my last
-seizure"). The result:
+red flags (a topic: "seizure meds", "heart attack risk", in Spanish order a medicine or
+topic noun and a preposition before it: "pastillas para las convulsiones"; a past one:
+"my last seizure"). The trigger lists hold English and Spanish cues alike
+(lexicon/negation.yml and lexicon/es/negation.yml). The result:
 
 - `doc.ents`: non-negated SYMPTOM, BODY_PART and MEDICATION spans, no overlaps (what
   Rasa's `SpacyEntityExtractor` reads);
@@ -28,7 +32,8 @@ pydantic, which needs real (not string) annotations.
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -74,6 +79,16 @@ def within_one_edit(a: str, b: str) -> bool:
 
 
 _TRIPLE = re.compile(r"(.)\1{2,}")
+
+
+def fold_accents(text: str) -> str:
+    """`text` without accents and other diacritics ("mareé" -> "maree", "ñ" -> "n")."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 @dataclass
@@ -144,13 +159,19 @@ class SpellingNormalizer:
         return doc
 
     def _norm(self, token: Token) -> str:
-        """The normal form of one token."""
-        lower = token.lower_
+        """The normal form of one token (accents folded).
+
+        A piece of a split contraction keeps the normal form the tokenizer gave it (the
+        "d" of "dnt" is "do", though a lone "d" is the Spanish SMS form of "de").
+        """
+        if token.norm_ != token.lower_:
+            return fold_accents(token.norm_)
+        lower = fold_accents(token.lower_)
         fixed = self.vocabulary.corrections.get(lower)
         if fixed is not None:
             return fixed
-        if token.norm_ != lower or not token.is_alpha:
-            return token.norm_
+        if not token.is_alpha:
+            return lower
         return self.normalize(lower)
 
     def normalize(self, word: str) -> str:
@@ -233,10 +254,24 @@ _REVIVE = "REVIVE"
 _NOT_CURRENT_PRE = "NOT_CURRENT_PRE"
 _NOT_CURRENT_POST = "NOT_CURRENT_POST"
 _TOPIC = "TOPIC"
+_ENDED_PRE = "ENDED_PRE"
+_ENDED_POST = "ENDED_POST"
+_HISTORY_PRE = "HISTORY_PRE"
+_HISTORY_POST = "HISTORY_POST"
+_TOPIC_BEFORE = "TOPIC_BEFORE"
+_TOPIC_PREP = "TOPIC_PREP"
 _PAST_ADJECTIVE = "PAST_ADJECTIVE"
 _PAST_TIME = "PAST_TIME"
 _COMPARISON = "COMPARISON"
 _JOINING_PUNCT = frozenset({"/", "&", "'", '"'})
+# The trigger lists that apply to a mention only where its category allows them, in the
+# order of the key of `NegationMarker._cues`: history, "it is over", "not current".
+_CONDITIONAL_TRIGGERS = (
+    (_HISTORY_PRE, _HISTORY_POST),
+    (_ENDED_PRE, _ENDED_POST),
+    (_NOT_CURRENT_PRE, _NOT_CURRENT_POST),
+)
+_TRIGGER_LABELS = (_PRE, _POST, *(label for pair in _CONDITIONAL_TRIGGERS for label in pair))
 
 
 @dataclass(frozen=True)
@@ -268,6 +303,8 @@ class _Cues:
     affirmations: set[int] = field(default_factory=set)
     revivals: set[int] = field(default_factory=set)
     topic_starts: set[int] = field(default_factory=set)
+    topic_prep_by_end: dict[int, int] = field(default_factory=dict)
+    topic_noun_by_end: dict[int, int] = field(default_factory=dict)
     past_adjective_by_end: dict[int, int] = field(default_factory=dict)
     past_times: set[int] = field(default_factory=set)
     comparison_by_end: dict[int, int] = field(default_factory=dict)
@@ -283,10 +320,13 @@ class NegationSettings:
     phrases: dict[str, list[str]]
     connectors: frozenset[str]
     modals: frozenset[str]
+    inability_verbs: frozenset[str]
     post_invalidators: frozenset[str]
     unless_after_inability: frozenset[str]
     not_current_labels: frozenset[str]
     not_current_exempt: frozenset[str]
+    ended_exempt: frozenset[str]
+    history_exempt: frozenset[str]
     event_words: frozenset[str]
 
 
@@ -336,6 +376,27 @@ def _starts_by_end(spans: Iterable[tuple[int, int]]) -> dict[int, int]:
     return by_end
 
 
+@dataclass(frozen=True)
+class _Blocked:
+    """Where a trigger is no trigger: inside a mention, or overlapping a pseudo-trigger.
+
+    A trigger that strictly contains a pseudo-trigger still counts: "no he tenido"
+    (Spanish "I have not had") is a trigger though "no he" ("no, he ...") is a pseudo.
+    """
+
+    pseudo: list[tuple[int, int]]
+    mentions: list[tuple[int, int]]
+
+    def blocks(self, start: int, end: int) -> bool:
+        """True when the trigger at [start, end) does not count."""
+        if _touches(start, end, self.mentions):
+            return True
+        return any(
+            start < e and s < end and not (start <= s and e <= end and e - s < end - start)
+            for s, e in self.pseudo
+        )
+
+
 def _cancels(idiom: _Mention, mention: _Mention) -> bool:
     """True when a figure of speech overlaps a mention of the label or category it names."""
     names = (mention.label, mention.key) if mention.label == RED_FLAG_LABEL else (mention.label,)
@@ -364,14 +425,8 @@ class NegationMarker:
         entities = _resolve_overlaps(m for m in mentions if m.label in self.settings.ent_labels)
         symptoms = _drop_contained(m for m in mentions if m.label == SYMPTOM_LABEL)
         candidates = list(dict.fromkeys(red_flags + entities + symptoms))
-        plain, with_not_current = self._cues(doc, candidates)
-        negated = [
-            m
-            for m in candidates
-            if self._is_negated(
-                doc, m, candidates, with_not_current if self._may_be_past(m) else plain
-            )
-        ]
+        cues_for = self._cues(doc, candidates)
+        negated = [m for m in candidates if self._is_negated(doc, m, candidates, cues_for(m))]
         doc.set_ents([_span(doc, m) for m in entities if m not in negated], default="outside")
         doc.spans[RED_FLAG_SPANS] = [_span(doc, m) for m in red_flags if m not in negated]
         doc.spans[SYMPTOM_SPANS] = [_span(doc, m) for m in symptoms if m not in negated]
@@ -417,6 +472,14 @@ class NegationMarker:
             doc = component(doc)
         return doc
 
+    def _may_be_history(self, mention: _Mention) -> bool:
+        """True when the history cues apply (not to self-harm or overdose: any mention fires)."""
+        return not (mention.label == RED_FLAG_LABEL and mention.key in self.settings.history_exempt)
+
+    def _may_have_ended(self, mention: _Mention) -> bool:
+        """True when the "it is over" cues apply (not to an episode: a fit that ended fires)."""
+        return not (mention.label == RED_FLAG_LABEL and mention.key in self.settings.ended_exempt)
+
     def _may_be_past(self, mention: _Mention) -> bool:
         """True when the "not current" cues apply to a mention (red flags, but the exempt)."""
         settings = self.settings
@@ -425,19 +488,20 @@ class NegationMarker:
             and mention.key not in settings.not_current_exempt
         )
 
-    def _cues(self, doc: Doc, candidates: list[_Mention]) -> tuple[_Cues, _Cues]:
-        """Negation cues, and the same with the "not current" cues added."""
+    def _cues(self, doc: Doc, candidates: list[_Mention]) -> Callable[[_Mention], _Cues]:
+        """The negation cues that apply to a mention: the plain ones, plus the history, "it
+        is over" and "not current" cues where its category allows them (built once each)."""
         found: dict[str, list[tuple[int, int]]] = {label: [] for label in self.settings.phrases}
         for match_id, start, end in self.matcher(doc):
             found[self.nlp.vocab.strings[match_id]].append((start, end))
-        blocked = found[_PSEUDO] + [(m.start, m.end) for m in candidates]
+        blocked = _Blocked(found[_PSEUDO], [(m.start, m.end) for m in candidates])
         base = _Cues()
         base.terminators = {t.i for t in doc if self._ends_clause(doc, t)}
         base.terminators.update(i for s, e in found[_TERMINATOR] for i in range(s, e))
         base.past_times = {i for s, e in found[_PAST_TIME] for i in range(s, e)}
         base.affirmations = {s for s, _ in found[_AFFIRM]}
         base.comparison_by_end = _starts_by_end(found[_COMPARISON])
-        triggers = [found[label] for label in (_PRE, _POST, _NOT_CURRENT_PRE, _NOT_CURRENT_POST)]
+        triggers = [found[label] for label in _TRIGGER_LABELS]
         base.revivals = {
             start
             for start, end in found[_REVIVE]
@@ -445,12 +509,29 @@ class NegationMarker:
             and not any(s <= start and end <= e for spans in triggers for s, e in spans)
         }
         plain = self._with_triggers(doc, base, found[_PRE], found[_POST], blocked)
-        extended = self._with_triggers(
-            doc, plain, found[_NOT_CURRENT_PRE], found[_NOT_CURRENT_POST], blocked
-        )
-        extended.topic_starts = {s for s, _ in found[_TOPIC]}
-        extended.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
-        return plain, extended
+        medicines = [(m.start, m.end) for m in candidates if m.label == MEDICATION_LABEL]
+        built: dict[tuple[bool, bool, bool], _Cues] = {}
+
+        def cues_for(mention: _Mention) -> _Cues:
+            key = (
+                self._may_be_history(mention),
+                self._may_have_ended(mention),
+                self._may_be_past(mention),
+            )
+            if key not in built:
+                cues = plain
+                for applies, (pre, post) in zip(key, _CONDITIONAL_TRIGGERS, strict=True):
+                    if applies:
+                        cues = self._with_triggers(doc, cues, found[pre], found[post], blocked)
+                if key[2]:
+                    cues.topic_starts = {s for s, _ in found[_TOPIC]}
+                    cues.topic_prep_by_end = _starts_by_end(found[_TOPIC_PREP])
+                    cues.topic_noun_by_end = _starts_by_end(found[_TOPIC_BEFORE] + medicines)
+                    cues.past_adjective_by_end = _starts_by_end(found[_PAST_ADJECTIVE])
+                built[key] = cues
+            return built[key]
+
+        return cues_for
 
     def _with_triggers(
         self,
@@ -458,17 +539,17 @@ class NegationMarker:
         cues: _Cues,
         pre: list[tuple[int, int]],
         post: list[tuple[int, int]],
-        blocked: list[tuple[int, int]],
+        blocked: "_Blocked",
     ) -> _Cues:
         """A copy of `cues` with the valid ones of these pre- and post-triggers added."""
         added = replace(
             cues, pre_by_end=dict(cues.pre_by_end), post_by_start=dict(cues.post_by_start)
         )
         for start, end in pre:
-            if not _touches(start, end, blocked) and self._valid_pre(doc, start, end, added):
+            if not blocked.blocks(start, end) and self._valid_pre(doc, start, end, added):
                 added.pre_by_end[end] = min(added.pre_by_end.get(end, start), start)
         for start, end in post:
-            if not _touches(start, end, blocked) and not self._post_invalid(doc, start):
+            if not blocked.blocks(start, end) and not self._post_invalid(doc, start):
                 added.post_by_start[start] = max(added.post_by_start.get(start, end), end)
         return added
 
@@ -483,8 +564,11 @@ class NegationMarker:
         return not inside_word
 
     def _valid_pre(self, doc: Doc, start: int, end: int, cues: _Cues) -> bool:
-        """False for the "not" of "can't" and for "without" after an inability."""
+        """False for the "not" of "can't", the "no" of "(ya) no puedo", and for "without"
+        ("sin") after an inability."""
         if self._is_inability(doc, start) and end - start == 1:
+            return False
+        if doc[end - 1].norm_ == "no" and self._is_inability(doc, end - 1):
             return False
         words = " ".join(t.norm_ for t in doc[start:end])
         if words not in self.settings.unless_after_inability:
@@ -497,10 +581,13 @@ class NegationMarker:
         return True
 
     def _is_inability(self, doc: Doc, index: int) -> bool:
-        """True for "unable" and for the "not" of "can't", "won't", "couldn't"."""
+        """True for "unable", the "not" of "can't", "won't", "couldn't", and the "no" of
+        "no puedo", "no aguanto" (a Spanish "no" before one of `inability_verbs`)."""
         norm = doc[index].norm_
         if norm == "unable":
             return True
+        if norm == "no" and index + 1 < len(doc):
+            return doc[index + 1].norm_ in self.settings.inability_verbs
         return norm == "not" and index > 0 and doc[index - 1].norm_ in self.settings.modals
 
     def _post_invalid(self, doc: Doc, start: int) -> bool:
@@ -540,9 +627,13 @@ class NegationMarker:
         return False
 
     def _not_current(self, doc: Doc, mention: _Mention, cues: _Cues) -> bool:
-        """True for a red flag as a topic ("seizure meds") or a past one ("my last seizure")."""
+        """True for a red flag as a topic ("seizure meds", "pastillas para las convulsiones")
+        or a past one ("my last seizure")."""
+        prep = cues.topic_prep_by_end.get(mention.start)
         if mention.end in cues.topic_starts:
             left = mention.start
+        elif prep is not None and prep in cues.topic_noun_by_end:
+            left = cues.topic_noun_by_end[prep]
         elif mention.start in cues.past_adjective_by_end:
             left = cues.past_adjective_by_end[mention.start]
         else:
@@ -630,15 +721,24 @@ class NegationMarker:
         "revivals": [],
         "connectors": [],
         "modals": [],
+        "inability_verbs": [],
         "post_invalidators": [],
         "unless_after_inability": [],
         "past_times": [],
         "comparisons": [],
         "not_current_labels": [],
         "not_current_exempt": [],
+        "ended_exempt": [],
+        "history_exempt": [],
+        "history_pre_triggers": [],
+        "history_post_triggers": [],
+        "ended_pre_triggers": [],
+        "ended_post_triggers": [],
         "not_current_pre_triggers": [],
         "not_current_post_triggers": [],
         "topic_nouns": [],
+        "topic_nouns_before": [],
+        "topic_prepositions": [],
         "past_adjectives": [],
         "event_words": [],
     },
@@ -660,15 +760,24 @@ def make_negation_marker(
     revivals: list[str],
     connectors: list[str],
     modals: list[str],
+    inability_verbs: list[str],
     post_invalidators: list[str],
     unless_after_inability: list[str],
     past_times: list[str],
     comparisons: list[str],
     not_current_labels: list[str],
     not_current_exempt: list[str],
+    ended_exempt: list[str],
+    history_exempt: list[str],
+    history_pre_triggers: list[str],
+    history_post_triggers: list[str],
+    ended_pre_triggers: list[str],
+    ended_post_triggers: list[str],
     not_current_pre_triggers: list[str],
     not_current_post_triggers: list[str],
     topic_nouns: list[str],
+    topic_nouns_before: list[str],
+    topic_prepositions: list[str],
     past_adjectives: list[str],
     event_words: list[str],
 ) -> NegationMarker:
@@ -686,17 +795,26 @@ def make_negation_marker(
             _REVIVE: revivals,
             _NOT_CURRENT_PRE: not_current_pre_triggers,
             _NOT_CURRENT_POST: not_current_post_triggers,
+            _ENDED_PRE: ended_pre_triggers,
+            _ENDED_POST: ended_post_triggers,
+            _HISTORY_PRE: history_pre_triggers,
+            _HISTORY_POST: history_post_triggers,
             _TOPIC: topic_nouns,
+            _TOPIC_BEFORE: topic_nouns_before,
+            _TOPIC_PREP: topic_prepositions,
             _PAST_ADJECTIVE: past_adjectives,
             _PAST_TIME: past_times,
             _COMPARISON: comparisons,
         },
         connectors=frozenset(connectors),
         modals=frozenset(modals),
+        inability_verbs=frozenset(inability_verbs),
         post_invalidators=frozenset(post_invalidators),
         unless_after_inability=frozenset(unless_after_inability),
         not_current_labels=frozenset(not_current_labels),
         not_current_exempt=frozenset(not_current_exempt),
+        ended_exempt=frozenset(ended_exempt),
+        history_exempt=frozenset(history_exempt),
         event_words=frozenset(event_words),
     )
     return NegationMarker(nlp, name, settings)

@@ -7,9 +7,11 @@ import shutil
 import subprocess
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
+import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -146,10 +148,43 @@ def test_a_typical_message_takes_well_under_a_few_milliseconds(nlp: Language) ->
         "hi its jan, was doing the dishes and now my chest feels crushed and my left arm is numb",
         "no nausea but bad headache and im so tired, threw up twice this morning",
         "ok thanks see you tuesday",
-    ] * 100
+        "hola soy doña carmen, estaba lavando los trastes y de repente me dio un dolor en el pecho",
+        "no tengo fiebre pero vomité 2 veces y me duele mucho la cabeza",
+        "ok gracias nos vemos el martes",
+    ] * 50
     nlp(texts[0])
     start = time.perf_counter()
     for text in texts:
         red_flags_in(nlp(text))
     per_message = (time.perf_counter() - start) / len(texts)
     assert per_message < 0.005, f"{per_message * 1000:.2f} ms per message"
+
+
+def test_no_one_word_spanish_term_is_an_everyday_english_word() -> None:
+    """A Spanish word of the lexicon never tags an English message ("pie" is not a foot)."""
+    words_file = resources.files("textstat") / "resources" / "en" / "easy_words.txt"
+    if not words_file.is_file():
+        pytest.skip("textstat's word list is not available")
+    english = set(words_file.read_text(encoding="utf8").split())
+    clashes = []
+    for name in ("symptoms.yml", "body_parts.yml", "medications.yml", "red_flags.yml"):
+        data = yaml.safe_load((LEXICON_DIR / "es" / name).read_text(encoding="utf8"))
+        for key, value in data.items():
+            for notation in value["terms"] if isinstance(value, dict) else value:
+                segments = parse_notation(notation)
+                if len(segments) == 1 and isinstance(segments[0], tuple):
+                    clashes += [(name, key, w) for w in segments[0] if w in english]
+    assert clashes == []
+
+
+def test_a_spanish_file_may_not_change_the_english_settings(tmp_path: Path) -> None:
+    """lexicon/es/ adds patterns and cues; labels, attributes and negation settings stay."""
+    shutil.copytree(LEXICON_DIR, tmp_path, dirs_exist_ok=True)
+    (tmp_path / "es" / "negation.yml").write_text("window: 9\n", encoding="utf8")
+    with pytest.raises(ValueError, match="window"):
+        negation_config(tmp_path)
+    (tmp_path / "es" / "symptoms.yml").write_text(
+        "cough:\n  label: tos\n  terms: [tos]\n", encoding="utf8"
+    )
+    with pytest.raises(ValueError, match="cough"):
+        lexicon_entries(tmp_path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 import pytest
+from spacy.lang.es.stop_words import STOP_WORDS as SPANISH_STOP_WORDS
 from spacy.language import Language
 
-from bot.nlp.components import SpellingNormalizer, within_one_edit
+from bot.nlp.components import SpellingNormalizer, fold_accents, within_one_edit
 
 EVERYDAY_INFLECTIONS = [
     "cooking",
@@ -136,3 +138,94 @@ def test_corrected_form_is_the_lemma_the_intent_model_counts(nlp: Language) -> N
     doc = nlp("can the study medicen be bad for me")
     assert [t.lemma_ for t in doc] == ["can", "the", "study", "medicine", "be", "bad", "for", "me"]
     assert doc[3].text == "medicen"
+
+
+# --- Spanish ------------------------------------------------------------------------------
+
+# Spanish words the corrector changes on purpose: the same word in another form, or letter
+# runs collapsed (Roman numerals); anything else turning up here is a collision to protect.
+SPANISH_SAME_WORD = {
+    "cabezas": "cabeza",
+    "lenguas": "lengua",
+    "horribles": "horrible",
+    "terribles": "terrible",
+    "miserables": "miserable",
+    "medicacion": "medication",
+    "severo": "severe",
+    "diarrea": "diarrhea",
+    "escalofrio": "escalofrios",
+}
+# One-letter SMS forms shared with English texting ("u" is "you", "d" is "de").
+SHARED_SMS_FORMS = {"d", "n", "q", "r", "u", "w", "num"}
+
+
+@pytest.mark.parametrize(
+    ("text", "norms"),
+    [
+        ("sí", ["si"]),
+        ("mareé", ["maree"]),
+        ("año", ["ano"]),
+        ("está", ["esta"]),
+        ("¿qué", ["¿", "que"]),
+        ("¡ayuda!", ["¡", "ayuda", "!"]),
+        ("hola¿me", ["hola", "¿", "me"]),
+        ("bien,¿y", ["bien", ",", "¿", "y"]),
+        ("ayuda¡no", ["ayuda", "¡", "no"]),
+        ("pexo", ["pecho"]),
+        ("dolr", ["dolor"]),
+        ("respirrar", ["respirar"]),
+        ("nesesito", ["necesito"]),
+        ("q", ["que"]),
+        ("ke", ["que"]),
+        ("xq", ["porque"]),
+        ("tmb", ["tambien"]),
+        ("gómito", ["vomito"]),
+        ("desmallé", ["desmaye"]),
+        ("d", ["de"]),
+        ("dnt", ["do", "not"]),
+        ("ya", ["ya"]),
+        ("nooo", ["no"]),
+    ],
+)
+def test_spanish_norms(nlp: Language, text: str, norms: list[str]) -> None:
+    """Accents folded, SMS forms and misspellings read alike; English contractions intact."""
+    assert [token.norm_ for token in nlp(text)] == norms
+
+
+def test_unseen_spanish_typos_are_corrected(speller: SpellingNormalizer) -> None:
+    """One edit towards a Spanish target, as for English."""
+    assert speller.normalize("garganat") == "garganta"
+    assert speller.normalize("convulsione") == "convulsiones"
+    assert speller.normalize("hemorragai") == "hemorragia"
+
+
+@pytest.mark.parametrize("word", ["lunes", "casado", "marcado", "dolar", "prision", "temor"])
+def test_spanish_words_next_to_a_target_are_not_corrected(
+    speller: SpellingNormalizer, word: str
+) -> None:
+    """ "lunes" is not "lungs", "casado" not "cansado", "dolar" not "dolor"."""
+    assert speller.normalize(word) == word
+
+
+def test_everyday_spanish_words_are_not_corrected(speller: SpellingNormalizer) -> None:
+    """textstat's 20,000 commonest Spanish words keep their meaning (accents folded)."""
+    words_file = resources.files("textstat") / "resources" / "es" / "easy_words.txt"
+    if not words_file.is_file():
+        pytest.skip("textstat's Spanish word list is not available")
+    words = {fold_accents(w.strip().lower()) for w in words_file.read_text("utf8").split()}
+    changed = {w: speller.normalize(w) for w in words if w.isalpha() and speller.normalize(w) != w}
+    unexpected = {
+        w: n
+        for w, n in changed.items()
+        if SPANISH_SAME_WORD.get(w) != n
+        and w not in SHARED_SMS_FORMS
+        and not re.fullmatch(r"(.)\1+|[ivxlc]+", w)
+    }
+    assert unexpected == {}
+
+
+def test_no_spanish_stop_word_is_corrected(speller: SpellingNormalizer) -> None:
+    """spaCy's Spanish stop words are protected like the English ones."""
+    words = {fold_accents(w) for w in SPANISH_STOP_WORDS if w.isalpha()}
+    changed = {w: speller.normalize(w) for w in words if speller.normalize(w) != w}
+    assert {w: n for w, n in changed.items() if w not in SHARED_SMS_FORMS} == {}

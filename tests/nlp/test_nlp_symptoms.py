@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from spacy.language import Language
 
 from bot.nlp.analysis import (
@@ -13,6 +14,7 @@ from bot.nlp.analysis import (
     symptom_names,
     symptoms_in,
 )
+from bot.nlp.build_pipeline import LEXICON_DIR
 
 REQUIRED_SYMPTOMS = [
     "nausea",
@@ -200,3 +202,95 @@ def test_unknown_symptom_is_a_key_error() -> None:
     """An unknown name is refused loudly."""
     with pytest.raises(KeyError):
         symptom_info("hiccups_forever")
+
+
+# --- Spanish ------------------------------------------------------------------------------
+
+SPANISH_SYMPTOMS = [
+    ("tengo tos y me silba el pecho", ["cough", "wheezing"]),
+    ("chiflido en el pecho", ["wheezing"]),
+    ("me falta un poco el aire al caminar", ["shortness_of_breath"]),
+    ("tengo ronquera", ["hoarseness"]),
+    ("tengo la boca seca", ["dry_mouth"]),
+    ("me duele la garganta", ["sore_throat"]),
+    ("tengo dolor de cabeza", ["headache"]),
+    ("palpitaciones", ["palpitations"]),
+    ("me tiemblan las manos", ["tremor"]),
+    ("tengo náuseas", ["nausea"]),
+    ("ganas de vomitar", ["nausea"]),
+    ("estoy muy cansada", ["fatigue"]),
+    ("agruras", ["heartburn"]),
+    ("tengo calentura", ["fever"]),
+    ("ando con diarrea", ["diarrhea"]),
+    ("estreñimiento", ["constipation"]),
+    ("no tengo hambre", ["decreased_appetite"]),
+    ("me duele la panza", ["abdominal_pain"]),
+    ("no puedo dormir", ["insomnia"]),
+    ("ando mareada", ["dizziness"]),
+    ("escalofríos", ["chills"]),
+    ("sudores en la noche", ["sweating"]),
+    ("me duelen los músculos", ["muscle_pain"]),
+    ("me duelen las rodillas", ["joint_pain"]),
+    ("hormigueo en los pies", ["numbness_tingling"]),
+    ("me siento triste", ["sad_mood"]),
+    ("veo borroso", ["blurred_vision"]),
+    ("bochornos", ["hot_flashes"]),
+    ("sabor metálico", ["taste_changes"]),
+    ("me salen moretones", ["bruising"]),
+    ("tengo el pecho apretado", ["chest_tightness"]),
+    ("llagas en la boca", ["mouth_sores"]),
+    ("me cuesta tragar", ["difficulty_swallowing"]),
+    ("tengo ronchas y comezón", ["rash", "itching"]),
+    ("se me hinchan los pies", ["swelling"]),
+    ("me duele la espalda", ["pain"]),
+    ("vomité 3 veces y me duele mucho la cabeza", ["vomiting", "headache"]),
+    ("tengo mucha ansiedad", ["anxiety"]),
+    ("me sale sangre de la nariz", ["nosebleed"]),
+    ("tengo cólicos", ["abdominal_pain"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPANISH_SYMPTOMS)
+def test_spanish_symptoms(nlp: Language, text: str, expected: list[str]) -> None:
+    """Spanish lay words (with or without accents) map to the same canonical symptoms."""
+    assert _symptoms(nlp, text) == expected
+
+
+def test_every_symptom_has_spanish_terms() -> None:
+    """lexicon/es/symptoms.yml covers every symptom of the English lexicon."""
+    spanish = yaml.safe_load((LEXICON_DIR / "es" / "symptoms.yml").read_text(encoding="utf8"))
+    assert set(spanish) == set(symptom_names())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("no tengo tos", []),
+        ("ya no me duele la cabeza", []),
+        ("sin fiebre ni tos", []),
+        ("no tengo fiebre pero tengo tos", ["cough"]),
+        ("ya se me quito el dolor de cabeza", []),
+        ("ya pasó el dolor de cabeza", []),
+        ("no se si es fiebre", ["fever"]),
+        ("nada de nauseas", []),
+        ("nunca he tenido ronchas", []),
+        ("no he tenido diarrea", []),
+        ("el dolor de cabeza no se me quita", ["headache"]),
+        ("no puedo dormir por la tos", ["insomnia", "cough"]),
+    ],
+)
+def test_spanish_negation(nlp: Language, text: str, expected: list[str]) -> None:
+    """Spanish negation: "no", "sin", "ni", "nada de", "ya no", "se me quitó"; pseudo-negation."""
+    assert _symptoms(nlp, text) == expected
+
+
+def test_spanish_medicines_and_body_parts_are_entities(nlp: Language) -> None:
+    """ "La bomba" is the inhaler; brand and generic names map to the English ids."""
+    doc = nlp("me salio un salpullido en el brazo desde la bomba y el ibuprofeno")
+    found = [(ent.label_, ent.ent_id_) for ent in doc.ents]
+    assert found == [
+        ("SYMPTOM", "rash"),
+        ("BODY_PART", "arm"),
+        ("MEDICATION", "inhaler"),
+        ("MEDICATION", "ibuprofen"),
+    ]

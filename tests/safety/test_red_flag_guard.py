@@ -111,3 +111,54 @@ def test_the_models_emergency_stands_with_a_fear_of_dying(nlp: Language) -> None
     result = guarded(parsed(nlp, "im so dizzy i think im dying", "emergency", "report_symptom"))
 
     assert result["intent"] == "emergency"
+
+
+# --- Spanish: the same guard, the same pipeline ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("me duele mucho el pecho", "chest_pain"),
+        ("no puedo jalar aire", "breathing"),
+        ("me quiero morir", "self_harm"),
+        ("me tomé todas las pastillas", "overdose"),
+    ],
+)
+@pytest.mark.parametrize("model_said", ["greet", "faq", "feeling_well", "nlu_fallback"])
+def test_a_spanish_red_flag_is_an_emergency_whatever_the_model_said(
+    nlp: Language, model_said: str, text: str, category: str
+) -> None:
+    result = guarded(parsed(nlp, text, model_said))
+
+    assert result["intent"] == "emergency"
+    assert result["red_flags"] == [category]
+
+
+def test_negated_spanish_red_flags_withdraw_the_models_emergency(nlp: Language) -> None:
+    result = guarded(parsed(nlp, "hoy no tengo dolor de pecho", "emergency", "feeling_well"))
+
+    assert result["intent"] == "feeling_well"
+    assert result["red_flags"] == []
+
+
+def test_a_spanish_symptom_without_red_flag_is_a_symptom_report(nlp: Language) -> None:
+    result = guarded(parsed(nlp, "vomité 3 veces", "emergency", "report_symptom"))
+
+    assert result["intent"] == "report_symptom"
+    assert result["symptoms"] == ["vomiting"]
+
+
+@pytest.mark.parametrize(
+    "text", ["me siento fatal", "no me siento bien", "ando bien pero con mucha tos"]
+)
+def test_feeling_bad_in_spanish_is_never_read_as_feeling_well(nlp: Language, text: str) -> None:
+    result = guarded(parsed(nlp, text, "feeling_well", "report_symptom"))
+
+    assert result["intent"] == "report_symptom"
+
+
+def test_the_models_emergency_stands_with_a_spanish_fear_of_dying(nlp: Language) -> None:
+    result = guarded(parsed(nlp, "estoy bien mareada, siento que me muero", "emergency"))
+
+    assert result["intent"] == "emergency"
