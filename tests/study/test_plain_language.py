@@ -8,10 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import textstat
 import yaml
 
+from bot.core.languages import SPANISH
 from bot.core.settings import PROJECT_ROOT
-from bot.study.plain_language import MAX_CHARACTERS, check_text, reading_grade
+from bot.study.plain_language import (
+    MAX_CHARACTERS,
+    MIN_EASE_ES,
+    check_text,
+    reading_ease_es,
+    reading_grade,
+)
 
 
 def _domain_texts() -> list[tuple[str, str]]:
@@ -53,3 +61,28 @@ def test_the_check_fails_on_hard_or_long_text() -> None:
 
 def test_phone_numbers_do_not_count_as_hard_words() -> None:
     assert check_text("Call Maria at 312-555-0142.").ok
+
+
+def test_the_spanish_check_fails_on_hard_or_long_text() -> None:
+    hard = (
+        "Las consideraciones farmacocinéticas requieren la documentación exhaustiva de los "
+        "medicamentos concomitantes administrados durante el período de investigación."
+    )
+    assert reading_ease_es(hard) < MIN_EASE_ES
+    assert not check_text(hard, SPANISH).ok
+    assert "Fernández-Huerta" in check_text(hard, SPANISH).problem()
+    assert not check_text("Llame ya. " * 40, SPANISH).ok
+
+
+def test_plain_spanish_passes_with_numbers_and_placeholders() -> None:
+    text = "Llame o mande un texto al {crisis_line}. Es gratis, las 24 horas."
+    assert check_text(text, SPANISH).ok
+    assert check_text("Llame a María al 312-555-0142.", SPANISH).ok
+
+
+def test_the_spanish_check_leaves_textstat_and_the_english_check_as_they_were() -> None:
+    text = "Please call the study nurse if you feel worse."
+    before = (textstat.flesch_kincaid_grade(text), reading_grade(text))
+    reading_ease_es("Por favor, llame a la enfermera del estudio si se siente peor.")
+    assert (textstat.flesch_kincaid_grade(text), reading_grade(text)) == before
+    assert textstat.syllable_count("consideration") == 5  # still English syllables
