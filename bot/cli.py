@@ -66,6 +66,8 @@ def _check_study(args: argparse.Namespace) -> int:
                 print(f"too hard or long ({language}): {key}: {result.problem()}: {text!r}")
     for where in study.missing_translations(SPANISH):
         print(f"missing in Spanish: {where} (Spanish participants get a general Spanish text)")
+    for where in study.unused_translations():
+        print(f"unused: {where} (no visit has this key)")
     print(f"{path}: {len(entries)} entries checked in English and Spanish, {problems} problem(s)")
     return 1 if problems else 0
 

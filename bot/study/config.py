@@ -354,19 +354,12 @@ class StudyConfig(BaseModel):
         return {str(key): _as_messages(text) for key, text in (value or {}).items()}
 
     @validator("translations")
-    def _known_languages_and_visits(
-        cls, value: dict[str, Translation], values: dict[str, Any]
-    ) -> dict[str, Translation]:
-        """Translations are for the other languages, and of visits the schedule has."""
+    def _other_languages(cls, value: dict[str, Translation]) -> dict[str, Translation]:
+        """Translations are for the languages other than English."""
         others = set(LANGUAGES) - {ENGLISH}
         unknown = sorted(set(value) - others)
         if unknown:
             raise ValueError(f"no such language {unknown}: use one of {sorted(others)}")
-        visit_keys = {visit.key for visit in values.get("visits") or []}
-        for language, translation in value.items():
-            strays = sorted(set(translation.visits) - visit_keys)
-            if strays:
-                raise ValueError(f"{language}.visits: no visit with the key {strays}")
         return value
 
     def translation(self, language: str) -> Translation:
@@ -454,6 +447,16 @@ class StudyConfig(BaseModel):
             if english.strip() and not translated.strip()
         ]
         return missing
+
+    def unused_translations(self) -> list[str]:
+        """Translated visits no visit of the schedule has (a typo, or a visit taken out)."""
+        keys = {visit.key for visit in self.visits}
+        return [
+            f"translations.{language}.visits.{key}"
+            for language, translation in self.translations.items()
+            for key in translation.visits
+            if key not in keys
+        ]
 
     def translated_texts(self, language: str) -> list[tuple[str, str]]:
         """Each fact given as text in `language`, with its path (for the plain-language checks)."""

@@ -33,6 +33,7 @@ def test_lists_what_has_no_spanish_and_names_hard_spanish(
         "faq": {"placebo": {"answer": "A placebo has no medicine in it."}},
         "wording": {"fallback": "Sorry, say that again?"},
         "wording_es": {"emergency": hard},
+        "translations": {"es": {"visits": {"week_99": {"name": "Semana 99"}}}},
     }
     path = tmp_path / "study.yml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -48,3 +49,4 @@ def test_lists_what_has_no_spanish_and_names_hard_spanish(
         "translations.es.contacts.coordinator.hours",
     ):
         assert f"missing in Spanish: {where}" in out
+    assert "unused: translations.es.visits.week_99 (no visit has this key)" in out

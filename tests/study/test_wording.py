@@ -390,17 +390,20 @@ def test_visit_names_in_each_language() -> None:
     assert study.visit_name("no_such_visit") == "study visit"
 
 
-@pytest.mark.parametrize(
-    ("translations", "error"),
-    [
-        ({"fr": {}}, "no such language"),
-        ({"en": {}}, "no such language"),
-        ({"es": {"visits": {"week_99": {"name": "Semana 99"}}}}, "no visit with the key"),
-    ],
-)
-def test_translations_must_name_a_language_and_visits_that_exist(
-    translations: dict[str, object], error: str
-) -> None:
-    raw = {"visits": [{"key": "week_4", "name": "Week 4 visit", "day": 28}]}
-    with pytest.raises(StudyConfigError, match=error):
-        parse_study_config({**raw, "translations": translations})
+def test_translations_must_be_for_a_language_other_than_english() -> None:
+    for language in ("fr", "en"):
+        with pytest.raises(StudyConfigError, match="no such language"):
+            parse_study_config({"translations": {language: {}}})
+
+
+def test_a_translated_visit_the_schedule_has_not_is_reported_not_refused() -> None:
+    study = parse_study_config(
+        {
+            "visits": [{"key": "week_4", "name": "Week 4 visit", "day": 28}],
+            "translations": {"es": {"visits": {"week_99": {"name": "Semana 99"}}}},
+        }
+    )
+
+    assert study.unused_translations() == ["translations.es.visits.week_99"]
+    assert study.missing_translations(SPANISH) == ["translations.es.visits.week_4.name"]
+    assert _example().unused_translations() == []
