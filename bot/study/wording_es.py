@@ -193,7 +193,7 @@ DEFAULTS_ES: dict[str, tuple[str, ...]] = {
     ),
     "dose_reminder": ("¡Buenos días! Le recuerdo tomar hoy su medicina del estudio.",),
     "feedback_start": ("Gracias por tomarse un momento para contarnos cómo le va.",),
-    "ask_feedback_rating": ("¿Qué le parece el estudio hasta ahora? 1 es malo y 5 es muy bueno.",),
+    "ask_feedback_rating": ("¿Qué le parece el estudio hasta ahora? 1 es malo y 5 es excelente.",),
     "ask_feedback_comment": (
         "¿Quiere decirle algo al equipo del estudio? Escríbalo aquí, o responda no.",
     ),
