@@ -244,7 +244,10 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
             return {QUESTION: None}
         answer = Answer.from_slot(value)
         if answer.value is True:
-            say(dispatcher, messages(current_study(), "ask_question_text", language_of(tracker)))
+            say(
+                dispatcher,
+                messages(current_study(), "ask_question_text", language=language_of(tracker)),
+            )
             return {QUESTION: None}
         return {QUESTION: answer.as_slot(), REASKED: None}
 
@@ -259,10 +262,10 @@ def _accept_or_reask(
     """Keep a fitting answer; ask once more with an example; then keep the words as they are."""
     language = language_of(tracker)
     if answer.needs_reask(tracker, slot):
-        say(dispatcher, messages(current_study(), reask_key, language))
+        say(dispatcher, messages(current_study(), reask_key, language=language))
         return {slot: None, REASKED: slot}
     if not answer.fits:
-        say(dispatcher, messages(current_study(), "free_text_kept", language))
+        say(dispatcher, messages(current_study(), "free_text_kept", language=language))
     return {slot: answer.as_slot(), REASKED: None}
 
 
@@ -339,11 +342,11 @@ class ActionStartCheckin(Action):
         resumed, checkin_id = await in_session_async(work)
         study, language = current_study(), language_of(tracker)
         if resumed:
-            say(dispatcher, messages(study, "checkin_resume", language))
+            say(dispatcher, messages(study, "checkin_resume", language=language))
             return [SlotSet(REASKED, None)]
         scheduled = next(tracker.get_latest_entity_values("trigger"), None) == "schedule"
         key = "checkin_prompt" if scheduled else "checkin_start"
-        say(dispatcher, messages(study, key, language))
+        say(dispatcher, messages(study, key, language=language))
         return [*_reset_events(), SlotSet(CHECKIN_ID, float(checkin_id))]
 
 
@@ -367,7 +370,7 @@ class ActionPauseCheckin(Action):
                     checkin.status = CheckinStatus.PAUSED
 
             await in_session_async(work)
-        say(dispatcher, messages(current_study(), "checkin_paused", language_of(tracker)))
+        say(dispatcher, messages(current_study(), "checkin_paused", language=language_of(tracker)))
         return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
@@ -390,8 +393,8 @@ class ActionFinishCheckin(Action):
         )
         study, language = current_study(), language_of(tracker)
         if question:
-            say(dispatcher, messages(study, "checkin_question_noted", language))
-        say(dispatcher, messages(study, "checkin_done", language))
+            say(dispatcher, messages(study, "checkin_question_noted", language=language))
+        say(dispatcher, messages(study, "checkin_done", language=language))
         return [*_reset_events(), SlotSet(CHECKIN_ID, None)]
 
 

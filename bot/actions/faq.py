@@ -49,7 +49,7 @@ def answer_faq(
         return
     if topic in FAQ_TOPICS:
         dispatcher.utter_message(response=f"utter_{RETRIEVAL_INTENT}/{topic}")
-    say(dispatcher, messages(study, "faq_missing", language))
+    say(dispatcher, messages(study, "faq_missing", language=language))
 
 
 class ActionAnswerFaq(Action):
@@ -85,5 +85,5 @@ class ActionExplainSimpler(Action):
         if last.startswith(prefix):
             answer_faq(dispatcher, study, last[len(prefix) :], simpler=True, language=language)
         else:
-            say(dispatcher, messages(study, "simpler_unknown", language))
+            say(dispatcher, messages(study, "simpler_unknown", language=language))
         return []

@@ -85,7 +85,9 @@ class ValidateFeedbackForm(FormValidationAction):
             return {RATING: None}
         answer = Answer.from_slot(value)
         if answer.needs_reask(tracker, RATING):
-            say(dispatcher, messages(current_study(), "reask_rating", language_of(tracker)))
+            say(
+                dispatcher, messages(current_study(), "reask_rating", language=language_of(tracker))
+            )
             return {RATING: None, REASKED: RATING}
         return {RATING: answer.as_slot(), REASKED: None}
 
@@ -133,7 +135,7 @@ class ActionStartFeedback(Action):
     ) -> list[EventType]:
         """Clear earlier answers and note the source."""
         milestone = next(tracker.get_latest_entity_values("milestone"), None)
-        say(dispatcher, messages(current_study(), "feedback_start", language_of(tracker)))
+        say(dispatcher, messages(current_study(), "feedback_start", language=language_of(tracker)))
         return [
             SlotSet(RATING, None),
             SlotSet(COMMENT, None),
@@ -169,5 +171,5 @@ class ActionSaveFeedback(Action):
             )
 
         await in_session_async(work)
-        say(dispatcher, messages(current_study(), "feedback_thanks", language_of(tracker)))
+        say(dispatcher, messages(current_study(), "feedback_thanks", language=language_of(tracker)))
         return [SlotSet(slot, None) for slot in FEEDBACK_SLOTS]

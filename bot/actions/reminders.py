@@ -37,7 +37,7 @@ class ActionMissedDose(Action):
             )
 
         await in_session_async(work)
-        say(dispatcher, messages(current_study(), "missed_dose", language_of(tracker)))
+        say(dispatcher, messages(current_study(), "missed_dose", language=language_of(tracker)))
         return []
 
 

@@ -100,7 +100,7 @@ class WordingAction(Action):
         language = language_of(tracker)
         say(
             dispatcher,
-            messages(current_study(), self.wording_key, language),
+            messages(current_study(), self.wording_key, language=language),
             buttons=buttons_in(self.buttons, language),
         )
         return []
@@ -123,7 +123,7 @@ class AskAction(Action):
         language = language_of(tracker)
         say(
             dispatcher,
-            messages(current_study(), f"ask_{self.slot}", language),
+            messages(current_study(), f"ask_{self.slot}", language=language),
             buttons=buttons_in(self.buttons, language),
         )
         return []

@@ -89,12 +89,12 @@ class ActionEmergency(Action):
         categories = red_flag_categories(tracker.latest_message)
         study, language = current_study(), language_of(tracker)
         if categories:
-            say(dispatcher, messages(study, wording_key(categories), language))
+            say(dispatcher, messages(study, wording_key(categories), language=language))
             await store_emergency(tracker, categories)
         else:
             say(
                 dispatcher,
-                messages(study, "emergency_check", language),
+                messages(study, "emergency_check", language=language),
                 buttons=buttons_in(YES_NO, language),
             )
             await escalate(
@@ -125,7 +125,7 @@ class ActionEmergencyConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Say it again; store the emergency unless the red flag already did."""
-        say(dispatcher, messages(current_study(), wording_key([]), language_of(tracker)))
+        say(dispatcher, messages(current_study(), wording_key([]), language=language_of(tracker)))
         if _asked_if_emergency(tracker):
             await store_emergency(tracker, [], reason=CONFIRMED_REASON)
         return []

@@ -241,7 +241,7 @@ class SymptomInterview:
             return {slot: None}
         answer = Answer.from_slot(value)
         if answer.needs_reask(tracker, slot):
-            say(dispatcher, messages(current_study(), "reask_scale", language_of(tracker)))
+            say(dispatcher, messages(current_study(), "reask_scale", language=language_of(tracker)))
             return {slot: None, "reasked_slot": slot}
         updates: dict[str, Any] = {slot: answer.as_slot(), "reasked_slot": None}
         symptom = tracker.get_slot(CURRENT)
@@ -277,7 +277,10 @@ class SymptomInterview:
         level = await in_session_async(
             lambda session: _store_and_decide(session, tracker, symptom, answers, raw)
         )
-        say(dispatcher, messages(current_study(), OUTCOME_WORDING[level], language_of(tracker)))
+        say(
+            dispatcher,
+            messages(current_study(), OUTCOME_WORDING[level], language=language_of(tracker)),
+        )
         queue = list(tracker.get_slot(QUEUE) or [])
         if not queue:
             return {DONE: True}
@@ -343,7 +346,10 @@ class ActionStartSymptomReport(Action):
         """Queue the named symptoms; with none named, a kind word first (the form asks)."""
         symptoms = symptoms_in_message(tracker.latest_message)
         if not symptoms:
-            say(dispatcher, messages(current_study(), "symptom_start_unwell", language_of(tracker)))
+            say(
+                dispatcher,
+                messages(current_study(), "symptom_start_unwell", language=language_of(tracker)),
+            )
         return [SlotSet(CHECKIN_ID, None), *start_events(symptoms)]
 
 
@@ -383,7 +389,7 @@ class AskSymptomQuestion(Action):
         key = f"ask_{attribute_slot(self.attribute)}"
         say(
             dispatcher,
-            messages(current_study(), key, language, symptom=name),
+            messages(current_study(), key, language=language, symptom=name),
             buttons=scale_buttons(self.attribute, language),
         )
         return []
@@ -412,7 +418,10 @@ class ActionAskSymptomDescription(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Ask for a short description."""
-        say(dispatcher, messages(current_study(), "ask_symptom_description", language_of(tracker)))
+        say(
+            dispatcher,
+            messages(current_study(), "ask_symptom_description", language=language_of(tracker)),
+        )
         return []
 
 

@@ -52,12 +52,12 @@ async def test_a_wording_action_speaks_the_conversation_language(
 
 
 def _calls_without_language(path: Path) -> list[str]:
-    """`messages(study, key)` calls that pass no language (third argument or language=)."""
+    """`messages(study, key)` calls that do not pass `language=`."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "messages"):
             continue
-        if len(node.args) < 3 and not any(k.arg == "language" for k in node.keywords):
+        if not any(keyword.arg == "language" for keyword in node.keywords):
             found.append(f"{path.name}:{node.lineno}")
     return found
 
