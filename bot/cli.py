@@ -12,7 +12,7 @@ from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES
 from bot.core.logs import configure_logging
 from bot.core.settings import SettingsError, get_settings
 from bot.core.worker import add_arguments as add_worker_arguments
-from bot.study.config import StudyConfigError, load_study_config
+from bot.study.config import StudyConfig, StudyConfigError, load_study_config
 
 Handler = Callable[[argparse.Namespace], int]
 # The processes of the assistant (bot.supervisor.process_commands), for `trialbot serve`.
@@ -50,29 +50,57 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _check_study(args: argparse.Namespace) -> int:
-    from bot.study.config import FAQ_TOPICS
+    from bot.core.languages import ENGLISH, SPANISH
     from bot.study.plain_language import check_text
-    from bot.study.wording import DEFAULTS, messages
 
     path = Path(args.path) if args.path else get_settings().study_config
     study = load_study_config(path)
-    texts = [(f"faq.{topic}", study.faq_answer(topic) or []) for topic in FAQ_TOPICS]
-    texts += [
-        (f"faq.{topic} (simpler)", study.faq_answer(topic, simpler=True) or [])
-        for topic in FAQ_TOPICS
-    ]
-    texts += [(f"wording.{key}", messages(study, key)) for key in DEFAULTS]
+    entries = _study_texts(study, ENGLISH) + _study_texts(study, SPANISH)
     problems = 0
-    for key, messages_ in texts:
-        if not messages_:
+    for language, key, texts in entries:
+        if not texts and language == ENGLISH:
             print(f"missing: {key} (participants get a generic answer)")
-        for text in messages_:
-            result = check_text(text)
+        for text in texts:
+            result = check_text(text, language)
             if not result.ok:
                 problems += 1
-                print(f"too hard or long: {key}: {result.problem()}: {text!r}")
-    print(f"{path}: {len(texts)} entries checked, {problems} problem(s)")
+                print(f"too hard or long ({language}): {key}: {result.problem()}: {text!r}")
+    for where in study.missing_translations(SPANISH):
+        print(f"missing in Spanish: {where} (Spanish participants get a general Spanish text)")
+    for where in study.unused_translations():
+        print(f"unused: {where} (no visit has this key)")
+    print(f"{path}: {len(entries)} entries checked in English and Spanish, {problems} problem(s)")
     return 1 if problems else 0
+
+
+def _study_texts(study: StudyConfig, language: str) -> list[tuple[str, str, list[str]]]:
+    """(language, where, rendered texts) for everything participants read in a language."""
+    from bot.core.languages import ENGLISH
+    from bot.study.config import FAQ_TOPICS
+    from bot.study.wording import DEFAULTS, messages
+
+    faq = "faq" if language == ENGLISH else f"faq ({language})"
+    entries = [
+        (language, f"{faq}.{topic}", study.faq_answer(topic, language=language) or [])
+        for topic in FAQ_TOPICS
+    ]
+    entries += [
+        (
+            language,
+            f"{faq}.{topic} (simpler)",
+            study.faq_answer(topic, simpler=True, language=language) or [],
+        )
+        for topic in FAQ_TOPICS
+    ]
+    wording = "wording" if language == ENGLISH else f"wording_{language}"
+    entries += [(language, f"{wording}.{key}", messages(study, key, language)) for key in DEFAULTS]
+    if language != ENGLISH:  # visit texts and the summary (names are read in sentences)
+        entries += [
+            (language, where, [study.render(text, language)])
+            for where, text in study.translated_texts(language)
+            if where.endswith((".summary", ".what_happens"))
+        ]
+    return entries
 
 
 def _enroll(args: argparse.Namespace) -> int:
@@ -259,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         delegated.add_argument("rest", nargs=argparse.REMAINDER)
         delegated.set_defaults(handler=_delegate)
     check = commands.add_parser(
-        "check-study", help="check a study config: every answer present, short and plain"
+        "check-study",
+        help="check a study config: every answer present in English and Spanish, short and plain",
     )
     check.add_argument("path", nargs="?", help="the study YAML (default: STUDY_CONFIG)")
     check.set_defaults(handler=_check_study)

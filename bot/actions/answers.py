@@ -3,15 +3,19 @@
 A slot holding an answer stores `{"value": <what it means or None>, "text": <as typed>}`.
 An answer that does not fit is asked again once with an example; a second one that does
 not fit is accepted as free text (value None), so the participant is never stuck.
+Answers are read in English and Spanish alike (accents optional): a participant may switch.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Tracker
+
+from bot.core.text import fold_accents
 
 REASKED = "reasked_slot"
 
@@ -65,17 +69,37 @@ NO_WORDS = frozenset(
      "i didnt", "i did not", "didnt", "did not", "nothing new", "all good", "no i didnt",
      "not today", "nothing else", "no questions", "no question"}
 )  # fmt: skip
+# Spanish, as typed (no accents: answers are compared with accents folded).
+YES_WORDS_ES = frozenset(
+    {"si", "sip", "sep", "simon", "claro", "claro que si", "aja", "ajam", "asi es",
+     "por supuesto", "obvio", "de acuerdo", "esta bien", "dale", "va", "sale", "orale",
+     "cierto", "correcto", "ya la tome", "ya lo tome", "ya me la tome", "si senor",
+     "si senora", "pues si", "creo que si"}
+)  # fmt: skip
+NO_WORDS_ES = frozenset(
+    {"nop", "nel", "nel pastel", "nada", "para nada", "nada nuevo", "nada mas", "ninguna",
+     "ninguno", "todo bien", "estoy bien", "todavia no", "aun no", "tampoco", "negativo",
+     "creo que no", "pues no", "ya no", "no gracias"}
+)  # fmt: skip
+_PUNCTUATION = re.compile(r"[^\w\s/-]")
+YES_PREFIXES = ("yes ", "yeah ", "yep ", "si ")
+NO_PREFIXES = ("no ", "nope ", "nah ", "nel ")
 
 
-def _words(text: str) -> str:
-    return " ".join(text.lower().replace("'", "").replace("\u2019", "").strip(" .!?,").split())
+def words_of(text: str) -> str:
+    """An answer as plain words: lower case, no accents, apostrophes or punctuation.
+
+    "¡Sí, la tomé!" -> "si la tome"; "didn't" -> "didnt"; "so-so" and "24/7" stay.
+    """
+    plain = fold_accents(text.lower()).replace("'", "").replace("\u2019", "")
+    return " ".join(_PUNCTUATION.sub(" ", plain).split())
 
 
 def read_yes_no(text: str) -> bool | None:
-    """Yes -> True, no -> False, anything else -> None."""
-    words = _words(text)
-    if words in YES_WORDS or words.startswith(("yes ", "yeah ", "yep ")):
+    """Yes -> True, no -> False (English or Spanish: "sí", "simón", "nel"), else None."""
+    words = words_of(text)
+    if words in YES_WORDS or words in YES_WORDS_ES or words.startswith(YES_PREFIXES):
         return True
-    if words in NO_WORDS or words.startswith(("no ", "nope ", "nah ")):
+    if words in NO_WORDS or words in NO_WORDS_ES or words.startswith(NO_PREFIXES):
         return False
     return None

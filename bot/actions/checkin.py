@@ -1,7 +1,8 @@
 """The check-in: how they feel, anything new (the symptom interview), medicine, questions.
 
-It works over SMS (numbered choices), Telegram (buttons) and typed words; it can be paused
-("later") and picked up again ("check in"). Everything is stored when it ends.
+It works over SMS (numbered choices), Telegram (buttons) and typed words, in English or
+Spanish; it can be paused ("later", "luego") and picked up again ("check in", "chequeo").
+Everything is stored when it ends.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no
+from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no, words_of
 from bot.actions.records import participant_id
-from bot.actions.replies import YES_NO, AskAction, button, say
+from bot.actions.replies import ONLY_NO, YES_NO, AskAction, choices, language_of, say
 from bot.actions.symptoms import (
     CHECKIN_ID,
     DONE,
@@ -44,12 +45,12 @@ FORM = "checkin_form"
 # A paused check-in older than this is closed and a new one started.
 RESUME_WITHIN = timedelta(hours=12)
 
-FEELING_CHOICES = (
-    button("1 Very bad", "1"),
-    button("2 Not good", "2"),
-    button("3 OK", "3"),
-    button("4 Good", "4"),
-    button("5 Great", "5"),
+FEELING_CHOICES = choices(
+    ("1", "1 Very bad", "1 Muy mal"),
+    ("2", "2 Not good", "2 Mal"),
+    ("3", "3 OK", "3 Regular"),
+    ("4", "4 Good", "4 Bien"),
+    ("5", "5 Great", "5 Muy bien"),
 )
 FEELING_WORDS = {
     "very bad": 1, "terrible": 1, "awful": 1, "horrible": 1, "really bad": 1, "worst": 1,
@@ -61,41 +62,65 @@ FEELING_WORDS = {
     "great": 5, "very good": 5, "excellent": 5, "awesome": 5, "amazing": 5, "fantastic": 5,
     "really good": 5, "super": 5, "perfect": 5,
 }  # fmt: skip
-MEDICINE_CHOICES = (
-    button("Yes", "yes"),
-    button("Missed some", "some"),
-    button("No", "no"),
+# Spanish, as typed (accents folded); a spelling shared with English keeps its English point.
+FEELING_WORDS_ES = {
+    "muy mal": 1, "fatal": 1, "pesimo": 1, "malisimo": 1, "bien mal": 1, "re mal": 1,
+    "del asco": 1, "de la patada": 1, "muy muy mal": 1, "uno": 1,
+    "mal": 2, "no muy bien": 2, "no tan bien": 2, "no bien": 2, "medio mal": 2, "malito": 2,
+    "malita": 2, "no me siento bien": 2, "no muy bien que digamos": 2, "dos": 2,
+    "regular": 3, "mas o menos": 3, "masomenos": 3, "maso": 3, "ahi vamos": 3,
+    "ahi la llevo": 3, "ahi nomas": 3, "normal": 3, "igual": 3, "igual que siempre": 3,
+    "como siempre": 3, "tres": 3,
+    "bien": 4, "bastante bien": 4, "mejor": 4, "bien gracias": 4, "cuatro": 4,
+    "muy bien": 5, "super bien": 5, "de maravilla": 5, "excelente": 5, "perfecto": 5,
+    "perfecta": 5, "genial": 5, "increible": 5, "muy muy bien": 5, "de lujo": 5, "cinco": 5,
+}  # fmt: skip
+FEELINGS = {**FEELING_WORDS_ES, **FEELING_WORDS}
+FEELING_PREFIXES = (
+    "im ", "i am ", "i feel ", "feeling ", "feel ", "pretty ", "doing ",
+    "me siento ", "estoy ", "ando ", "me encuentro ", "hoy me siento ", "hoy estoy ", "pues ",
+)  # fmt: skip
+MEDICINE_CHOICES = choices(
+    ("yes", "Yes", "Sí"),
+    ("some", "Missed some", "Me faltaron algunas"),
+    ("no", "No", "No"),
 )
 # "Did you take your medicine?" answered with what happened instead of a no.
 MEDICINE_NONE = (
     "forgot", "i forgot", "forgot it", "forgot to", "missed it", "missed them", "i missed it",
     "didnt take it", "didnt take them", "i didnt take it", "not today", "none",
+    "se me olvido", "me olvide", "olvide", "se me paso", "ninguna", "nada", "hoy no",
 )  # fmt: skip
-MEDICINE_SOME = ("some", "missed some", "partly", "most", "mostly", "missed one", "half", "sort of")
-
-
-def _words(text: str) -> str:
-    return " ".join(text.lower().strip(" .!?,").replace("'", "").split())
+MEDICINE_SOME = (
+    "some", "missed some", "partly", "most", "mostly", "missed one", "half", "sort of",
+    "algunas", "unas", "me faltaron algunas", "me falto una", "se me olvidaron algunas",
+    "se me olvido una", "no todas", "casi todas", "la mayoria",
+    "a medias", "la mitad", "mas o menos", "masomenos", "algunos dias",
+)  # fmt: skip
+MEDICINE_ALL = ("todas", "todas las dosis", "como siempre", "como me dijeron")
 
 
 def read_feeling(text: str) -> int | None:
-    """1 (very bad) to 5 (great), from a number or everyday words."""
-    words = _words(text)
+    """1 (very bad) to 5 (great), from a number or everyday words in English or Spanish."""
+    words = words_of(text)
     if words in {"1", "2", "3", "4", "5"}:
         return int(words)
-    for prefix in ("im ", "i am ", "i feel ", "feeling ", "feel ", "pretty ", "doing "):
-        if words.startswith(prefix) and words[len(prefix) :] in FEELING_WORDS:
-            return FEELING_WORDS[words[len(prefix) :]]
-    return FEELING_WORDS.get(words)
+    words = words.removesuffix(" gracias").removesuffix(" thanks")
+    for prefix in FEELING_PREFIXES:
+        if words.startswith(prefix) and words[len(prefix) :] in FEELINGS:
+            return FEELINGS[words[len(prefix) :]]
+    return FEELINGS.get(words)
 
 
 def read_medicine(text: str) -> str | None:
-    """ "yes", "no" or "some" (missed some doses)."""
-    words = _words(text)
+    """ "yes", "no" or "some" (missed some doses), in English or Spanish."""
+    words = words_of(text)
     if any(words == some or words.startswith(f"{some} ") for some in MEDICINE_SOME):
         return "some"
     if any(words == none or words.startswith(f"{none} ") for none in MEDICINE_NONE):
         return "no"
+    if words in MEDICINE_ALL:
+        return "yes"
     answer = read_yes_no(text)
     if answer is None:
         return None
@@ -219,7 +244,10 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
             return {QUESTION: None}
         answer = Answer.from_slot(value)
         if answer.value is True:
-            say(dispatcher, messages(current_study(), "ask_question_text"))
+            say(
+                dispatcher,
+                messages(current_study(), "ask_question_text", language=language_of(tracker)),
+            )
             return {QUESTION: None}
         return {QUESTION: answer.as_slot(), REASKED: None}
 
@@ -232,11 +260,12 @@ def _accept_or_reask(
     tracker: Tracker,
 ) -> dict[str, Any]:
     """Keep a fitting answer; ask once more with an example; then keep the words as they are."""
+    language = language_of(tracker)
     if answer.needs_reask(tracker, slot):
-        say(dispatcher, messages(current_study(), reask_key))
+        say(dispatcher, messages(current_study(), reask_key, language=language))
         return {slot: None, REASKED: slot}
     if not answer.fits:
-        say(dispatcher, messages(current_study(), "free_text_kept"))
+        say(dispatcher, messages(current_study(), "free_text_kept", language=language))
     return {slot: answer.as_slot(), REASKED: None}
 
 
@@ -269,7 +298,7 @@ class ActionAskCheckinQuestion(AskAction):
     """Whether they have a question for the team."""
 
     slot = QUESTION
-    buttons = (button("No", "no"),)
+    buttons = ONLY_NO
 
 
 def _reset_events() -> list[EventType]:
@@ -311,12 +340,13 @@ class ActionStartCheckin(Action):
             return False, start_checkin(session=session, participant_id=owner).id
 
         resumed, checkin_id = await in_session_async(work)
-        study = current_study()
+        study, language = current_study(), language_of(tracker)
         if resumed:
-            say(dispatcher, messages(study, "checkin_resume"))
+            say(dispatcher, messages(study, "checkin_resume", language=language))
             return [SlotSet(REASKED, None)]
         scheduled = next(tracker.get_latest_entity_values("trigger"), None) == "schedule"
-        say(dispatcher, messages(study, "checkin_prompt" if scheduled else "checkin_start"))
+        key = "checkin_prompt" if scheduled else "checkin_start"
+        say(dispatcher, messages(study, key, language=language))
         return [*_reset_events(), SlotSet(CHECKIN_ID, float(checkin_id))]
 
 
@@ -340,7 +370,7 @@ class ActionPauseCheckin(Action):
                     checkin.status = CheckinStatus.PAUSED
 
             await in_session_async(work)
-        say(dispatcher, messages(current_study(), "checkin_paused"))
+        say(dispatcher, messages(current_study(), "checkin_paused", language=language_of(tracker)))
         return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
@@ -361,10 +391,10 @@ class ActionFinishCheckin(Action):
         await in_session_async(
             lambda session: _store_checkin(session, tracker, checkin_id, answers)
         )
-        study = current_study()
+        study, language = current_study(), language_of(tracker)
         if question:
-            say(dispatcher, messages(study, "checkin_question_noted"))
-        say(dispatcher, messages(study, "checkin_done"))
+            say(dispatcher, messages(study, "checkin_question_noted", language=language))
+        say(dispatcher, messages(study, "checkin_done", language=language))
         return [*_reset_events(), SlotSet(CHECKIN_ID, None)]
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from bot.actions.replies import WordingAction, button
+from bot.actions.replies import WordingAction, choices
 
 # Payloads are plain words, so a choice goes through the NLU like a typed answer and
-# works the same over SMS ("Reply 2") and Telegram buttons.
-MAIN_OPTIONS = (
-    button("Do my check-in", "i want to do my check in"),
-    button("Ask about the study", "what is this study about"),
-    button("Talk to a person", "i want to talk to a person"),
+# works the same over SMS ("Reply 2") and Telegram buttons. They are the same (English)
+# words in every language: the one model reads them for sure, and the reply's language
+# comes from the conversation's `language` slot, not from the words.
+MAIN_OPTIONS = choices(
+    ("i want to do my check in", "Do my check-in", "Hacer mi chequeo"),
+    ("what is this study about", "Ask about the study", "Preguntar sobre el estudio"),
+    ("i want to talk to a person", "Talk to a person", "Hablar con una persona"),
 )
 
 

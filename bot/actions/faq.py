@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.replies import say
+from bot.actions.replies import language_of, say
+from bot.core.languages import DEFAULT_LANGUAGE
 from bot.study.config import FAQ_TOPICS, StudyConfig, current_study
 from bot.study.wording import messages
 
@@ -33,15 +34,22 @@ def answer_faq(
     topic: str | None,
     *,
     simpler: bool = False,
+    language: str = DEFAULT_LANGUAGE,
 ) -> None:
-    """Send the study's answer; without one, the domain's general answer and a contact."""
-    answer = study.faq_answer(topic, simpler=simpler) if topic in FAQ_TOPICS else None
+    """Send the study's answer in a language; without one, a general answer and a contact.
+
+    The general answer is the domain's `utter_faq/<topic>`, whose variation Rasa picks by
+    the conversation's `language` slot.
+    """
+    answer = (
+        study.faq_answer(topic, simpler=simpler, language=language) if topic in FAQ_TOPICS else None
+    )
     if answer:
         say(dispatcher, answer)
         return
     if topic in FAQ_TOPICS:
         dispatcher.utter_message(response=f"utter_{RETRIEVAL_INTENT}/{topic}")
-    say(dispatcher, messages(study, "faq_missing"))
+    say(dispatcher, messages(study, "faq_missing", language=language))
 
 
 class ActionAnswerFaq(Action):
@@ -56,7 +64,7 @@ class ActionAnswerFaq(Action):
     ) -> list[EventType]:
         """Send the answer and remember it for ask_simpler."""
         topic = faq_topic(tracker.latest_message)
-        answer_faq(dispatcher, current_study(), topic)
+        answer_faq(dispatcher, current_study(), topic, language=language_of(tracker))
         return [SlotSet(LAST_ANSWER, f"{RETRIEVAL_INTENT}/{topic}" if topic else None)]
 
 
@@ -71,11 +79,11 @@ class ActionExplainSimpler(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         """Re-explain the remembered answer, or offer example questions."""
-        study = current_study()
+        study, language = current_study(), language_of(tracker)
         last = tracker.get_slot(LAST_ANSWER) or ""
         prefix = f"{RETRIEVAL_INTENT}/"
         if last.startswith(prefix):
-            answer_faq(dispatcher, study, last[len(prefix) :], simpler=True)
+            answer_faq(dispatcher, study, last[len(prefix) :], simpler=True, language=language)
         else:
-            say(dispatcher, messages(study, "simpler_unknown"))
+            say(dispatcher, messages(study, "simpler_unknown", language=language))
         return []

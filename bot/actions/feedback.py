@@ -10,9 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no
+from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no, words_of
 from bot.actions.records import participant_id
-from bot.actions.replies import AskAction, button, say
+from bot.actions.replies import ONLY_NO, AskAction, choices, language_of, say
 from bot.actions.symptoms import is_interruption
 from bot.db.models import Feedback
 from bot.db.session import in_session_async
@@ -23,9 +23,12 @@ RATING = "feedback_rating"
 COMMENT = "feedback_comment"
 SOURCE = "feedback_source"
 FEEDBACK_SLOTS = (RATING, COMMENT, SOURCE)
-RATING_CHOICES = tuple(
-    button(f"{point} {word}", str(point))
-    for point, word in enumerate(("Poor", "Fair", "OK", "Good", "Great"), start=1)
+RATING_CHOICES = choices(
+    ("1", "1 Poor", "1 Malo"),
+    ("2", "2 Fair", "2 Regular"),
+    ("3", "3 OK", "3 Bien"),
+    ("4", "4 Good", "4 Muy bien"),
+    ("5", "5 Great", "5 Excelente"),
 )
 RATING_WORDS = {
     "poor": 1, "bad": 1, "terrible": 1, "awful": 1,
@@ -34,14 +37,25 @@ RATING_WORDS = {
     "good": 4, "pretty good": 4, "nice": 4,
     "great": 5, "excellent": 5, "awesome": 5, "amazing": 5, "love it": 5, "very good": 5,
 }  # fmt: skip
+# Spanish, as typed (accents folded), on the same points as the Spanish buttons.
+RATING_WORDS_ES = {
+    "malo": 1, "mala": 1, "muy malo": 1, "muy mala": 1, "pesimo": 1, "pesima": 1, "mal": 1,
+    "uno": 1,
+    "regular": 2, "mas o menos": 2, "masomenos": 2, "maso": 2, "dos": 2,
+    "bien": 3, "normal": 3, "esta bien": 3, "tres": 3,
+    "muy bien": 4, "bueno": 4, "buena": 4, "muy bueno": 4, "muy buena": 4, "cuatro": 4,
+    "excelente": 5, "genial": 5, "me encanta": 5, "super bien": 5, "de maravilla": 5,
+    "perfecto": 5, "cinco": 5,
+}  # fmt: skip
+RATINGS = {**RATING_WORDS_ES, **RATING_WORDS}
 
 
 def read_rating(text: str) -> int | None:
-    """1 (poor) to 5 (great), from a number or a word."""
-    words = " ".join(text.lower().strip(" .!?").split())
+    """1 (poor) to 5 (great), from a number or a word, in English or Spanish."""
+    words = words_of(text)
     if words in {"1", "2", "3", "4", "5"}:
         return int(words)
-    return RATING_WORDS.get(words)
+    return RATINGS.get(words)
 
 
 def _asked(tracker: Tracker, slot: str) -> bool:
@@ -71,7 +85,9 @@ class ValidateFeedbackForm(FormValidationAction):
             return {RATING: None}
         answer = Answer.from_slot(value)
         if answer.needs_reask(tracker, RATING):
-            say(dispatcher, messages(current_study(), "reask_rating"))
+            say(
+                dispatcher, messages(current_study(), "reask_rating", language=language_of(tracker))
+            )
             return {RATING: None, REASKED: RATING}
         return {RATING: answer.as_slot(), REASKED: None}
 
@@ -104,7 +120,7 @@ class ActionAskFeedbackComment(AskAction):
     """Anything they want to tell the team."""
 
     slot = COMMENT
-    buttons = (button("No", "no"),)
+    buttons = ONLY_NO
 
 
 class ActionStartFeedback(Action):
@@ -119,7 +135,7 @@ class ActionStartFeedback(Action):
     ) -> list[EventType]:
         """Clear earlier answers and note the source."""
         milestone = next(tracker.get_latest_entity_values("milestone"), None)
-        say(dispatcher, messages(current_study(), "feedback_start"))
+        say(dispatcher, messages(current_study(), "feedback_start", language=language_of(tracker)))
         return [
             SlotSet(RATING, None),
             SlotSet(COMMENT, None),
@@ -155,5 +171,5 @@ class ActionSaveFeedback(Action):
             )
 
         await in_session_async(work)
-        say(dispatcher, messages(current_study(), "feedback_thanks"))
+        say(dispatcher, messages(current_study(), "feedback_thanks", language=language_of(tracker)))
         return [SlotSet(slot, None) for slot in FEEDBACK_SLOTS]

@@ -9,7 +9,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions.records import participant_id
-from bot.actions.replies import WordingAction, say
+from bot.actions.replies import WordingAction, language_of, say
 from bot.db.repository import record_dose
 from bot.db.session import in_session_async
 from bot.study.config import current_study
@@ -37,7 +37,7 @@ class ActionMissedDose(Action):
             )
 
         await in_session_async(work)
-        say(dispatcher, messages(current_study(), "missed_dose"))
+        say(dispatcher, messages(current_study(), "missed_dose", language=language_of(tracker)))
         return []
 
 

@@ -1,9 +1,9 @@
-"""Sending config-driven texts from actions."""
+"""Sending config-driven texts from actions, in the conversation's language."""
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +13,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.records import escalate
+from bot.core.languages import ENGLISH, LANGUAGE_SLOT, SPANISH, language_or_default
 from bot.db.models import EscalationLevel, EscalationType
 from bot.study.config import current_study
 from bot.study.wording import messages
 
 Button = dict[str, str]
+# The same buttons in each language, by language code.
+Choices = Mapping[str, tuple[Button, ...]]
+
+
+def language_of(tracker: Tracker) -> str:
+    """The conversation's language (the `language` slot): "en" or "es", "en" when unset."""
+    return language_or_default(tracker.get_slot(LANGUAGE_SLOT))
 
 
 def button(title: str, payload: str) -> Button:
@@ -25,7 +33,27 @@ def button(title: str, payload: str) -> Button:
     return {"title": title, "payload": payload}
 
 
-YES_NO = (button("Yes", "yes"), button("No", "no"))
+def choices(*options: tuple[str, str, str]) -> Choices:
+    """Buttons in each language from (payload, English title, Spanish title) for each one.
+
+    The payload is the same in every language, so a tap reads the same whatever the language.
+    """
+    return {
+        ENGLISH: tuple(button(english, payload) for payload, english, _ in options),
+        SPANISH: tuple(button(spanish, payload) for payload, _, spanish in options),
+    }
+
+
+def buttons_in(options: Choices, language: str) -> tuple[Button, ...]:
+    """The buttons in a language (English when that language has none)."""
+    if language in options:
+        return options[language]
+    return options.get(ENGLISH, ())
+
+
+NO_BUTTONS = choices()
+YES_NO = choices(("yes", "Yes", "Sí"), ("no", "No", "No"))
+ONLY_NO = choices(("no", "No", "No"))
 
 
 def say(
@@ -54,7 +82,7 @@ class WordingAction(Action):
     """Sends one of the study's configurable wordings (bot.study.wording); may tell staff first."""
 
     wording_key: str = ""
-    buttons: tuple[Button, ...] = ()
+    buttons: Choices = NO_BUTTONS
     notice: StaffNotice | None = None
 
     @abstractmethod
@@ -69,7 +97,12 @@ class WordingAction(Action):
             await escalate(
                 tracker, level=self.notice.level, type=self.notice.type, reason=self.notice.reason
             )
-        say(dispatcher, messages(current_study(), self.wording_key), buttons=self.buttons)
+        language = language_of(tracker)
+        say(
+            dispatcher,
+            messages(current_study(), self.wording_key, language=language),
+            buttons=buttons_in(self.buttons, language),
+        )
         return []
 
 
@@ -77,7 +110,7 @@ class AskAction(Action):
     """Asks a form question from the study's wording, with answer buttons."""
 
     slot: str = ""
-    buttons: tuple[dict[str, str], ...] = ()
+    buttons: Choices = NO_BUTTONS
 
     def name(self) -> str:
         """action_ask_<slot>, which Rasa forms call to ask for the slot."""
@@ -86,6 +119,11 @@ class AskAction(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Ask the question."""
-        say(dispatcher, messages(current_study(), f"ask_{self.slot}"), buttons=self.buttons)
+        """Ask the question in the conversation's language."""
+        language = language_of(tracker)
+        say(
+            dispatcher,
+            messages(current_study(), f"ask_{self.slot}", language=language),
+            buttons=buttons_in(self.buttons, language),
+        )
         return []

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot.actions.records import escalate, participant_id
-from bot.actions.replies import YES_NO, StaffNotice, WordingAction, say
+from bot.actions.replies import YES_NO, StaffNotice, WordingAction, buttons_in, language_of, say
 from bot.core.retry import with_retries
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.session import session_scope
@@ -87,12 +87,16 @@ class ActionEmergency(Action):
     ) -> list[EventType]:
         """Say what to do now, then store the escalation."""
         categories = red_flag_categories(tracker.latest_message)
-        study = current_study()
+        study, language = current_study(), language_of(tracker)
         if categories:
-            say(dispatcher, emergency_texts(study, categories))
+            say(dispatcher, emergency_texts(study, categories, language))
             await store_emergency(tracker, categories)
         else:
-            say(dispatcher, messages(study, "emergency_check"), buttons=YES_NO)
+            say(
+                dispatcher,
+                messages(study, "emergency_check", language=language),
+                buttons=buttons_in(YES_NO, language),
+            )
             await escalate(
                 tracker,
                 level=EscalationLevel.ROUTINE,
@@ -121,7 +125,7 @@ class ActionEmergencyConfirmed(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Say it again; store the emergency unless the red flag already did."""
-        say(dispatcher, emergency_texts(current_study(), []))
+        say(dispatcher, emergency_texts(current_study(), [], language_of(tracker)))
         if _asked_if_emergency(tracker):
             await store_emergency(tracker, [], reason=CONFIRMED_REASON)
         return []

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from bot.actions.answers import Answer, read_choice
 from bot.actions.records import participant_id
-from bot.actions.replies import Button, button, say
+from bot.actions.replies import Button, button, language_of, say
+from bot.core.languages import ENGLISH, SPANISH
 from bot.db.models import EscalationLevel, EscalationType
 from bot.db.repository import previous_symptom_grade, record_symptom
 from bot.db.session import in_session_async
@@ -28,8 +29,9 @@ from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.escalation.rules import decide
 from bot.nlp.analysis import symptom_info, symptom_names
 from bot.study.config import current_study
-from bot.study.pro_ctcae import SCALES, Attribute, read_answer
+from bot.study.pro_ctcae import SCALES, Attribute, label, read_answer
 from bot.study.wording import messages
+from bot.study.wording_es import OTHER_SYMPTOM_LABEL_ES, SYMPTOM_LABELS_ES
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +72,20 @@ def attributes_of(symptom: str) -> tuple[Attribute, ...]:
     return tuple(attribute for attribute in ATTRIBUTE_ORDER if attribute.value in asked)
 
 
-def symptom_label(symptom: str | None) -> str:
-    """How to name the symptom to the participant."""
+def symptom_label(symptom: str | None, language: str = ENGLISH) -> str:
+    """How to name the symptom to the participant, in their language."""
+    if language == SPANISH:
+        return SYMPTOM_LABELS_ES.get(symptom or OTHER, OTHER_SYMPTOM_LABEL_ES)
     if not symptom or symptom == OTHER:
         return OTHER_LABEL
     return symptom_info(symptom).label
 
 
-def scale_buttons(attribute: Attribute) -> tuple[Button, ...]:
-    """0-4 answer buttons with the scale's words ("0 None" ... "4 Very severe")."""
-    labels = SCALES[attribute].labels
+def scale_buttons(attribute: Attribute, language: str = ENGLISH) -> tuple[Button, ...]:
+    """0-4 answer buttons with the scale's words ("0 None" ... "4 Very severe", "0 Nada" ...)."""
     return tuple(
-        button(f"{point} {text.capitalize()}", str(point)) for point, text in enumerate(labels)
+        button(f"{point} {label(attribute, point, language).capitalize()}", str(point))
+        for point in range(len(SCALES[attribute].labels))
     )
 
 
@@ -237,7 +241,7 @@ class SymptomInterview:
             return {slot: None}
         answer = Answer.from_slot(value)
         if answer.needs_reask(tracker, slot):
-            say(dispatcher, messages(current_study(), "reask_scale"))
+            say(dispatcher, messages(current_study(), "reask_scale", language=language_of(tracker)))
             return {slot: None, "reasked_slot": slot}
         updates: dict[str, Any] = {slot: answer.as_slot(), "reasked_slot": None}
         symptom = tracker.get_slot(CURRENT)
@@ -273,7 +277,10 @@ class SymptomInterview:
         level = await in_session_async(
             lambda session: _store_and_decide(session, tracker, symptom, answers, raw)
         )
-        say(dispatcher, messages(current_study(), OUTCOME_WORDING[level]))
+        say(
+            dispatcher,
+            messages(current_study(), OUTCOME_WORDING[level], language=language_of(tracker)),
+        )
         queue = list(tracker.get_slot(QUEUE) or [])
         if not queue:
             return {DONE: True}
@@ -339,7 +346,10 @@ class ActionStartSymptomReport(Action):
         """Queue the named symptoms; with none named, a kind word first (the form asks)."""
         symptoms = symptoms_in_message(tracker.latest_message)
         if not symptoms:
-            say(dispatcher, messages(current_study(), "symptom_start_unwell"))
+            say(
+                dispatcher,
+                messages(current_study(), "symptom_start_unwell", language=language_of(tracker)),
+            )
         return [SlotSet(CHECKIN_ID, None), *start_events(symptoms)]
 
 
@@ -373,12 +383,14 @@ class AskSymptomQuestion(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Ask, naming the symptom in plain words."""
-        label = symptom_label(tracker.get_slot(CURRENT))
+        """Ask, naming the symptom in plain words of the conversation's language."""
+        language = language_of(tracker)
+        name = symptom_label(tracker.get_slot(CURRENT), language)
+        key = f"ask_{attribute_slot(self.attribute)}"
         say(
             dispatcher,
-            messages(current_study(), f"ask_{attribute_slot(self.attribute)}", symptom=label),
-            buttons=scale_buttons(self.attribute),
+            messages(current_study(), key, language=language, symptom=name),
+            buttons=scale_buttons(self.attribute, language),
         )
         return []
 
@@ -406,7 +418,10 @@ class ActionAskSymptomDescription(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         """Ask for a short description."""
-        say(dispatcher, messages(current_study(), "ask_symptom_description"))
+        say(
+            dispatcher,
+            messages(current_study(), "ask_symptom_description", language=language_of(tracker)),
+        )
         return []
 
 

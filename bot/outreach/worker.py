@@ -704,16 +704,16 @@ def _visit_job(session: Session, job: Job, study: StudyConfig, now: datetime) ->
         or appointment.scheduled_at.isoformat() != job.detail.get("visit_at")
     ):
         return Skip("visit no longer planned at that time")
-    names = {visit.key: visit.name for visit in study.visits}
+    language = job.participant.language
     texts = messages(
         study,
         "visit_reminder",
-        language=job.participant.language,
-        visit_name=names.get(appointment.visit_key, "study visit"),
+        language=language,
+        visit_name=study.visit_name(appointment.visit_key, language=language),
         visit_when=spoken_when(
             appointment.scheduled_at,
             zone_of(job.participant.timezone),
-            language=job.participant.language,
+            language=language,
         ),
     )
     return replace(job, texts=texts)

@@ -3,6 +3,11 @@
 Every field has a safe default, so a config with keys missing still loads; the assistant
 then answers with a generic line plus the coordinator's contact. Answers may use
 placeholders such as ``{coordinator_phone}``; `StudyConfig.facts` lists them.
+
+Participant-facing text exists in English and Spanish: each FAQ topic has its Spanish
+under ``es:``, the study's own wording under ``wording_es:``, and every fact that is text
+(hours, roles, visit names, the payment method...) under ``translations: es:``. Names and
+numbers need no translation. `StudyConfig.missing_translations` lists what has no Spanish.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, validator
+
+from bot.core.languages import ENGLISH, LANGUAGES, SPANISH, language_or_default
 
 logger = logging.getLogger(__name__)
 
@@ -247,13 +254,77 @@ class Compensation(BaseModel):
     method: str = ""
 
 
-class FaqAnswer(BaseModel):
+class FaqText(BaseModel):
     """A plain-language answer, and a simpler one for when it was not understood."""
 
     answer: Messages = Field(default_factory=list)
     simpler: Messages = Field(default_factory=list)
 
     _messages = validator("answer", "simpler", pre=True, allow_reuse=True)(_as_messages)
+
+    def texts(self, *, simpler: bool = False) -> Messages:
+        """The answer, or the simpler one (the answer when there is no simpler one)."""
+        return (self.simpler or self.answer) if simpler else self.answer
+
+
+class FaqAnswer(FaqText):
+    """A FAQ topic's answers in English, and in Spanish under `es`."""
+
+    es: FaqText = Field(default_factory=FaqText)
+
+    def in_language(self, language: str) -> FaqText:
+        """The answers in a language (empty when that language has none)."""
+        return self.es if language == SPANISH else self
+
+
+class ContactText(BaseModel):
+    """A contact's words in another language (the phone and email need none)."""
+
+    name: str = ""
+    role: str = ""
+    hours: str = ""
+
+
+class ContactsText(BaseModel):
+    """The contacts' words in another language."""
+
+    coordinator: ContactText = Field(default_factory=ContactText)
+    nurse: ContactText = Field(default_factory=ContactText)
+    backup: ContactText = Field(default_factory=ContactText)
+
+
+class StudyText(BaseModel):
+    """The study's title and summary in another language (its name stays as it is)."""
+
+    title: str = ""
+    summary: str = ""
+
+
+class VisitText(BaseModel):
+    """A visit's name and description in another language."""
+
+    name: str = ""
+    what_happens: str = ""
+
+
+class CompensationText(BaseModel):
+    """How participants are paid, in another language (amounts need no translation)."""
+
+    method: str = ""
+
+
+class Translation(BaseModel):
+    """Every fact of the study that is text, in one more language; visits by their key."""
+
+    study: StudyText = Field(default_factory=StudyText)
+    contacts: ContactsText = Field(default_factory=ContactsText)
+    visits: dict[str, VisitText] = Field(default_factory=dict)
+    compensation: CompensationText = Field(default_factory=CompensationText)
+
+
+CONTACT_ROLES = ("coordinator", "nurse", "backup")
+# What a visit is called when the config has no name for it in the participant's language.
+GENERIC_VISIT_NAME = {ENGLISH: "study visit", SPANISH: "visita del estudio"}
 
 
 class StudyConfig(BaseModel):
@@ -274,14 +345,34 @@ class StudyConfig(BaseModel):
     outreach: Outreach = Field(default_factory=Outreach)
     faq: dict[str, FaqAnswer] = Field(default_factory=dict)
     wording: dict[str, Messages] = Field(default_factory=dict)
+    wording_es: dict[str, Messages] = Field(default_factory=dict)
+    translations: dict[str, Translation] = Field(default_factory=dict)
 
-    @validator("wording", pre=True)
+    @validator("wording", "wording_es", pre=True)
     def _wording_messages(cls, value: Any) -> dict[str, Messages]:
         """Each wording entry is one message or a list of them."""
         return {str(key): _as_messages(text) for key, text in (value or {}).items()}
 
-    def facts(self) -> dict[str, str]:
-        """The placeholders answers may use, with this study's values."""
+    @validator("translations")
+    def _other_languages(cls, value: dict[str, Translation]) -> dict[str, Translation]:
+        """Translations are for the languages other than English."""
+        others = set(LANGUAGES) - {ENGLISH}
+        unknown = sorted(set(value) - others)
+        if unknown:
+            raise ValueError(f"no such language {unknown}: use one of {sorted(others)}")
+        return value
+
+    def translation(self, language: str) -> Translation:
+        """The text facts given for a language other than English (empty if none)."""
+        return self.translations.get(language) or Translation()
+
+    def facts(self, language: str = ENGLISH) -> dict[str, str]:
+        """The placeholders answers may use, with this study's values in a language.
+
+        A fact that is text (hours, payment method, title) without words in that language
+        is left out, so it reads as a safe phrase in that language instead of in English;
+        names and numbers are the same in every language.
+        """
         coordinator, nurse = self.contacts.coordinator, self.contacts.nurse
         money = self.compensation
         facts = {
@@ -304,7 +395,96 @@ class StudyConfig(BaseModel):
             "travel_amount": _money(money.currency, money.travel),
             "payment_method": money.method,
         }
+        if language != ENGLISH:
+            facts.update(self._text_facts(language))
         return {key: value for key, value in facts.items() if value}
+
+    def _text_facts(self, language: str) -> dict[str, str]:
+        """The facts that are text, in a language other than English ("" when not given)."""
+        text = self.translation(language)
+        contacts = text.contacts
+        facts = {
+            "study_title": text.study.title,
+            "coordinator_hours": contacts.coordinator.hours,
+            "nurse_hours": contacts.nurse.hours,
+            "payment_method": text.compensation.method,
+        }
+        # A name may have words in the language ("Study nurse line"); else it stays as is.
+        for role, key in (("coordinator", "coordinator_name"), ("nurse", "nurse_name")):
+            name = getattr(contacts, role).name
+            if name:
+                facts[key] = name
+        return facts
+
+    def visit_name(self, key: str, *, language: str = ENGLISH) -> str:
+        """What a participant calls a visit in their language (a generic name if none)."""
+        language = language_or_default(language)
+        visit = next((visit for visit in self.visits if visit.key == key), None)
+        if language == ENGLISH:
+            name = visit.name if visit else ""
+        else:
+            name = self.translation(language).visits.get(key, VisitText()).name
+        return name or GENERIC_VISIT_NAME[language]
+
+    def missing_translations(self, language: str = SPANISH) -> list[str]:
+        """Where the config has English text but none in `language`, as paths in the file.
+
+        A FAQ answer (and simpler answer), a study wording of `wording:` with no
+        `wording_es:` counterpart, and each fact that is text. Participants then get the
+        safe default in their language (a general answer and the coordinator's contact).
+        """
+        missing: list[str] = []
+        for topic, entry in self.faq.items():
+            own = entry.in_language(language)
+            for part in ("answer", "simpler"):
+                if getattr(entry, part) and not getattr(own, part):
+                    missing.append(f"faq.{topic}.{language}.{part}")
+        own_wording = self._wording(language)
+        missing += [f"wording_{language}.{key}" for key in self.wording if key not in own_wording]
+        missing += [
+            f"translations.{language}.{path}"
+            for path, english, translated in self._text_fields(language)
+            if english.strip() and not translated.strip()
+        ]
+        return missing
+
+    def unused_translations(self) -> list[str]:
+        """Translated visits no visit of the schedule has (a typo, or a visit taken out)."""
+        keys = {visit.key for visit in self.visits}
+        return [
+            f"translations.{language}.visits.{key}"
+            for language, translation in self.translations.items()
+            for key in translation.visits
+            if key not in keys
+        ]
+
+    def translated_texts(self, language: str) -> list[tuple[str, str]]:
+        """Each fact given as text in `language`, with its path (for the plain-language checks)."""
+        return [
+            (f"translations.{language}.{path}", translated)
+            for path, _, translated in self._text_fields(language)
+            if translated.strip()
+        ]
+
+    def _text_fields(self, language: str) -> list[tuple[str, str, str]]:
+        """(path, English, translated) for every fact that is text."""
+        text = self.translation(language)
+        fields = [
+            ("study.title", self.study.title, text.study.title),
+            ("study.summary", self.study.summary, text.study.summary),
+            ("compensation.method", self.compensation.method, text.compensation.method),
+        ]
+        for role in CONTACT_ROLES:
+            english, translated = getattr(self.contacts, role), getattr(text.contacts, role)
+            fields.append((f"contacts.{role}.role", english.role, translated.role))
+            fields.append((f"contacts.{role}.hours", english.hours, translated.hours))
+        for visit in self.visits:
+            own = text.visits.get(visit.key, VisitText())
+            fields.append((f"visits.{visit.key}.name", visit.name, own.name))
+            fields.append(
+                (f"visits.{visit.key}.what_happens", visit.what_happens, own.what_happens)
+            )
+        return fields
 
     def contact_line(self) -> str:
         """How to reach a person, for the end of a generic or fallback answer."""
@@ -315,22 +495,35 @@ class StudyConfig(BaseModel):
             return f"You can call your study team at {coordinator.phone}."
         return "Please ask your study team."
 
-    def render(self, template: str, **extra: str) -> str:
-        """Fill a text's placeholders from the facts (and `extra`); a missing one reads safely."""
-        return _SafeFormatter().vformat(template, (), _Facts({**self.facts(), **extra}))
+    def render(self, template: str, language: str = ENGLISH, **extra: str) -> str:
+        """Fill a text's placeholders from the facts in a language (and `extra`).
 
-    def faq_answer(self, topic: str, *, simpler: bool = False) -> Messages | None:
-        """The rendered answer to a FAQ topic, or None when the config has none."""
+        A missing fact reads as a safe phrase in that language, never as a wrong number.
+        """
+        language = language_or_default(language)
+        facts = _Facts({**self.facts(language), **extra}, language=language)
+        return _SafeFormatter().vformat(template, (), facts)
+
+    def faq_answer(
+        self, topic: str, *, simpler: bool = False, language: str = ENGLISH
+    ) -> Messages | None:
+        """The rendered answer to a FAQ topic in a language, or None when the config has none."""
         entry = self.faq.get(topic)
         if entry is None:
             return None
-        messages = (entry.simpler or entry.answer) if simpler else entry.answer
-        return [self.render(message) for message in messages] or None
+        language = language_or_default(language)
+        messages = entry.in_language(language).texts(simpler=simpler)
+        return [self.render(message, language) for message in messages] or None
 
-    def wording_text(self, key: str, **extra: str) -> Messages | None:
-        """The study's own rendered wording for a key, if it has one."""
-        messages = self.wording.get(key)
-        return [self.render(message, **extra) for message in messages] if messages else None
+    def wording_text(self, key: str, language: str = ENGLISH, **extra: str) -> Messages | None:
+        """The study's own rendered wording for a key in a language, if it has one."""
+        language = language_or_default(language)
+        messages = self._wording(language).get(key) or []
+        return [self.render(message, language, **extra) for message in messages] or None
+
+    def _wording(self, language: str) -> dict[str, Messages]:
+        """The study's own wording in a language."""
+        return self.wording_es if language == SPANISH else self.wording
 
 
 def _text(value: Any) -> str:
@@ -343,18 +536,37 @@ def _money(currency: str, amount: float | None) -> str:
     return f"{currency}{amount:,.0f}" if float(amount).is_integer() else f"{currency}{amount:,.2f}"
 
 
+# What a missing fact reads as, by language: never a wrong number, never another language.
+_SAFE_PHRASES = {
+    ENGLISH: {
+        "phone": "the phone number on your study papers",
+        "hours": "in office hours",
+        "other": "your study team",
+    },
+    SPANISH: {
+        "phone": "el número en sus papeles del estudio",
+        "hours": "en horario de oficina",
+        "other": "su equipo del estudio",
+    },
+}
+
+
 class _Facts(dict):
     """The study's facts; a missing one reads as a safe phrase, never as a wrong number."""
+
+    def __init__(self, facts: dict[str, str], *, language: str) -> None:
+        super().__init__(facts)
+        self._phrases = _SAFE_PHRASES[language]
 
     def __missing__(self, key: str) -> str:
         if key.endswith("_phone"):
             for other in ("nurse_phone", "coordinator_phone"):
                 if other in self:
                     return str(self[other])
-            return "the phone number on your study papers"
+            return self._phrases["phone"]
         if key.endswith("_hours"):
-            return "in office hours"
-        return "your study team"
+            return self._phrases["hours"]
+        return self._phrases["other"]
 
 
 class _SafeFormatter(string.Formatter):

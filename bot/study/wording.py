@@ -1,14 +1,18 @@
-"""The default wording of messages that depend on the study config.
+"""The default wording of messages that depend on the study config, in each language.
 
 Each key is used by one custom action. A study may replace any of them under ``wording:``
-in its config; otherwise the default here is sent, with the study's facts filled in
-(placeholders as listed by `StudyConfig.facts`). Every text stays at or below grade 6
-and 300 characters (see `bot.study.plain_language`); `tests/study/test_wording.py` checks that.
+(English) and ``wording_es:`` (Spanish) in its config; otherwise the default here (or in
+`bot.study.wording_es`, with the same keys and placeholders) is sent, with the study's
+facts filled in (placeholders as listed by `StudyConfig.facts`). Every text stays plain
+and at most 300 characters (see `bot.study.plain_language`); `tests/study/test_wording.py`
+checks that.
 """
 
 from __future__ import annotations
 
+from bot.core.languages import DEFAULT_LANGUAGE, SPANISH, language_or_default
 from bot.study.config import StudyConfig
+from bot.study.wording_es import DEFAULTS_ES
 
 # Placeholders an action fills per message (not study facts), with an example value used
 # by the plain-language tests: the longest symptom label.
@@ -239,13 +243,25 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def messages(study: StudyConfig, key: str, language: str = "en", **extra: str) -> list[str]:
-    """The messages to send for a wording key: the study's own, else the default.
+DEFAULTS_BY_LANGUAGE: dict[str, dict[str, tuple[str, ...]]] = {
+    DEFAULT_LANGUAGE: DEFAULTS,
+    SPANISH: DEFAULTS_ES,
+}
 
-    `extra` fills placeholders that are not study facts, such as `{symptom}`.
+
+def messages(
+    study: StudyConfig, key: str, language: str = DEFAULT_LANGUAGE, **extra: str
+) -> list[str]:
+    """The messages to send for a wording key in a language: the study's own, else the default.
+
+    `language` is a code from `bot.core.languages` (an unknown one reads as English).
+    `extra` fills placeholders that are not study facts, such as `{symptom}`, and must
+    already be in that language.
 
     Raises:
         KeyError: the key is not one of `DEFAULTS`.
     """
-    default = DEFAULTS[key]
-    return study.wording_text(key, **extra) or [study.render(text, **extra) for text in default]
+    language = language_or_default(language)
+    default = DEFAULTS_BY_LANGUAGE[language][key]
+    own = study.wording_text(key, language=language, **extra)
+    return own or [study.render(text, language=language, **extra) for text in default]

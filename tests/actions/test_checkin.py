@@ -11,6 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions.checkin import (
+    FEELING_WORDS,
+    ActionAskCheckinFeeling,
+    ActionAskCheckinMedicine,
     ActionFinishCheckin,
     ActionPauseCheckin,
     ActionStartCheckin,
@@ -274,3 +277,112 @@ async def test_form_run_reads_the_requested_answer(
 
     filled = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
     assert filled["checkin_feeling"] == answer("4", 4)
+
+
+# --- Spanish ---------------------------------------------------------------------------
+
+SPANISH = {"language": "es"}
+
+
+@pytest.mark.parametrize(
+    ("text", "point"),
+    [("muy mal", 1), ("fatal", 1), ("mal", 2), ("no muy bien", 2), ("regular", 3),
+     ("masomenos", 3), ("más o menos", 3), ("ahí la llevo", 3), ("bien", 4),
+     ("estoy bien", 4), ("bien, gracias", 4), ("me siento muy bien", 5), ("¡Excelente!", 5),
+     ("tres", 3), ("cinco", 5), ("quién sabe", None)],
+)  # fmt: skip
+def test_feeling_answers_in_spanish(text: str, point: int | None) -> None:
+    assert read_feeling(text) == point
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("sí", "yes"), ("si", "yes"), ("simón", "yes"), ("claro", "yes"), ("ajá", "yes"),
+     ("todas", "yes"), ("no", "no"), ("nel", "no"), ("nop", "no"), ("se me olvidó", "no"),
+     ("no la tomé", "no"), ("algunas", "some"), ("me faltaron algunas", "some"),
+     ("no todas", "some"), ("más o menos", "some"), ("quién sabe", None)],
+)  # fmt: skip
+def test_medicine_answers_in_spanish(text: str, value: str | None) -> None:
+    assert read_medicine(text) == value
+
+
+def test_spanish_words_never_change_an_english_feeling() -> None:
+    assert all(read_feeling(words) == point for words, point in FEELING_WORDS.items())
+
+
+async def test_a_spanish_checkin_starts_and_asks_in_spanish(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(intent="start_checkin", slots=SPANISH)
+
+    await ActionStartCheckin().run(dispatcher, tracker, domain)
+    await ActionAskCheckinFeeling().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher) == [
+        'Vamos a hacer su chequeo. Toma como un minuto. Puede escribir "luego" en cualquier '
+        "momento para parar y terminar más tarde.",
+        "En general, ¿cómo se siente hoy?",
+    ]
+    buttons = dispatcher.messages[-1]["buttons"]
+    assert [b["title"] for b in buttons] == [
+        "1 Muy mal", "2 Mal", "3 Regular", "4 Bien", "5 Muy bien",
+    ]  # fmt: skip
+    assert [b["payload"] for b in buttons] == ["1", "2", "3", "4", "5"]
+
+
+async def test_spanish_medicine_question_has_spanish_choices(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionAskCheckinMedicine().run(dispatcher, make_tracker(slots=SPANISH), domain)
+
+    assert texts(dispatcher) == ["¿Tomó su medicina del estudio como le dijeron?"]
+    assert [(b["title"], b["payload"]) for b in dispatcher.messages[-1]["buttons"]] == [
+        ("Sí", "yes"),
+        ("Me faltaron algunas", "some"),
+        ("No", "no"),
+    ]
+
+
+async def test_spanish_answers_fill_the_checkin_and_reasks_are_spanish(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    form = ValidateCheckinForm()
+    feeling = make_tracker(text="masomenos", slots={**SPANISH, "requested_slot": "checkin_feeling"})
+    nothing_new = make_tracker(
+        text="nel", slots={**SPANISH, "requested_slot": "checkin_new_problem"}
+    )
+
+    assert await form.extract_checkin_feeling(dispatcher, feeling, domain) == {
+        "checkin_feeling": answer("masomenos", 3)
+    }
+    assert (await form.extract_checkin_new_problem(dispatcher, nothing_new, domain))[
+        "checkin_new_problem"
+    ] == answer("nel", False)
+
+    unclear = make_tracker(text="pues", slots={**SPANISH, "requested_slot": "checkin_feeling"})
+    await form.validate_checkin_feeling(answer("pues", None), dispatcher, unclear, domain)
+    assert texts(dispatcher) == [
+        "Perdón, no le entendí. Por favor, responda con un número del 1 al 5, como 4."
+    ]
+
+
+async def test_a_spanish_checkin_ends_in_spanish(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    started = await ActionStartCheckin().run(CollectingDispatcher(), make_tracker(), domain)
+    tracker = make_tracker(
+        slots={
+            **SPANISH,
+            "checkin_id": slot_values(started)["checkin_id"],
+            "checkin_feeling": answer("bien", 4),
+            "checkin_new_problem": answer("no", False),
+            "checkin_medicine": answer("sí", "yes"),
+            "checkin_question": answer("no", False),
+        }
+    )
+
+    await ActionFinishCheckin().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher) == ["¡Gracias! Ya terminó su chequeo. Cuídese mucho, y hasta pronto."]
+    checkin = session.execute(select(Checkin)).scalar_one()
+    assert (checkin.overall_feeling, checkin.took_medicine) == (4, "yes")

@@ -147,3 +147,87 @@ async def test_ask_simpler_with_nothing_to_re_explain_offers_examples(
 def test_topic_from_a_button_payload_intent() -> None:
     assert faq_topic({"intent": {"name": "faq/placebo"}}) == "placebo"
     assert faq_topic({"intent": {"name": "greet"}}) is None
+
+
+# --- Spanish ---------------------------------------------------------------------------
+
+SPANISH = {"language": "es"}
+
+
+async def test_a_spanish_question_gets_the_study_s_spanish_answer(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        text="hola, q es un placebo",
+        intent="faq",
+        slots=SPANISH,
+        response_selector=selected_faq("placebo"),
+    )
+
+    await ActionAnswerFaq().run(dispatcher, tracker, domain)
+
+    expected = load_study_config(EXAMPLE_STUDY).faq_answer("placebo", language="es")
+    assert texts(dispatcher) == expected
+    assert expected and expected[0].startswith("Un placebo es un inhalador falso.")
+
+
+async def test_ask_simpler_in_spanish_re_explains_in_spanish(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict[str, Any]
+) -> None:
+    tracker = make_tracker(
+        intent="ask_simpler", slots={**SPANISH, "last_answer": "faq/randomization"}
+    )
+
+    await ActionExplainSimpler().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher) == [
+        "Es como tirar una moneda. Ni usted ni el equipo saben qué inhalador le tocó."
+    ]
+
+
+async def test_a_missing_spanish_answer_gets_the_spanish_general_answer_and_the_coordinator(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dispatcher: CollectingDispatcher,
+    make_tracker: TrackerFactory,
+    domain: dict[str, Any],
+) -> None:
+    study_file = tmp_path / "study.yml"
+    config = yaml.safe_load(EXAMPLE_STUDY.read_text())
+    del config["faq"]["placebo"]["es"]
+    study_file.write_text(yaml.safe_dump(config, allow_unicode=True))
+    monkeypatch.setenv("STUDY_CONFIG", str(study_file))
+    from bot.core.settings import get_settings
+
+    get_settings.cache_clear()
+    tracker = make_tracker(intent="faq", slots=SPANISH, response_selector=selected_faq("placebo"))
+
+    await ActionAnswerFaq().run(dispatcher, tracker, domain)
+
+    assert dispatcher.messages[0]["response"] == "utter_faq/placebo"
+    coordinator = config["contacts"]["coordinator"]
+    assert texts(dispatcher) == [
+        f"Aquí no tengo la respuesta completa. Por favor, pregúntele a {coordinator['name']} "
+        f"al {coordinator['phone']}."
+    ]
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+async def test_rasa_picks_the_general_answer_in_the_conversation_language(
+    language: str, domain: dict[str, Any]
+) -> None:
+    from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    loaded = Domain.from_dict(domain)
+    tracker = DialogueStateTracker.from_events("P-001", [], slots=loaded.slots)
+    tracker.slots["language"].value = language
+    nlg = TemplatedNaturalLanguageGenerator(loaded.responses)
+
+    said = await nlg.generate("utter_faq/placebo", tracker, "rest")
+
+    assert said is not None
+    spanish = "Un placebo se ve como la medicina de verdad, pero no tiene medicina."
+    english = "A placebo looks like the real medicine, but it has no medicine in it."
+    assert said["text"].startswith(spanish if language == "es" else english)

@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions.feedback import (
+    RATING_WORDS,
+    ActionAskFeedbackRating,
     ActionSaveFeedback,
     ActionStartFeedback,
     ValidateFeedbackForm,
@@ -88,3 +90,45 @@ async def test_feedback_is_stored_and_thanked(
     assert (row.rating, row.comment, row.source) == (4, "visits are long", "week_12")
     assert "Thank you" in texts(dispatcher)[0]
     assert SlotSet("feedback_rating", None) in events
+
+
+# --- Spanish ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "rating"),
+    [("malo", 1), ("pésimo", 1), ("regular", 2), ("más o menos", 2), ("bien", 3),
+     ("muy bien", 4), ("bueno", 4), ("¡Excelente!", 5), ("cuatro", 4), ("ni idea", None)],
+)  # fmt: skip
+def test_ratings_in_spanish(text: str, rating: int | None) -> None:
+    assert read_rating(text) == rating
+
+
+def test_spanish_words_never_change_an_english_rating() -> None:
+    assert all(read_rating(words) == point for words, point in RATING_WORDS.items())
+
+
+async def test_the_rating_question_is_asked_in_spanish_with_spanish_choices(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionAskFeedbackRating().run(dispatcher, make_tracker(slots={"language": "es"}), domain)
+
+    assert texts(dispatcher) == [
+        "¿Qué le parece el estudio hasta ahora? 1 es malo y 5 es excelente."
+    ]
+    assert [(b["title"], b["payload"]) for b in dispatcher.messages[-1]["buttons"]] == [
+        ("1 Malo", "1"), ("2 Regular", "2"), ("3 Bien", "3"), ("4 Muy bien", "4"),
+        ("5 Excelente", "5"),
+    ]  # fmt: skip
+
+
+async def test_no_comment_in_spanish(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="nada", slots={"language": "es", "requested_slot": "feedback_comment"}
+    )
+
+    extracted = await ValidateFeedbackForm().extract_feedback_comment(dispatcher, tracker, domain)
+
+    assert extracted == {"feedback_comment": answer("nada", None)}

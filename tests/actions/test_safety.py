@@ -219,3 +219,88 @@ async def test_request_for_a_person_is_an_urgent_handoff(
 
     escalation = session.execute(select(Escalation)).scalar_one()
     assert (escalation.level, escalation.type) == (EscalationLevel.URGENT, EscalationType.HANDOFF)
+
+
+# --- Spanish ---------------------------------------------------------------------------
+
+SPANISH = {"language": "es"}
+
+
+async def test_a_spanish_emergency_mid_checkin_gets_the_spanish_reply_and_an_emergency(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="me duele mucho el pecho",
+        intent="emergency",
+        slots={**SPANISH, "requested_slot": "checkin_feeling"},
+        active_loop={"name": "checkin_form"},
+    )
+    tracker.latest_message["red_flags"] = red_flag("chest_pain", "me duele mucho el pecho")
+
+    events = await ActionEmergency().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher) == STUDY.wording_text("emergency", "es")
+    assert texts(dispatcher)[0].startswith(f"Llame al {STUDY.emergency_number} ahora")
+    assert session.execute(select(Escalation.level)).scalar_one() is EscalationLevel.EMERGENCY
+    assert events == [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+async def test_self_harm_in_spanish_gets_the_crisis_line_with_its_spanish_option(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(text="ya no quiero vivir", intent="emergency", slots=SPANISH)
+    tracker.latest_message["red_flags"] = red_flag("self_harm", "no quiero vivir")
+
+    await ActionEmergency().run(dispatcher, tracker, domain)
+
+    said = " ".join(texts(dispatcher))
+    assert f"Llame o mande un texto al {STUDY.crisis_line}." in said
+    assert "hay ayuda en español (marque 2)" in said
+    assert f"llame al {STUDY.emergency_number}" in said
+
+
+async def test_a_model_only_emergency_in_spanish_asks_in_spanish(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    await ActionEmergency().run(dispatcher, make_tracker(intent="emergency", slots=SPANISH), domain)
+
+    [question] = texts(dispatcher)
+    assert question.endswith("¿Es una emergencia?")
+    assert [(b["title"], b["payload"]) for b in dispatcher.messages[-1]["buttons"]] == [
+        ("Sí", "yes"),
+        ("No", "no"),
+    ]
+
+
+async def test_yes_in_spanish_after_the_question_is_the_full_spanish_emergency(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="sí", intent="affirm", slots=SPANISH, events=[_user("ayuda"), _user("sí")]
+    )
+
+    await ActionEmergencyConfirmed().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher)[0].startswith(f"Llame al {STUDY.emergency_number} ahora")
+
+
+@pytest.mark.parametrize(
+    ("action", "start"),
+    [
+        (ActionMedicalAdvice, "Es una buena pregunta."),
+        (ActionWithdrawInfo, "Gracias por decírmelo. Usted tiene derecho a dejar el estudio"),
+        (ActionMissedDose, "Gracias por decírmelo. La regla del estudio es:"),
+        (ActionRequestHuman, "Bien. Le pedí a la enfermera de turno"),
+    ],
+)
+async def test_safety_answers_in_spanish(
+    action: type,
+    start: str,
+    session: Session,
+    dispatcher: CollectingDispatcher,
+    make_tracker: TrackerFactory,
+    domain: dict,
+) -> None:
+    await action().run(dispatcher, make_tracker(slots=SPANISH), domain)
+
+    assert texts(dispatcher)[0].startswith(start)

@@ -11,17 +11,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions.symptoms import (
+    ActionAskSymptomFrequency,
+    ActionAskSymptomInterference,
     ActionStartSymptomReport,
+    AskSymptomQuestion,
     ValidateSymptomForm,
     attributes_of,
     interview_slots,
+    symptom_label,
     symptoms_in_message,
 )
 from bot.db.models import Channel, Escalation, EscalationLevel, EscalationType, SymptomReport
 from bot.db.repository import enroll_participant, record_symptom
+from bot.nlp.analysis import symptom_names
+from bot.study.config import load_study_config
+from bot.study.plain_language import check_text
 from bot.study.pro_ctcae import Attribute
+from bot.study.wording import messages
+from bot.study.wording_es import SYMPTOM_LABELS_ES
 from tests.actions.conftest import TrackerFactory
 from tests.actions.scenarios import texts
+from tests.conftest import EXAMPLE_STUDY
 
 pytestmark = pytest.mark.usefixtures("database_url")
 
@@ -262,3 +272,109 @@ def test_start_events_are_slot_events() -> None:
     from bot.actions.symptoms import start_events
 
     assert SlotSet("current_symptom", "cough") in start_events(["cough"])
+
+
+# --- Spanish ---------------------------------------------------------------------------
+
+
+def test_every_symptom_of_the_lexicon_has_a_spanish_label() -> None:
+    missing = sorted(set(symptom_names()) - set(SYMPTOM_LABELS_ES))
+    assert not missing, f"symptoms with no Spanish label (bot/study/wording_es.py): {missing}"
+    assert set(SYMPTOM_LABELS_ES) <= set(symptom_names())
+
+
+@pytest.mark.parametrize("symptom", sorted(SYMPTOM_LABELS_ES))
+def test_every_spanish_symptom_question_is_short_and_plain(symptom: str) -> None:
+    study = load_study_config(EXAMPLE_STUDY)
+    for attribute in Attribute:
+        key = f"ask_symptom_{attribute.value}"
+        for text in messages(study, key, "es", symptom=symptom_label(symptom, "es")):
+            result = check_text(text, "es")
+            assert result.ok, f"{key} with {symptom}: {result.problem()}: {text!r}"
+
+
+def test_spanish_labels_name_the_symptom_or_this_problem() -> None:
+    assert symptom_label("cough", "es") == "la tos"
+    assert symptom_label("other", "es") == "este problema"
+    assert symptom_label(None, "es") == "este problema"
+    assert symptom_label("cough") == "cough"
+
+
+@pytest.mark.parametrize(
+    ("action", "question", "titles"),
+    [
+        (
+            ActionAskSymptomFrequency,
+            "Sobre la tos: en los últimos 7 días, ¿con qué frecuencia le pasó?",
+            ["0 Nunca", "1 Rara vez", "2 Algunas veces", "3 Frecuentemente", "4 Casi siempre"],
+        ),
+        (
+            AskSymptomQuestion,
+            "Sobre la tos: en su peor momento, ¿qué tan fuerte fue?",
+            ["0 Nada", "1 Leve", "2 Moderado", "3 Severo", "4 Muy severo"],
+        ),
+        (
+            ActionAskSymptomInterference,
+            "Sobre la tos: ¿cuánto le estorbó en sus cosas del día?",
+            ["0 Nada", "1 Un poco", "2 Algo", "3 Bastante", "4 Muchísimo"],
+        ),
+    ],
+)
+async def test_symptom_questions_in_spanish_use_pro_ctcae_spanish_choices(
+    action: type[AskSymptomQuestion],
+    question: str,
+    titles: list[str],
+    dispatcher: CollectingDispatcher,
+    make_tracker: TrackerFactory,
+    domain: dict,
+) -> None:
+    tracker = make_tracker(slots={"language": "es", "current_symptom": "cough"})
+
+    await action().run(dispatcher, tracker, domain)
+
+    assert texts(dispatcher) == [question]
+    buttons = dispatcher.messages[-1]["buttons"]
+    assert [b["title"] for b in buttons] == titles
+    assert [b["payload"] for b in buttons] == ["0", "1", "2", "3", "4"]
+
+
+async def test_spanish_severity_words_are_read_and_reasks_are_spanish(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    form = ValidateSymptomForm()
+    tracker = make_tracker(
+        text="bien feo", slots={"language": "es", "requested_slot": "symptom_severity"}
+    )
+    assert await form.extract_symptom_severity(dispatcher, tracker, domain) == {
+        "symptom_severity": answer("bien feo", 3)
+    }
+
+    unclear = make_tracker(
+        slots={"language": "es", "current_symptom": "nausea", "requested_slot": "symptom_severity"}
+    )
+    await form.validate_symptom_severity(answer("quién sabe", None), dispatcher, unclear, domain)
+    assert texts(dispatcher) == [
+        "Perdón, no le entendí. Por favor, responda con un número del 0 al 4, como 1."
+    ]
+
+
+async def test_a_severe_symptom_in_spanish_is_urgent_and_told_in_spanish(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    tracker = make_tracker(
+        text="muy fuerte",
+        slots={
+            "language": "es",
+            "current_symptom": "headache",
+            "requested_slot": "symptom_interference",
+            "symptom_frequency": answer("casi siempre", 4),
+            "symptom_severity": answer("muy fuerte", 3),
+        },
+    )
+
+    await ValidateSymptomForm().validate_symptom_interference(
+        answer("bastante", 3), dispatcher, tracker, domain
+    )
+
+    assert texts(dispatcher)[0].startswith("Gracias por decírmelo. Le estoy mandando esto")
+    assert session.execute(select(Escalation.level)).scalar_one() is EscalationLevel.URGENT

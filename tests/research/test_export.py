@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions.checkin import FEELING_CHOICES
+from bot.core.languages import ENGLISH
 from bot.db.models import (
     AuditEvent,
     Channel,
@@ -499,6 +500,6 @@ def test_messages_from_an_unknown_sender_are_not_exported(
 
 def test_the_feeling_scale_is_described_as_participants_answer_it() -> None:
     described = next(c for c in CHECKIN_COLUMNS if c.name == "overall_feeling").description
-    for choice in FEELING_CHOICES:
+    for choice in FEELING_CHOICES[ENGLISH]:
         point, words = choice["title"].split(" ", 1)
         assert f"{point} {words.lower()}" in described
