@@ -31,7 +31,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.actions.checkin import FEELING_WORDS, read_feeling, read_medicine
+from bot.actions.checkin import FEELING_WORDS, FEELING_WORDS_ES, read_feeling, read_medicine
+from bot.actions.symptoms import symptom_label
+from bot.core.languages import ENGLISH, SPANISH
 from bot.db.models import (
     Appointment,
     AppointmentStatus,
@@ -62,7 +64,8 @@ from bot.participants.enrollment import enroll, link_telegram_chat
 from bot.staff import audit
 from bot.staff.audit import SYSTEM_ACTOR, AuditAction
 from bot.study.config import StudyConfig
-from bot.study.pro_ctcae import SEVERITY
+from bot.study.pro_ctcae import Attribute
+from bot.study.pro_ctcae import label as scale_label
 from bot.study.wording import messages
 
 logger = logging.getLogger(__name__)
@@ -88,6 +91,9 @@ FEELING_SAID = {
 FEELINGS = (5, 4, 4, 4, 3, 3, 2)
 OPENERS = ("check in", "ok", "hi", "yes", "ready", "ok go", "hello")
 DOSE_WORDS = {"yes": ("yes", "yep", "yes i did"), "no": ("no", "forgot"), "some": ("some",)}
+FEELING_SAID_ES = {
+    value: next(w for w, v in FEELING_WORDS_ES.items() if v == value) for value in range(1, 6)
+}
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,18 @@ def _unclear(day: int, which: int) -> Event:
     return Event(day, "unclear", UNCLEAR_MESSAGES[which])
 
 
+# What Spanish-speaking participants send that the assistant was not built for.
+UNCLEAR_MESSAGES_ES = (
+    "la tarjeta q me dieron no pasa en la tienda",
+    "esta semana ando en casa de mi hija",
+    "donde tiro las bombitas usadas",
+)
+
+
+def _unclear_es(day: int, which: int) -> Event:
+    return Event(day, "unclear", UNCLEAR_MESSAGES_ES[which])
+
+
 @dataclass(frozen=True)
 class Profile:
     """How one simulated participant behaves."""
@@ -146,6 +164,7 @@ class Profile:
     adherence: float = 0.9
     rating: tuple[int, str | None] | None = None
     feedback_day: int = FEEDBACK_DAY
+    language: str = ENGLISH
 
     @property
     def study_id(self) -> str:
@@ -176,13 +195,14 @@ PROFILES = (
     Profile(5, TELEGRAM, LOS_ANGELES, "7100000305", 35, 0.9, 0.0, 20,
             (_course("headache", 1, 0, 0.2),), (Event(20, "emergency"),), rating=(5, None)),
     Profile(6, SMS, CHICAGO, "+17735550125", 42, 0.78, 0.04, 60,
-            (_course("palpitations", 0, 2, 0.15),), (Event(10, "question"), _unclear(18, 2)),
-            rating=(3, "Some questions are long.")),
+            (_course("palpitations", 0, 2, 0.15),), (Event(10, "question"), _unclear_es(18, 2)),
+            rating=(3, "Algunas preguntas son largas."), language=SPANISH),
     Profile(7, SMS, NEW_YORK, "+16465550126", 42, 0.72, 0.08, 120,
             (_course("nausea", 1, 2, 0.25),), (Event(24, "withdraw"),), adherence=0.75,
             rating=(2, "Too many texts."), feedback_day=20),
     Profile(8, TELEGRAM, CHICAGO, "7100000308", 28, 0.95, 0.0, 5,
-            (_course("tremor", 0, 1, 0.1),), (Event(12, "handoff"),), rating=(5, None)),
+            (_course("tremor", 0, 1, 0.1),), (Event(12, "handoff"),), rating=(5, None),
+            language=SPANISH),
     Profile(9, SMS, PHOENIX, "+16025550128", 42, 0.86, 0.02, 30,
             (_course("wheezing", 2, 1, 0.3),),
             (Event(5, "faq"), _unclear(33, 3), _unclear(36, 4)), rating=(4, None)),
@@ -204,6 +224,41 @@ EVENT_MESSAGES = {
     "withdraw": "i dont want to do the study anymore",
     "opt_out": "STOP",
     "missed_dose": "i forgot my inhaler this morning",
+}
+EVENT_MESSAGES_ES = {
+    "emergency": "me duele mucho el pecho y no puedo respirar",
+    "question": "puedo usar mi bomba vieja tmb los dias malos?",
+    "handoff": "quiero hablar con una persona",
+    "faq": "q es un placebo",
+    "new_number": "soy Rosa, mi numero nuevo es 312-555-0198",
+    "withdraw": "ya no quiero seguir en el estudio",
+    "opt_out": "PARAR",
+    "missed_dose": "se me olvido la bomba en la mañana",
+}
+
+
+@dataclass(frozen=True)
+class Speech:
+    """How a demo participant words their side of the conversation, in their language."""
+
+    openers: tuple[str, ...]
+    yes: str
+    no: str
+    dose_words: dict[str, tuple[str, ...]]
+    events: dict[str, str]
+    feelings: dict[int, str]
+
+
+SPEECH = {
+    ENGLISH: Speech(OPENERS, "yes", "no", DOSE_WORDS, EVENT_MESSAGES, FEELING_SAID),
+    SPANISH: Speech(
+        ("chequeo", "ok", "hola", "si", "lista", "ok va", "buenas"),  # as many as OPENERS
+        "si",
+        "no",
+        {"yes": ("si", "sip", "si me la puse"), "no": ("no", "se me olvido"), "some": ("algunas",)},
+        EVENT_MESSAGES_ES,
+        FEELING_SAID_ES,
+    ),
 }
 
 
@@ -273,7 +328,8 @@ class _Simulation:
 
     def say(self, state: _State, key: str, at: datetime, **extra: str) -> datetime:
         """The assistant's wording for a key, a moment after `at`; the time after it."""
-        for text in messages(self.study, key, **extra):
+        language = state.participant.language
+        for text in messages(self.study, key, language=language, **extra):
             at += timedelta(seconds=2)
             self.message(state, Direction.OUTBOUND, text, at)
         return at
@@ -365,6 +421,7 @@ class _Simulation:
             channel=profile.channel,
             timezone_name=profile.timezone,
             phone=profile.address if sms else None,
+            language=profile.language,
             enrolled_on=enrolled_on,
         )
         participant = result.participant
@@ -450,7 +507,8 @@ class _Simulation:
 
     def checkin(self, state: _State, day: int, start: datetime) -> None:
         """A completed check-in: feeling, new problems (graded), medicine, question."""
-        _, at = self.hear(state, self.rng.choice(OPENERS), start - timedelta(seconds=30))
+        speech = SPEECH[state.profile.language]
+        _, at = self.hear(state, self.rng.choice(speech.openers), start - timedelta(seconds=30))
         checkin = Checkin(
             participant_id=state.participant.id, status=CheckinStatus.IN_PROGRESS, started_at=at
         )
@@ -458,18 +516,18 @@ class _Simulation:
         self.session.flush()
         at = self.say(state, "ask_checkin_feeling", at)
         feeling = self.rng.choice(FEELINGS)
-        said = self.rng.choice((str(feeling), FEELING_SAID[feeling]))
+        said = self.rng.choice((str(feeling), speech.feelings[feeling]))
         if read_feeling(said) != feeling:  # the demo speaks the product's vocabulary
             raise AssertionError(f"the check-in would read {said!r} as {read_feeling(said)}")
         _, at = self.hear(state, said, at)
         today = [course for course in state.profile.symptoms if self.rng.random() < course.chance]
         at = self.say(state, "ask_checkin_new_problem", at)
-        _, at = self.hear(state, "yes" if today else "no", at)
+        _, at = self.hear(state, speech.yes if today else speech.no, at)
         for course in today:
             at = self.symptom(state, checkin, course, day, at)
         at = self.say(state, "ask_checkin_medicine", at)
         taken = self.dose_answer(state)
-        said = self.rng.choice(DOSE_WORDS[taken])
+        said = self.rng.choice(speech.dose_words[taken])
         if read_medicine(said) != taken:
             raise AssertionError(f"the check-in would read {said!r} as {read_medicine(said)}")
         _, at = self.hear(state, said, at)
@@ -484,7 +542,7 @@ class _Simulation:
         )
         self.summary.dose_reports += 1
         at = self.say(state, "ask_checkin_question", at)
-        _, at = self.hear(state, "no", at)
+        _, at = self.hear(state, speech.no, at)
         at = self.say(state, "checkin_done", at)
         checkin.status = CheckinStatus.COMPLETED
         checkin.overall_feeling = feeling
@@ -512,10 +570,11 @@ class _Simulation:
         self, state: _State, checkin: Checkin, course: SymptomCourse, day: int, at: datetime
     ) -> datetime:
         """One symptom asked about and graded; an escalation when the rules call for one."""
-        label = course.symptom.replace("_", " ")
+        language = state.profile.language
+        label = symptom_label(course.symptom, language)
         at = self.say(state, "ask_symptom_severity", at, symptom=label)
         grade = self.grade(state, course, day)
-        answer = self.rng.choice((str(grade), SEVERITY.labels[grade]))
+        answer = self.rng.choice((str(grade), scale_label(Attribute.SEVERITY, grade, language)))
         reply, at = self.hear(state, answer, at)
         self.session.add(
             SymptomReport(
@@ -551,7 +610,8 @@ class _Simulation:
 
     def missed_dose(self, state: _State, at: datetime) -> None:
         """They write that they missed a dose."""
-        self.message(state, Direction.INBOUND, EVENT_MESSAGES["missed_dose"], at)
+        said = SPEECH[state.profile.language].events["missed_dose"]
+        self.message(state, Direction.INBOUND, said, at)
         self.session.add(
             DoseReport(
                 participant_id=state.participant.id, taken="no", source="message", reported_at=at
@@ -564,7 +624,7 @@ class _Simulation:
 
     def event(self, state: _State, event: Event, at: datetime) -> None:
         """One of the profile's events, as the conversation would have gone."""
-        text = event.text or EVENT_MESSAGES[event.kind]
+        text = event.text or SPEECH[state.profile.language].events[event.kind]
         trigger = self.message(state, Direction.INBOUND, text, at)
         handlers = {
             "emergency": self.emergency,
@@ -597,7 +657,7 @@ class _Simulation:
     def question(self, state: _State, trigger: MessageLog, at: datetime) -> None:
         """A treatment question: no advice, passed to the care team."""
         at = self.say(state, "medical_advice", at)
-        _, at = self.hear(state, "yes", at)
+        _, at = self.hear(state, SPEECH[state.profile.language].yes, at)
         self.say(state, "medical_advice_passed", at)
         self.escalate(
             state,
@@ -622,7 +682,7 @@ class _Simulation:
 
     def faq(self, state: _State, trigger: MessageLog, at: datetime) -> None:
         """A question about the study, answered from the study config."""
-        for text in self.study.faq_answer("placebo") or []:
+        for text in self.study.faq_answer("placebo", language=state.profile.language) or []:
             at += timedelta(seconds=2)
             self.message(state, Direction.OUTBOUND, text, at)
 
@@ -633,7 +693,7 @@ class _Simulation:
     def withdraw(self, state: _State, trigger: MessageLog, at: datetime) -> None:
         """They want to leave: no pressure, staff told; staff record the withdrawal."""
         at = self.say(state, "withdraw", at)
-        _, at = self.hear(state, "no", at)
+        _, at = self.hear(state, SPEECH[state.profile.language].no, at)
         self.say(state, "withdraw_call_no", at)
         self.escalate(
             state,

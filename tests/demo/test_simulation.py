@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
     Channel,
+    Direction,
     Escalation,
     EscalationLevel,
     EscalationStatus,
@@ -29,7 +30,9 @@ from bot.db.session import get_engine, migrate
 from bot.demo import simulation as demo_data
 from bot.participants.enrollment import address_of
 from bot.research.figures import Period, study_figures
-from bot.study.config import current_study
+from bot.study.config import current_study, load_study_config
+from bot.study.wording import messages
+from tests.conftest import EXAMPLE_STUDY
 from tests.staff.conftest import staff_keys
 
 __all__ = ["staff_keys"]
@@ -57,6 +60,7 @@ def test_twelve_participants_on_sms_and_telegram_with_encrypted_addresses(
 
     assert [item.study_id for item in participants] == [f"DEMO-{n:03d}" for n in range(1, 13)]
     assert Counter(item.channel for item in participants) == {Channel.SMS: 8, Channel.TELEGRAM: 4}
+    assert Counter(item.language for item in participants) == {"en": 10, "es": 2}
     for participant, profile in zip(participants, demo_data.PROFILES, strict=True):
         assert (
             participant.address_encrypted and profile.address not in participant.address_encrypted
@@ -66,6 +70,27 @@ def test_twelve_participants_on_sms_and_telegram_with_encrypted_addresses(
         if participant.channel is Channel.SMS:
             assert "555" in profile.address and profile.address[-4:-2] == "01"
     assert min(item.enrolled_at for item in participants) <= NOW - timedelta(weeks=5)
+
+
+def test_spanish_speaking_participants_talk_and_are_answered_in_spanish(
+    session: Session, seeded: demo_data.DemoSummary
+) -> None:
+    participant = session.execute(
+        select(Participant).where(Participant.study_id == "DEMO-008")
+    ).scalar_one()
+    study = load_study_config(EXAMPLE_STUDY)
+    texts = list(
+        session.execute(
+            select(MessageLog.text).where(
+                MessageLog.participant_id == participant.id,
+                MessageLog.direction == Direction.OUTBOUND,
+            )
+        ).scalars()
+    )
+
+    assert (participant.language, participant.language_source) == ("es", "enrollment")
+    assert messages(study, "ask_checkin_feeling", language="es")[0] in texts
+    assert messages(study, "ask_checkin_feeling")[0] not in texts
 
 
 def test_daily_prompts_were_sent_and_answered_or_missed(
@@ -189,7 +214,9 @@ def test_demo_answers_are_stored_as_the_check_in_would_read_them(
     from bot.db.models import Checkin, Direction
     from bot.study.wording import messages
 
-    [feeling_prompt] = messages(current_study(), "ask_checkin_feeling")
+    feeling_prompts = [
+        messages(current_study(), "ask_checkin_feeling", language=code)[0] for code in ("en", "es")
+    ]
     checked = 0
     for checkin in session.execute(select(Checkin)).scalars():
         if checkin.overall_feeling is None or checkin.completed_at is None:
@@ -200,7 +227,7 @@ def test_demo_answers_are_stored_as_the_check_in_would_read_them(
                 MessageLog.participant_id == checkin.participant_id,
                 MessageLog.direction == Direction.OUTBOUND,
                 MessageLog.created_at >= checkin.started_at,
-                MessageLog.text == feeling_prompt,
+                MessageLog.text.in_(feeling_prompts),
             )
             .order_by(MessageLog.created_at)
             .limit(1)
