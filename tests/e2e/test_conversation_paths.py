@@ -38,6 +38,7 @@ from bot.db.repository import ensure_web_participant
 from bot.db.session import session_scope
 from bot.nlp.analysis import RED_FLAG_CATEGORIES
 from bot.participants.language import FROM_PARTICIPANT, set_language
+from bot.safety.detection import red_flags_in_text
 from bot.safety.emergency import emergency_texts
 from bot.study.config import load_study_config
 from tests.conftest import EXAMPLE_STUDY
@@ -362,7 +363,9 @@ def try_red_flag(
     sender = new_sender(stack, language)
     rasa.replace(sender, events)
     said = stack.texts(sender, trial.text)
-    categories = ["self_harm"] if trial.category == "self_harm" else []
+    # The reply the message's own red flags call for ("me corte y no deja de sangrar" is
+    # bleeding and, like "i cut myself", self-harm too: the crisis line).
+    categories = [flag.category for flag in red_flags_in_text(trial.text)]
     expected = emergency_texts(STUDY, categories, language.code)
     if not all(text in said for text in expected):
         trial.problems.append(f"no emergency reply (got {said!r})")
