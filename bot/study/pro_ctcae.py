@@ -189,6 +189,13 @@ def read_answer(attribute: Attribute, text: str) -> int | None:
     return max(found)[1] if found else None
 
 
+def is_scale_answer(text: str) -> bool:
+    """True when the whole message is a known phrasing of one of the scales ("pretty bad",
+    "a veces", "un poco"): an answer to a check-in question, whatever else it could be."""
+    words = _normalise(text)
+    return any(words in readings for readings in _READINGS.values())
+
+
 def label(attribute: Attribute, point: int, language: str = "en") -> str:
     """The scale's word for a point in a language, e.g. severity 3 -> "severe" / "severo"."""
     scale = SCALES[attribute]
