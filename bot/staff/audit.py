@@ -5,6 +5,8 @@ or "system"), what, when, and which participant or escalation. The table is appe
 in the database too (triggers refuse UPDATE and DELETE; migration 0005). The event is
 written in the caller's transaction, so an action and its audit record commit together.
 Details are staff language: never the participant's words, phone numbers or passwords.
+A change records the old and new value of each field and the reason given, in the detail:
+`status: active -> withdrawn; reason: asked to stop by phone`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +25,7 @@ logger = logging.getLogger(__name__)
 SYSTEM_ACTOR = "system"
 MAX_ACTOR_LENGTH = 128
 MAX_DETAIL_LENGTH = 1000
+MAX_REASON_LENGTH = 500
 ACTION_PATTERN = re.compile(r"[a-z][a-z_]*(\.[a-z][a-z_]*)+")
 
 
@@ -33,13 +37,22 @@ class AuditAction(str, enum.Enum):
     SIGN_IN_REFUSED = "auth.sign_in_refused"
     SIGN_OUT = "auth.sign_out"
     ACCESS_DENIED = "auth.access_denied"
+    PASSWORD_CHANGED = "auth.password_change"  # noqa: S105 (an action name)
+    PASSWORD_CHANGE_FAILED = "auth.password_change_failed"  # noqa: S105
     USER_CREATED = "user.create"
+    PASSWORD_RESET = "user.password_reset"  # noqa: S105
+    USER_DEACTIVATED = "user.deactivate"
+    USER_REACTIVATED = "user.reactivate"
+    USER_SETTINGS_CHANGED = "user.settings"
+    AUDIT_VIEWED = "audit.view"
+    AUDIT_EXPORTED = "audit.export"
     QUEUE_VIEWED = "queue.view"
     ESCALATION_VIEWED = "escalation.view"
     ESCALATION_ACKNOWLEDGED = "escalation.acknowledge"
     ESCALATION_RESOLVED = "escalation.resolve"
     PARTICIPANTS_VIEWED = "participants.view"
     PARTICIPANT_ENROLLED = "participant.enroll"
+    PARTICIPANT_CHANGED = "participant.change"
     FIGURES_VIEWED = "figures.view"
     PARTICIPANT_FIGURES_VIEWED = "figures.view_participant"
     DATA_EXPORTED = "data.export"
@@ -64,8 +77,17 @@ def record(
     participant_id: int | None = None,
     escalation_id: int | None = None,
     detail: str = "",
+    old: Mapping[str, object] | None = None,
+    new: Mapping[str, object] | None = None,
+    reason: str | None = None,
 ) -> AuditEvent:
-    """Append one audit event to the caller's transaction (flushed, not committed)."""
+    """Append one audit event to the caller's transaction (flushed, not committed).
+
+    `old` and `new` are the values of what changed, by field name (staff language: never
+    a phone number or the participant's words), and `reason` the reason the actor gave;
+    they are written into the detail after any `detail` given.
+    """
+    detail = change_detail(detail, old=old or {}, new=new or {}, reason=reason)
     action_name = action.value if isinstance(action, AuditAction) else action
     if not ACTION_PATTERN.fullmatch(action_name):
         raise ValueError(f"audit action {action_name!r} must look like 'area.verb'")
@@ -90,3 +112,24 @@ def record(
         escalation_id,
     )
     return event
+
+
+def _shown(value: object) -> str:
+    """A value as the audit detail shows it ("none" for None)."""
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return " ".join(str(value).split())
+
+
+def change_detail(
+    detail: str, *, old: Mapping[str, object], new: Mapping[str, object], reason: str | None
+) -> str:
+    """The detail with each changed field (`field: old -> new`) and the reason appended."""
+    parts = [detail] if detail else []
+    for field in dict.fromkeys([*old, *new]):
+        parts.append(f"{field}: {_shown(old.get(field))} -> {_shown(new.get(field))}")
+    if reason is not None and reason.strip():
+        parts.append(f"reason: {' '.join(reason.split())[:MAX_REASON_LENGTH]}")
+    return "; ".join(parts)

@@ -83,3 +83,30 @@ def test_an_event_needs_an_actor_and_a_dotted_action(
 ) -> None:
     with pytest.raises(ValueError, match=r"actor|action"):
         audit.record(session=session, actor=actor, action=action)
+
+
+def test_a_change_records_old_and_new_values_and_the_reason(session: Session) -> None:
+    audit.record(
+        session=session,
+        actor="joy",
+        action=AuditAction.PARTICIPANT_CHANGED,
+        participant_id=7,
+        detail="changed in the console",
+        old={"status": "active", "checkin_time": None},
+        new={"status": "withdrawn", "checkin_time": "18:30"},
+        reason="  asked to stop\n by phone ",
+    )
+    session.commit()
+
+    stored = session.execute(select(AuditEvent)).scalar_one()
+    assert stored.detail == (
+        "changed in the console; status: active -> withdrawn; "
+        "checkin_time: none -> 18:30; reason: asked to stop by phone"
+    )
+
+
+def test_without_changes_the_detail_is_as_given() -> None:
+    assert audit.change_detail("seen", old={}, new={}, reason=None) == "seen"
+    assert audit.change_detail("", old={}, new={"role": AuditAction.SIGN_IN}, reason="") == (
+        "role: none -> auth.sign_in"
+    )
