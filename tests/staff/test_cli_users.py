@@ -48,13 +48,44 @@ def test_create_admin_from_stdin(
     assert PASSWORD not in capsys.readouterr().out
 
 
-def test_create_user_asks_twice(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    _prompts(monkeypatch, PASSWORD, PASSWORD)
+def test_create_user_prints_a_one_time_password(
+    session: Session, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _prompts(monkeypatch)  # nothing is asked
 
     assert cli.main(["create-user", "--role", "researcher", "--username", "rita"]) == 0
 
     [user] = _users(session)
     assert user.role is StaffRole.RESEARCHER and user.display_name == "rita"
+    assert user.must_change_password is True
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith("one-time password (shown only now; changed at first sign-in): ")
+    assert verify_password(user.password_hash, printed.rsplit(" ", 1)[-1])
+
+
+def test_create_user_from_stdin_is_one_time_too(
+    session: Session, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+
+    assert (
+        cli.main(["create-user", "--role", "staff", "--username", "joy", "--password-stdin"]) == 0
+    )
+
+    [user] = _users(session)
+    assert user.must_change_password is True and verify_password(user.password_hash, PASSWORD)
+    assert PASSWORD not in capsys.readouterr().out
+
+
+def test_the_admin_typing_their_own_password_keeps_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prompts(monkeypatch, PASSWORD, PASSWORD)
+
+    assert cli.main(["create-admin", "--username", "maria"]) == 0
+
+    [user] = _users(session)
+    assert user.must_change_password is False
 
 
 @pytest.mark.parametrize(
