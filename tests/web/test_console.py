@@ -260,9 +260,21 @@ def test_posts_without_the_right_csrf_token_are_refused(
 
 
 def test_sign_in_needs_the_csrf_token_too(client: TestClient, people: dict[str, StaffUser]) -> None:
-    reply = client.post("/console/sign-in", data={"username": "joy", "password": PASSWORD})
+    client.get("/console/sign-in")
+    forged = client.post("/console/sign-in", data={"username": "joy", "password": PASSWORD})
 
-    assert reply.status_code == 403
+    assert forged.status_code == 403
+    assert client.get("/console/queue").status_code == 303
+
+
+def test_a_sign_in_form_left_until_the_session_expired_is_shown_again(
+    client: TestClient, people: dict[str, StaffUser]
+) -> None:
+    data = {"username": "joy", "password": PASSWORD, "next": "/console/participants"}
+    reply = client.post("/console/sign-in", data=data)
+
+    assert reply.status_code == 303
+    assert reply.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fparticipants"
     assert client.get("/console/queue").status_code == 303
 
 
