@@ -497,41 +497,6 @@ def test_enrollment_through_the_form(
     assert not any("555" in e.detail for e in events)
 
 
-def test_an_admin_adds_users(
-    client: TestClient, session: Session, people: dict[str, StaffUser]
-) -> None:
-    signed_in(client, "ada")
-    token = csrf_of(client, "/console/users")
-
-    added = client.post(
-        "/console/users",
-        data={
-            "csrf_token": token,
-            "username": "sam",
-            "display_name": "Sam Lee",
-            "role": "researcher",
-            "password": "a long enough password",
-        },
-    )
-    short = client.post(
-        "/console/users",
-        data={
-            "csrf_token": token,
-            "username": "tom",
-            "display_name": "Tom",
-            "role": "staff",
-            "password": "short",
-        },
-    )
-
-    assert added.status_code == 303
-    assert "Sam Lee" in client.get("/console/users").text
-    assert short.status_code == 400 and "at least 12" in short.text
-    sam = session.execute(select(StaffUser).where(StaffUser.username == "sam")).scalar_one()
-    assert sam.role is StaffRole.RESEARCHER
-    assert [e.actor for e in audit_events(session, "user.create")][-1] == "ada"
-
-
 # --- headers, cookies and keys ----------------------------------------------------------
 
 

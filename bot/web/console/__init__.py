@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bot.core.settings import get_settings
+from bot.web.console.accounts import router as accounts_router
 from bot.web.console.errors import install_error_pages
 from bot.web.console.handoff import router as handoff_router
 from bot.web.console.ledger import router as ledger_router
@@ -27,4 +28,5 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(ledger_router)
     app.include_router(research_router)
     app.include_router(review_router)
+    app.include_router(accounts_router)
     install_error_pages(app)
