@@ -1,5 +1,6 @@
-"""Migration 0013 (one-time passwords, each user's time zone) makes what the models describe, leaves existing users
-able to sign in as before, and can be undone, on SQLite and PostgreSQL.
+"""Migration 0013 (one-time passwords, each user's time zone) makes what the models
+describe, leaves existing users able to sign in as before, and can be undone, on SQLite and
+PostgreSQL.
 """
 
 from __future__ import annotations
