@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from bot.core.settings import get_settings
 from bot.web.console.accounts import router as accounts_router
+from bot.web.console.audit_log import router as audit_log_router
 from bot.web.console.errors import install_error_pages
 from bot.web.console.handoff import router as handoff_router
 from bot.web.console.ledger import router as ledger_router
@@ -29,4 +30,5 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(research_router)
     app.include_router(review_router)
     app.include_router(accounts_router)
+    app.include_router(audit_log_router)
     install_error_pages(app)
