@@ -15,6 +15,7 @@ from bot.web.console.audit_log import router as audit_log_router
 from bot.web.console.errors import install_error_pages
 from bot.web.console.handoff import router as handoff_router
 from bot.web.console.ledger import router as ledger_router
+from bot.web.console.participant_details import router as participant_details_router
 from bot.web.console.research import router as research_router
 from bot.web.console.review import router as review_router
 from bot.web.console.routes import router
@@ -31,4 +32,5 @@ def mount_console(app: FastAPI) -> None:
     app.include_router(review_router)
     app.include_router(accounts_router)
     app.include_router(audit_log_router)
+    app.include_router(participant_details_router)
     install_error_pages(app)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from bot.db.models import StaffRole
 from bot.db.session import session_scope
+from bot.staff.audit import MAX_REASON_LENGTH
 from bot.staff.auth import (
     MIN_PASSWORD_LENGTH,
     StaffUserError,
@@ -45,7 +46,6 @@ from bot.web.console.templating import render, site_timezone
 router = APIRouter(prefix=CONSOLE_PATH)
 
 USERS_PATH = CONSOLE_PATH + "/users"
-MAX_REASON_CHARACTERS = 500
 
 csrf_checked = Depends(check_csrf)
 account_holder = Depends(signed_in_or_changing_password)
@@ -152,7 +152,7 @@ def _users_page(
         "values": values or {"role": StaffRole.STAFF.value},
         "error": error,
         "shown_password": shown_password,
-        "max_reason": MAX_REASON_CHARACTERS,
+        "max_reason": MAX_REASON_LENGTH,
     }
     return render(request, "users.html", context, user=user, status_code=status_code)
 
@@ -206,7 +206,7 @@ def create_user_submit(
 def reset_password_submit(
     request: Request,
     user_id: int,
-    reason: str = Form("", max_length=MAX_REASON_CHARACTERS),
+    reason: str = Form("", max_length=MAX_REASON_LENGTH),
     user: ConsoleUser = user_manager,
 ) -> Response:
     """Give the user a new one-time password, shown once; their sessions end."""
@@ -242,7 +242,7 @@ def _set_active(
 def deactivate_submit(
     request: Request,
     user_id: int,
-    reason: str = Form("", max_length=MAX_REASON_CHARACTERS),
+    reason: str = Form("", max_length=MAX_REASON_LENGTH),
     user: ConsoleUser = user_manager,
 ) -> Response:
     """Deactivate a user: no sign-in, their sessions end, no alerts (never deleted)."""
@@ -253,7 +253,7 @@ def deactivate_submit(
 def reactivate_submit(
     request: Request,
     user_id: int,
-    reason: str = Form("", max_length=MAX_REASON_CHARACTERS),
+    reason: str = Form("", max_length=MAX_REASON_LENGTH),
     user: ConsoleUser = user_manager,
 ) -> Response:
     """Let a deactivated user sign in (and be alerted) again."""
