@@ -409,3 +409,19 @@ def test_a_users_time_zone(session: Session) -> None:
         select(AuditEvent.detail).where(AuditEvent.action == "user.settings")
     ).scalars()
     assert list(details) == ["timezone: site -> Europe/Madrid", "timezone: Europe/Madrid -> site"]
+
+
+def test_a_deactivated_user_gets_no_alerts(session: Session) -> None:
+    from bot.alerts.planning import FIRST, recipients_for
+    from bot.study.config import current_study
+
+    add_user(session, "ada", StaffRole.ADMIN)
+    kim = add_user(session, "nurse.kim")  # the example study's on-call nurse
+
+    before = recipients_for(session=session, study=current_study(), round_number=FIRST)
+    auth.set_active(session=session, actor="ada", user_id=kim.id, active=False)
+    session.commit()
+    after = recipients_for(session=session, study=current_study(), round_number=FIRST)
+
+    assert [user.username for user in before] == ["nurse.kim"]
+    assert after == []
