@@ -134,3 +134,12 @@ def test_next_never_leaves_the_site(client: TestClient, joy: StaffUser) -> None:
     form = client.get("/console/sign-in?next=https://evil.example.com/console/queue")
 
     assert 'name="next" value="/console/queue"' in form.text
+
+
+def test_the_way_back_is_the_nearest_page_above(client: TestClient, joy: StaffUser) -> None:
+    signed_in(client, "joy")
+
+    page = client.get("/console/participants/P-404/details")
+
+    assert page.status_code == 404 and "There is no such participant." in page.text
+    assert 'href="/console/participants">Go back</a>' in page.text

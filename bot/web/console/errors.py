@@ -106,7 +106,7 @@ def _back(request: Request, user: ConsoleUser | None) -> str:
     """Where the error page's link goes: the nearest page above, else the queue/sign-in."""
     path = request.url.path.rsplit("/", 1)[0]
     while path.startswith(CONSOLE_PATH + "/"):
-        if _has_page(request, path) and path != CONSOLE_PATH + "/escalations":
+        if _has_page(request, path):
             return path
         path = path.rsplit("/", 1)[0]
     return QUEUE_PATH if user is not None else SIGN_IN_PATH
