@@ -213,6 +213,29 @@ def _add_user_arguments(parser: argparse.ArgumentParser, *, one_time: bool) -> N
     parser.set_defaults(handler=_create_user)
 
 
+def _reset_password(args: argparse.Namespace) -> int:
+    """A new one-time password for a user (e.g. the only admin, locked out), printed once."""
+    from bot.db.session import migrate, session_scope
+    from bot.staff.audit import SYSTEM_ACTOR
+    from bot.staff.auth import StaffUserError, get_user_by_username, reset_password
+
+    migrate()
+    with session_scope() as session:
+        user = get_user_by_username(session=session, username=args.username)
+        if user is None:
+            print(f"trialbot reset-password: no user {args.username!r}", file=sys.stderr)
+            return 2
+        try:
+            password = reset_password(
+                session=session, actor=SYSTEM_ACTOR, user_id=user.id, reason="trialbot CLI"
+            )
+        except StaffUserError as error:
+            print(f"trialbot reset-password: {error}", file=sys.stderr)
+            return 2
+        print(f"one-time password for {user.username} (shown only now): {password}")
+    return 0
+
+
 def _new_key(args: argparse.Namespace) -> int:
     from cryptography.fernet import Fernet
 
@@ -290,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_user_arguments(user, one_time=True)
     user.add_argument("--role", required=True, choices=("staff", "researcher", "admin"))
+    reset = commands.add_parser(
+        "reset-password", help="give a console user a new one-time password (printed once)"
+    )
+    reset.add_argument("--username", required=True)
+    reset.set_defaults(handler=_reset_password)
     webhook = commands.add_parser(
         "telegram-webhook", help="register the Telegram webhook (TELEGRAM_WEBHOOK_BASE_URL)"
     )

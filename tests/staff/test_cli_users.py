@@ -103,3 +103,23 @@ def test_bad_passwords_are_refused(
 
     assert _users(session) == []
     assert "password" in capsys.readouterr().err
+
+
+def test_reset_password_prints_a_new_one_time_password(
+    session: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.staff.factories import add_user
+
+    add_user(session, "maria")
+
+    assert cli.main(["reset-password", "--username", "Maria"]) == 0
+    assert cli.main(["reset-password", "--username", "nobody"]) == 2
+
+    [user] = _users(session)
+    out = capsys.readouterr()
+    assert user.must_change_password is True
+    assert verify_password(user.password_hash, out.out.strip().rsplit(" ", 1)[-1])
+    assert "no user 'nobody'" in out.err
+    event = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+    assert event is not None
+    assert (event.actor, event.action) == ("system", "user.password_reset")
