@@ -162,15 +162,21 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _create_user(args: argparse.Namespace) -> int:
+    """create-admin: the admin's own password (typed, or from stdin). create-user: a
+    one-time password, printed (or from stdin), that the user must change at first sign-in."""
     from bot.db.models import StaffRole
     from bot.db.session import migrate, session_scope
     from bot.staff.audit import SYSTEM_ACTOR
-    from bot.staff.auth import check_password_rules, create_user
+    from bot.staff.auth import check_password_rules, create_user, generate_password
 
     role = StaffRole(args.role)
+    one_time = args.command == "create-user"
     try:
-        password = _read_password(args)
-        check_password_rules(password)
+        if one_time and not args.password_stdin:
+            password = generate_password()
+        else:
+            password = _read_password(args)
+        check_password_rules(password, username=args.username)
         migrate()
         with session_scope() as session:
             user = create_user(
@@ -182,24 +188,52 @@ def _create_user(args: argparse.Namespace) -> int:
                 password=password,
                 phone=args.phone,
                 telegram_chat_id=args.telegram_chat_id,
+                must_change_password=one_time,
             )
             print(f"created {role.value} user {user.username}; sign in at /console")
+            if one_time and not args.password_stdin:
+                print(f"one-time password (shown only now; changed at first sign-in): {password}")
     except ValueError as error:  # StaffUserError is a ValueError
         print(f"trialbot {args.command}: {error}", file=sys.stderr)
         return 2
     return 0
 
 
-def _add_user_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_user_arguments(parser: argparse.ArgumentParser, *, one_time: bool) -> None:
     """Options shared by create-admin and create-user."""
     parser.add_argument("--username", required=True, help="letters, digits, . _ -")
     parser.add_argument("--name", help="the name others see (default: the username)")
     parser.add_argument("--phone", help="E.164 number for SMS alerts (optional)")
     parser.add_argument("--telegram-chat-id", help="Telegram chat ID for alerts (optional)")
     parser.add_argument(
-        "--password-stdin", action="store_true", help="read the password from standard input"
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input" + (" (still one-time)" if one_time else ""),
     )
     parser.set_defaults(handler=_create_user)
+
+
+def _reset_password(args: argparse.Namespace) -> int:
+    """A new one-time password for a user (e.g. the only admin, locked out), printed once."""
+    from bot.db.session import migrate, session_scope
+    from bot.staff.audit import SYSTEM_ACTOR
+    from bot.staff.auth import StaffUserError, get_user_by_username, reset_password
+
+    migrate()
+    with session_scope() as session:
+        user = get_user_by_username(session=session, username=args.username)
+        if user is None:
+            print(f"trialbot reset-password: no user {args.username!r}", file=sys.stderr)
+            return 2
+        try:
+            password = reset_password(
+                session=session, actor=SYSTEM_ACTOR, user_id=user.id, reason="trialbot CLI"
+            )
+        except StaffUserError as error:
+            print(f"trialbot reset-password: {error}", file=sys.stderr)
+            return 2
+        print(f"one-time password for {user.username} (shown only now): {password}")
+    return 0
 
 
 def _new_key(args: argparse.Namespace) -> int:
@@ -272,11 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
         "new-key", help="print a new ENCRYPTION_KEY (for phone numbers and chat IDs at rest)"
     ).set_defaults(handler=_new_key)
     admin = commands.add_parser("create-admin", help="create a staff-console admin user")
-    _add_user_arguments(admin)
+    _add_user_arguments(admin, one_time=False)
     admin.set_defaults(role="admin")
-    user = commands.add_parser("create-user", help="create a staff-console user")
-    _add_user_arguments(user)
+    user = commands.add_parser(
+        "create-user", help="create a staff-console user with a printed one-time password"
+    )
+    _add_user_arguments(user, one_time=True)
     user.add_argument("--role", required=True, choices=("staff", "researcher", "admin"))
+    reset = commands.add_parser(
+        "reset-password", help="give a console user a new one-time password (printed once)"
+    )
+    reset.add_argument("--username", required=True)
+    reset.set_defaults(handler=_reset_password)
     webhook = commands.add_parser(
         "telegram-webhook", help="register the Telegram webhook (TELEGRAM_WEBHOOK_BASE_URL)"
     )

@@ -443,6 +443,12 @@ class StaffUser(Base):
     # argon2id (argon2-cffi's encoded form, parameters included); never the password.
     password_hash: Mapped[str] = Column(String(255), nullable=False)
     active: Mapped[bool] = Column(Boolean, nullable=False, default=True, server_default=true())
+    # The password was set by someone else (create-user, an admin): one sign-in, then change it.
+    must_change_password: Mapped[bool] = Column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
+    # The zone the console shows them times in (None: the study site's).
+    timezone: Mapped[str | None] = Column(String(64))
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = Column(UTCDateTime)
     # Where alerts reach them, encrypted (bot.core.crypto), and keyed hashes to recognise a reply.

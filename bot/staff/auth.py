@@ -15,16 +15,24 @@ across processes. It slows an attacker down without locking the real user out:
   one hospital address is not locked out by one guesser among them.
 
 Nothing is permanent: failures older than BACKOFF_MEMORY or the window are forgotten.
+
+A password someone else set (`trialbot create-user`, an admin adding a user or resetting
+their password) is one-time: `must_change_password` is set, and the console lets the user
+do nothing but choose their own (`change_password`). Users are never deleted: an admin
+deactivates them (`set_active`), which refuses sign-in, ends their sessions and stops
+their alerts (bot.alerts.planning pages active users only).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+GENERATED_PASSWORD_BYTES = 12  # 16 characters
 FAILURES_BEFORE_BACKOFF = 5
 BACKOFF_START = timedelta(seconds=30)
 # Higher than per username: a whole ward may share one address behind the hospital's NAT.
@@ -91,12 +100,26 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(32))
 
 
-def check_password_rules(password: str) -> None:
-    """Raise StaffUserError unless the password is long enough (and not absurdly long)."""
+def check_password_rules(password: str, *, username: str | None = None) -> None:
+    """Raise StaffUserError unless the password is long enough (and not absurdly long), and
+    not the username."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffUserError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise StaffUserError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters")
+    if username and username.strip().lower() in password.strip().lower():
+        raise StaffUserError("the password must not contain the username")
+
+
+def generate_password() -> str:
+    """A random password to be shown once and changed at the first sign-in."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def password_stamp(user: StaffUser) -> str:
+    """A short fingerprint of the user's password hash: a session started before the
+    password changed carries another one, and ends (bot.web.console.access)."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def normalise_username(username: str) -> str:
@@ -159,13 +182,17 @@ def create_user(
     password: str,
     phone: str | None = None,
     telegram_chat_id: str | None = None,
+    must_change_password: bool = False,
 ) -> StaffUser:
-    """Create a console user (audited as `actor`); StaffUserError says what is wrong."""
+    """Create a console user (audited as `actor`); StaffUserError says what is wrong.
+
+    `must_change_password`: the password is one-time (someone else knows it).
+    """
     name = normalise_username(username)
     display = display_name.strip()
     if not display or len(display) > 128:
         raise StaffUserError("the display name must be 1-128 characters")
-    check_password_rules(password)
+    check_password_rules(password, username=name)
     if get_user_by_username(session=session, username=name) is not None:
         raise StaffUserError(f"the username {name} is taken")
     user = StaffUser(
@@ -174,6 +201,7 @@ def create_user(
         role=role,
         password_hash=hash_password(password),
         active=True,
+        must_change_password=must_change_password,
     )
     _set_alert_addresses(session=session, user=user, phone=phone, telegram_chat_id=telegram_chat_id)
     session.add(user)
@@ -182,9 +210,129 @@ def create_user(
         session=session,
         actor=actor,
         action=AuditAction.USER_CREATED,
-        detail=f"created {role.value} user {name}",
+        detail=f"created {role.value} user {name}"
+        + ("; one-time password" if must_change_password else ""),
     )
     logger.info("staff user %s created (%s, role %s)", user.id, name, role.value)
+    return user
+
+
+def _user_or_error(*, session: Session, user_id: int) -> StaffUser:
+    """The staff user with this ID, or StaffUserError."""
+    user = get_user(session=session, user_id=user_id)
+    if user is None:
+        raise StaffUserError("there is no such user")
+    return user
+
+
+def change_password(*, session: Session, user_id: int, current: str, new: str) -> StaffUser:
+    """The user chooses their own password (the current one is needed); audited.
+
+    Clears `must_change_password`. StaffUserError says what is wrong: the current password,
+    the rules (check_password_rules), or a new password that is the current one.
+    """
+    user = _user_or_error(session=session, user_id=user_id)
+    if not verify_password(user.password_hash, current[:MAX_PASSWORD_LENGTH]):
+        audit.record(
+            session=session,
+            actor=user.username,
+            action=AuditAction.PASSWORD_CHANGE_FAILED,
+            detail="the current password was wrong",
+        )
+        raise StaffUserError("the current password is not right")
+    check_password_rules(new, username=user.username)
+    if new == current:
+        raise StaffUserError("choose a new password, not the one you have now")
+    was_one_time = user.must_change_password
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    audit.record(
+        session=session,
+        actor=user.username,
+        action=AuditAction.PASSWORD_CHANGED,
+        detail="replaced a one-time password" if was_one_time else "changed their password",
+    )
+    logger.info("staff user %s changed their password", user.id)
+    return user
+
+
+def reset_password(*, session: Session, actor: str, user_id: int, reason: str = "") -> str:
+    """An admin gives the user a new one-time password (returned, to be shown once); their
+    sessions end. Audited as `actor`."""
+    user = _user_or_error(session=session, user_id=user_id)
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    audit.record(
+        session=session,
+        actor=actor,
+        action=AuditAction.PASSWORD_RESET,
+        detail=f"one-time password set for {user.username}",
+        reason=reason,
+    )
+    logger.info("staff user %s: password reset by an admin", user.id)
+    return password
+
+
+def set_active(
+    *, session: Session, actor: str, user_id: int, active: bool, reason: str = ""
+) -> bool:
+    """Deactivate or reactivate a user (never deleted); True when it changed. Audited.
+
+    A deactivated user cannot sign in, their sessions end and no alert is planned for them.
+    StaffUserError when an admin would deactivate themselves or the last active admin.
+    """
+    user = _user_or_error(session=session, user_id=user_id)
+    if user.active == active:
+        return False
+    if not active:
+        _check_may_deactivate(session=session, actor=actor, user=user)
+    user.active = active
+    audit.record(
+        session=session,
+        actor=actor,
+        action=AuditAction.USER_REACTIVATED if active else AuditAction.USER_DEACTIVATED,
+        detail=f"user {user.username}",
+        old={"active": "yes" if not active else "no"},
+        new={"active": "yes" if active else "no"},
+        reason=reason,
+    )
+    logger.info("staff user %s %s", user.id, "reactivated" if active else "deactivated")
+    return True
+
+
+def _check_may_deactivate(*, session: Session, actor: str, user: StaffUser) -> None:
+    """StaffUserError when deactivating this user would lock the admins out."""
+    if user.username == actor.strip().lower():
+        raise StaffUserError("you cannot deactivate yourself; ask another admin")
+    if user.role is StaffRole.ADMIN:
+        admins = session.execute(
+            select(func.count(StaffUser.id)).where(
+                StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True)
+            )
+        ).scalar_one()
+        if admins <= 1:
+            raise StaffUserError("this is the last active admin")
+
+
+def set_timezone(*, session: Session, user_id: int, timezone_name: str | None) -> StaffUser:
+    """The zone the console shows the user times in (None: the study site's). Audited."""
+    user = _user_or_error(session=session, user_id=user_id)
+    name = (timezone_name or "").strip() or None
+    if name is not None:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise StaffUserError(f"{name!r} is not a time zone (e.g. America/Chicago)") from error
+    if name != user.timezone:
+        audit.record(
+            session=session,
+            actor=user.username,
+            action=AuditAction.USER_SETTINGS_CHANGED,
+            old={"timezone": user.timezone or "site"},
+            new={"timezone": name or "site"},
+        )
+        user.timezone = name
     return user
 
 

@@ -17,6 +17,7 @@ class Permission(str, enum.Enum):
     VIEW_PARTICIPANTS = "view_participants"
     ENROLL = "enroll"
     MANAGE_USERS = "manage_users"
+    VIEW_AUDIT_LOG = "view_audit_log"
     VIEW_FIGURES = "view_figures"
     REVIEW_LOGS = "review_logs"
     LABEL_NLU = "label_nlu"
@@ -46,7 +47,13 @@ ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.RESEARCHER: frozenset(_EVERYONE | _RESEARCH),
     StaffRole.STAFF: frozenset(_CARE_TEAM),
     StaffRole.ADMIN: frozenset(
-        _CARE_TEAM | _RESEARCH | {Permission.MANAGE_USERS, Permission.EXPORT_MESSAGE_TEXT}
+        _CARE_TEAM
+        | _RESEARCH
+        | {
+            Permission.MANAGE_USERS,
+            Permission.VIEW_AUDIT_LOG,
+            Permission.EXPORT_MESSAGE_TEXT,
+        }
     ),
 }
 

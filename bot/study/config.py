@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, validator
@@ -99,7 +100,18 @@ class StudyInfo(BaseModel):
     sponsor: str = ""
     site_name: str = ""
     site_address: str = ""
+    # The site's time zone: staff see times in it unless they chose their own.
+    site_timezone: str = "UTC"
     duration_weeks: int | None = None
+
+    @validator("site_timezone")
+    def _known_zone(cls, value: str) -> str:
+        """A time zone name the system knows (e.g. America/Chicago)."""
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not a time zone (e.g. America/Chicago)") from error
+        return value
 
 
 class Visit(BaseModel):

@@ -134,6 +134,9 @@ def test_take_over_talk_and_hand_back(client, rasa_api, twilio_api) -> None:
         ("Nurse Joy", "Hi, this is Joy. Are you OK?"),
         ("Participant", "I am a bit dizzy"),
     ]
+    assert [m["when"] for m in polled["messages"]] == ["just now", "just now"]
+    shown = client.get(f"/console/handoffs/{handoff.id}").text
+    assert "Nurse Joy · <time datetime=" in shown and ">just now</time>" in shown
 
     reply = client.post(f"/console/handoffs/{handoff.id}/hand-back", data={"csrf_token": csrf})
     assert reply.status_code == 303
@@ -154,6 +157,7 @@ def test_take_over_talk_and_hand_back(client, rasa_api, twilio_api) -> None:
         "handoff.view",
         "handoff.message",
         "handoff.view",
+        "handoff.view",  # the page again, with times in words
         "handoff.end",
         "handoff.view",  # the last poll showed the whole conversation again
     ]

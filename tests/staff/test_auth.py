@@ -274,3 +274,154 @@ def test_a_weaker_hash_is_upgraded_at_sign_in(
     stored = session.execute(select(StaffUser.password_hash)).scalar_one()
     assert stored != old_hash and "t=2" in stored
     assert verify_password(stored, PASSWORD)
+
+
+# --- one-time passwords, changes, resets, deactivation -----------------------------------
+
+
+def test_a_one_time_password_is_flagged_and_audited(session: Session) -> None:
+    user = auth.create_user(
+        session=session,
+        actor="ada",
+        username="sam",
+        display_name="Sam",
+        role=StaffRole.STAFF,
+        password=auth.generate_password(),
+        must_change_password=True,
+    )
+    session.commit()
+
+    assert user.must_change_password is True
+    assert add_user(session, "joy").must_change_password is False
+    detail = session.execute(select(AuditEvent.detail)).scalars().first()
+    assert detail == "created staff user sam; one-time password"
+
+
+def test_generated_passwords_pass_the_rules_and_differ() -> None:
+    made = {auth.generate_password() for _ in range(20)}
+
+    assert len(made) == 20
+    for password in made:
+        auth.check_password_rules(password, username="sam")
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [("short", "at least 12"), ("my-name-is-SAM-ok", "username"), ("x" * 1025, "at most")],
+)
+def test_password_rules(password: str, message: str) -> None:
+    with pytest.raises(StaffUserError, match=message):
+        auth.check_password_rules(password, username="sam")
+
+
+def test_change_password_needs_the_current_one_and_clears_the_flag(session: Session) -> None:
+    user = add_user(session, "joy")
+    user.must_change_password = True
+    session.commit()
+    new = "a brand new long passphrase"
+
+    with pytest.raises(StaffUserError, match="current password"):
+        auth.change_password(session=session, user_id=user.id, current="wrong", new=new)
+    with pytest.raises(StaffUserError, match="not the one you have now"):
+        auth.change_password(session=session, user_id=user.id, current=PASSWORD, new=PASSWORD)
+    with pytest.raises(StaffUserError, match="username"):
+        auth.change_password(
+            session=session, user_id=user.id, current=PASSWORD, new="joy joy joy joy joy"
+        )
+    auth.change_password(session=session, user_id=user.id, current=PASSWORD, new=new)
+    session.commit()
+
+    assert user.must_change_password is False
+    assert verify_password(user.password_hash, new)
+    assert _audit_actions(session)[-2:] == ["auth.password_change_failed", "auth.password_change"]
+    assert new not in " ".join(session.execute(select(AuditEvent.detail)).scalars())
+
+
+def test_an_admin_reset_gives_a_new_one_time_password(session: Session) -> None:
+    user = add_user(session, "joy")
+    stamp = auth.password_stamp(user)
+
+    password = auth.reset_password(
+        session=session, actor="ada", user_id=user.id, reason="forgot it"
+    )
+    session.commit()
+
+    assert user.must_change_password is True
+    assert verify_password(user.password_hash, password)
+    assert not verify_password(user.password_hash, PASSWORD)
+    assert auth.password_stamp(user) != stamp
+    event = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+    assert event is not None
+    assert (event.actor, event.action) == ("ada", "user.password_reset")
+    assert event.detail == "one-time password set for joy; reason: forgot it"
+    assert password not in event.detail
+
+
+def test_deactivate_and_reactivate_are_audited_with_old_and_new(session: Session) -> None:
+    add_user(session, "ada", StaffRole.ADMIN)
+    joy = add_user(session, "joy")
+
+    assert auth.set_active(session=session, actor="ada", user_id=joy.id, active=False)
+    assert not auth.set_active(session=session, actor="ada", user_id=joy.id, active=False)
+    session.commit()
+    refused = sign_in(session=session, username="joy", password=PASSWORD, ip=IP)
+    assert auth.set_active(
+        session=session, actor="ada", user_id=joy.id, active=True, reason="back from leave"
+    )
+    session.commit()
+
+    assert refused.user is None
+    assert sign_in(session=session, username="joy", password=PASSWORD, ip=IP).user is not None
+    details = session.execute(
+        select(AuditEvent.action, AuditEvent.detail)
+        .where(AuditEvent.action.like("user.%activate"))
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [tuple(row) for row in details] == [
+        ("user.deactivate", "user joy; active: yes -> no"),
+        ("user.reactivate", "user joy; active: no -> yes; reason: back from leave"),
+    ]
+    assert session.get(StaffUser, joy.id) is not None
+
+
+def test_admins_cannot_lock_themselves_out(session: Session) -> None:
+    ada = add_user(session, "ada", StaffRole.ADMIN)
+    bea = add_user(session, "bea", StaffRole.ADMIN)
+
+    with pytest.raises(StaffUserError, match="yourself"):
+        auth.set_active(session=session, actor="ada", user_id=ada.id, active=False)
+    auth.set_active(session=session, actor="ada", user_id=bea.id, active=False)
+    with pytest.raises(StaffUserError, match="last active admin"):
+        auth.set_active(session=session, actor="bea", user_id=ada.id, active=False)
+
+
+def test_a_users_time_zone(session: Session) -> None:
+    joy = add_user(session, "joy")
+
+    auth.set_timezone(session=session, user_id=joy.id, timezone_name="Europe/Madrid")
+    with pytest.raises(StaffUserError, match="not a time zone"):
+        auth.set_timezone(session=session, user_id=joy.id, timezone_name="Mars/Base")
+    auth.set_timezone(session=session, user_id=joy.id, timezone_name="")
+    session.commit()
+
+    assert joy.timezone is None
+    details = session.execute(
+        select(AuditEvent.detail).where(AuditEvent.action == "user.settings")
+    ).scalars()
+    assert list(details) == ["timezone: site -> Europe/Madrid", "timezone: Europe/Madrid -> site"]
+
+
+def test_a_deactivated_user_gets_no_alerts(session: Session) -> None:
+    from bot.alerts.planning import FIRST, recipients_for
+    from bot.study.config import current_study
+
+    add_user(session, "ada", StaffRole.ADMIN)
+    kim = add_user(session, "nurse.kim")  # the example study's on-call nurse
+
+    before = recipients_for(session=session, study=current_study(), round_number=FIRST)
+    auth.set_active(session=session, actor="ada", user_id=kim.id, active=False)
+    session.commit()
+    after = recipients_for(session=session, study=current_study(), round_number=FIRST)
+
+    assert [user.username for user in before] == ["nurse.kim"]
+    assert after == []

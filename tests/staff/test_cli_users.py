@@ -48,13 +48,44 @@ def test_create_admin_from_stdin(
     assert PASSWORD not in capsys.readouterr().out
 
 
-def test_create_user_asks_twice(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
-    _prompts(monkeypatch, PASSWORD, PASSWORD)
+def test_create_user_prints_a_one_time_password(
+    session: Session, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _prompts(monkeypatch)  # nothing is asked
 
     assert cli.main(["create-user", "--role", "researcher", "--username", "rita"]) == 0
 
     [user] = _users(session)
     assert user.role is StaffRole.RESEARCHER and user.display_name == "rita"
+    assert user.must_change_password is True
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith("one-time password (shown only now; changed at first sign-in): ")
+    assert verify_password(user.password_hash, printed.rsplit(" ", 1)[-1])
+
+
+def test_create_user_from_stdin_is_one_time_too(
+    session: Session, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+
+    assert (
+        cli.main(["create-user", "--role", "staff", "--username", "joy", "--password-stdin"]) == 0
+    )
+
+    [user] = _users(session)
+    assert user.must_change_password is True and verify_password(user.password_hash, PASSWORD)
+    assert PASSWORD not in capsys.readouterr().out
+
+
+def test_the_admin_typing_their_own_password_keeps_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _prompts(monkeypatch, PASSWORD, PASSWORD)
+
+    assert cli.main(["create-admin", "--username", "maria"]) == 0
+
+    [user] = _users(session)
+    assert user.must_change_password is False
 
 
 @pytest.mark.parametrize(
@@ -72,3 +103,23 @@ def test_bad_passwords_are_refused(
 
     assert _users(session) == []
     assert "password" in capsys.readouterr().err
+
+
+def test_reset_password_prints_a_new_one_time_password(
+    session: Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.staff.factories import add_user
+
+    add_user(session, "maria")
+
+    assert cli.main(["reset-password", "--username", "Maria"]) == 0
+    assert cli.main(["reset-password", "--username", "nobody"]) == 2
+
+    [user] = _users(session)
+    out = capsys.readouterr()
+    assert user.must_change_password is True
+    assert verify_password(user.password_hash, out.out.strip().rsplit(" ", 1)[-1])
+    assert "no user 'nobody'" in out.err
+    event = session.execute(select(AuditEvent).order_by(AuditEvent.id.desc())).scalars().first()
+    assert event is not None
+    assert (event.actor, event.action) == ("system", "user.password_reset")

@@ -1,7 +1,10 @@
 """Who is signed in, what their role allows, and the CSRF check on every POST.
 
 Anonymous requests raise SignInRequired (pages redirect to sign-in, /console/api/ answers
-401); a role that lacks a permission raises Forbidden (403) and is audited. The CSRF token
+401); a user with a one-time password raises PasswordChangeRequired everywhere but the
+password page; a role that lacks a permission raises Forbidden (403) and is audited. A
+session ends when the user is deactivated or their password changes elsewhere (the
+session carries a stamp of the password hash). The CSRF token
 is one random value per session, sent back in a hidden form field (or an X-CSRF-Token
 header) and compared in constant time.
 """
@@ -23,7 +26,7 @@ from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.staff import audit
 from bot.staff.audit import AuditAction
-from bot.staff.auth import get_user
+from bot.staff.auth import get_user, password_stamp
 from bot.staff.permissions import Permission, allows
 from bot.web.console.sessions import ABSOLUTE_TIMEOUT, CONSOLE_PATH
 
@@ -33,6 +36,7 @@ API_PATH = CONSOLE_PATH + "/api/"
 SESSION_USER = "user_id"
 SESSION_SIGNED_IN_AT = "signed_in_at"
 SESSION_CSRF = "csrf"
+SESSION_STAMP = "stamp"
 SESSION_FLASH = "flash"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -46,6 +50,8 @@ class ConsoleUser:
     username: str
     display_name: str
     role: StaffRole
+    must_change_password: bool = False
+    timezone: str | None = None
 
     def can(self, permission: Permission | str) -> bool:
         """True when the user's role has the permission."""
@@ -54,6 +60,10 @@ class ConsoleUser:
 
 class SignInRequired(Exception):
     """No valid sign-in: redirect a page to the sign-in form, answer 401 to the API."""
+
+
+class PasswordChangeRequired(Exception):
+    """A one-time password is in use: the password page first (403 for the API)."""
 
 
 class ConsoleError(Exception):
@@ -93,8 +103,12 @@ def csrf_token(request: Request) -> str:
 
 
 async def check_csrf(request: Request) -> None:
-    """Refuse a POST whose CSRF token does not match the session's (403)."""
+    """Refuse a POST whose CSRF token does not match the session's (403); a POST after the
+    session expired (no token left) goes to sign-in, then back to its page."""
     expected = request.session.get(SESSION_CSRF)
+    if not expected and not is_api(request):
+        logger.info("a form came after its session expired: %s", request.url.path)
+        raise SignInRequired()
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         form = await request.form()
@@ -111,6 +125,7 @@ def start_session(request: Request, user: StaffUser) -> None:
     request.session[SESSION_USER] = user.id
     request.session[SESSION_SIGNED_IN_AT] = int(utcnow().timestamp())
     request.session[SESSION_CSRF] = secrets.token_urlsafe(32)
+    request.session[SESSION_STAMP] = password_stamp(user)
 
 
 def end_session(request: Request) -> None:
@@ -130,7 +145,8 @@ def pop_flash(request: Request) -> str | None:
 
 
 def signed_in_user(request: Request) -> ConsoleUser | None:
-    """The signed-in, still active user, or None (an expired sign-in is forgotten)."""
+    """The signed-in, still active user, or None (an expired sign-in, or one from before
+    the password changed, is forgotten)."""
     user_id = request.session.get(SESSION_USER)
     signed_in_at = request.session.get(SESSION_SIGNED_IN_AT)
     if not isinstance(user_id, int) or not isinstance(signed_in_at, int):
@@ -140,19 +156,34 @@ def signed_in_user(request: Request) -> ConsoleUser | None:
         return None
     with session_scope() as session:
         user = get_user(session=session, user_id=user_id)
-        if user is None or not user.active:
+        stamp = request.session.get(SESSION_STAMP)
+        if user is None or not user.active or stamp != password_stamp(user):
             end_session(request)
             return None
         return ConsoleUser(
-            id=user.id, username=user.username, display_name=user.display_name, role=user.role
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            must_change_password=user.must_change_password,
+            timezone=user.timezone,
         )
 
 
-def current_user(request: Request) -> ConsoleUser:
-    """Dependency: the signed-in user, or SignInRequired."""
+def signed_in_or_changing_password(request: Request) -> ConsoleUser:
+    """Dependency: the signed-in user, even with a one-time password (the password page)."""
     user = signed_in_user(request)
     if user is None:
         raise SignInRequired()
+    return user
+
+
+def current_user(request: Request) -> ConsoleUser:
+    """Dependency: the signed-in user, or SignInRequired (PasswordChangeRequired while
+    their password is one-time)."""
+    user = signed_in_or_changing_password(request)
+    if user.must_change_password:
+        raise PasswordChangeRequired()
     return user
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -40,7 +41,7 @@ from bot.staff import audit
 from bot.staff.permissions import NotAllowed, Permission
 from bot.web.console.access import ConsoleUser, Forbidden, NotFound, check_csrf, flash, require
 from bot.web.console.sessions import CONSOLE_PATH
-from bot.web.console.templating import render
+from bot.web.console.templating import render, viewer_zone, when_words
 
 logger = logging.getLogger(__name__)
 
@@ -135,8 +136,11 @@ async def hand_back_submit(
 # --- the live chat ----------------------------------------------------------------------
 
 
-def _messages_json(session: Session, rows: list[MessageLog]) -> list[dict[str, Any]]:
-    """Messages for the live chat: who, what, when, and how delivery went."""
+def _messages_json(
+    session: Session, rows: list[MessageLog], zone: ZoneInfo
+) -> list[dict[str, Any]]:
+    """Messages for the live chat: who, what, when (also in words, in the viewer's zone),
+    and how delivery went."""
     usernames = {row.sent_by for row in rows if row.sent_by}
     names = dict(
         session.execute(
@@ -156,6 +160,7 @@ def _messages_json(session: Session, rows: list[MessageLog]) -> list[dict[str, A
             else names.get(row.sent_by or "", row.sent_by) or "Assistant",
             "text": row.text,
             "at": row.created_at.isoformat(timespec="seconds"),
+            "when": when_words(row.created_at, zone),
             "status": row.delivery_status or "",
             "language": row.language,
         }
@@ -187,7 +192,7 @@ def handoff_page(
     """The live chat with the participant (polls for new messages)."""
     with session_scope() as session:
         handoff = _load(session, handoff_id)
-        messages = _messages_json(session, _recent(session, handoff))
+        messages = _messages_json(session, _recent(session, handoff), viewer_zone(user))
         language = participant_language(session=session, participant_id=handoff.participant_id)
         audit.record(
             session=session,
@@ -218,7 +223,7 @@ def handoff_messages(
     with session_scope() as session:
         handoff = _load(session, handoff_id)
         rows = conversation_after(session=session, sender_id=handoff.sender_id, after_id=after)
-        messages = _messages_json(session, rows)
+        messages = _messages_json(session, rows, viewer_zone(user))
         new_from_participant = sum(1 for row in rows if row.direction is Direction.INBOUND)
         if new_from_participant:
             audit.record(

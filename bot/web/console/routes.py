@@ -1,4 +1,4 @@
-"""The staff console's pages: sign-in, escalation queue and detail, participants, users.
+"""The staff console's pages: sign-in, escalation queue and detail, participants.
 
 Every page that shows participant data, and every action, writes an audit event. Route
 functions are plain `def`s (FastAPI runs them in a thread pool): the database is
@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.responses import Response
 
 from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
-from bot.db.models import Channel, StaffRole
+from bot.db.models import Channel
 from bot.db.repository import recent_messages
 from bot.db.session import session_scope
 from bot.escalation.queue import (
@@ -32,12 +32,7 @@ from bot.participants.directory import get_participant, list_participants, phone
 from bot.participants.enrollment import Enrollment, EnrollmentError, enroll, parse_clock
 from bot.staff import audit
 from bot.staff.audit import AuditAction
-from bot.staff.auth import (
-    StaffUserError,
-    create_user,
-    list_users,
-    sign_in,
-)
+from bot.staff.auth import sign_in
 from bot.staff.permissions import NotAllowed, Permission
 from bot.study.config import current_study
 from bot.web.console.access import (
@@ -71,7 +66,6 @@ conversation_viewer = Depends(require(Permission.VIEW_CONVERSATION))
 escalation_actor = Depends(require(Permission.ACT_ON_ESCALATIONS))
 participant_viewer = Depends(require(Permission.VIEW_PARTICIPANTS))
 enroller = Depends(require(Permission.ENROLL))
-user_manager = Depends(require(Permission.MANAGE_USERS))
 
 
 def _see_other(path: str) -> RedirectResponse:
@@ -376,70 +370,3 @@ def _enroll(user: ConsoleUser, values: dict[str, str]) -> Enrollment:
         )
     logger.info("participant %s enrolled by staff user %s", result.participant.id, user.id)
     return result
-
-
-# --- staff users (admins) ---------------------------------------------------------------
-
-
-def _users_page(
-    request: Request,
-    user: ConsoleUser,
-    *,
-    values: dict[str, str] | None = None,
-    error: str | None = None,
-    status_code: int = 200,
-) -> Response:
-    """The list of console users and the form to add one."""
-    with session_scope() as session:
-        users = list_users(session=session)
-    context = {
-        "users": users,
-        "roles": [role.value for role in StaffRole],
-        "values": values or {"role": StaffRole.STAFF.value},
-        "error": error,
-    }
-    return render(request, "users.html", context, user=user, status_code=status_code)
-
-
-@router.get("/users")
-def users_page(request: Request, user: ConsoleUser = user_manager) -> Response:
-    """Console users (admins only)."""
-    return _users_page(request, user)
-
-
-@router.post("/users", dependencies=[csrf_checked])
-def create_user_submit(
-    request: Request,
-    username: str = Form(..., max_length=64),
-    display_name: str = Form(..., max_length=128),
-    role: str = Form(...),
-    password: str = Form(..., max_length=1024),
-    phone: str = Form("", max_length=32),
-    telegram_chat_id: str = Form("", max_length=32),
-    user: ConsoleUser = user_manager,
-) -> Response:
-    """Add a console user (admins only)."""
-    values = {
-        "username": username,
-        "display_name": display_name,
-        "role": role,
-        "phone": phone,
-        "telegram_chat_id": telegram_chat_id,
-    }
-    try:
-        staff_role = StaffRole(role)
-        with session_scope() as session:
-            created = create_user(
-                session=session,
-                actor=user.username,
-                username=username,
-                display_name=display_name,
-                role=staff_role,
-                password=password,
-                phone=phone or None,
-                telegram_chat_id=telegram_chat_id or None,
-            )
-    except (StaffUserError, ValueError) as error:
-        return _users_page(request, user, values=values, error=str(error), status_code=400)
-    flash(request, f"Added {created.username} ({created.role.value}).")
-    return _see_other(f"{CONSOLE_PATH}/users")

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
 from bot.core.languages import DEFAULT_LANGUAGE, STAFF_NAMES
+from bot.db.types import utcnow
+from bot.study.config import current_study
 from bot.web.console.access import ConsoleUser, csrf_token, pop_flash
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -53,7 +58,73 @@ def language_badge(code: str | None) -> Markup:
     ).format(code=escape(code), name=escape(language_name(code)), label=escape(code.upper()))
 
 
+def site_timezone() -> str:
+    """The study site's time zone (the study config), the console's default."""
+    return current_study().study.site_timezone
+
+
+def viewer_zone(user: ConsoleUser | None) -> ZoneInfo:
+    """The zone to show this user times in: their own setting, else the study site's."""
+    for name in (user.timezone if user else None, site_timezone()):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def _as_datetime(value: datetime | str | None) -> datetime | None:
+    """A datetime from a datetime or an ISO string (naive ones are UTC)."""
+    if value is None or value == "":
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def when_words(value: datetime | str | None, zone: ZoneInfo, now: datetime | None = None) -> str:
+    """A moment as people say it, in the zone: "just now", "2 min ago", "in 5 min",
+    "today 14:05", "yesterday 09:30", "3 Mar 14:05", "3 Mar 2025 14:05"."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return ""
+    now = now or utcnow()
+    seconds = (now - moment).total_seconds()
+    if abs(seconds) < 60:
+        return "just now"
+    if 0 < seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if 0 < -seconds < 3600:
+        return f"in {int(-seconds // 60)} min"
+    local, today = moment.astimezone(zone), now.astimezone(zone).date()
+    clock = f"{local:%H:%M}"
+    days = (today - local.date()).days
+    named = {0: "today", 1: "yesterday", -1: "tomorrow"}
+    if days in named:
+        return f"{named[days]} {clock}"
+    if local.year == today.year:
+        return f"{local.day} {local:%b} {clock}"
+    return f"{local.day} {local:%b %Y} {clock}"
+
+
+@pass_context
+def when(context: Context, value: datetime | str | None) -> Markup:
+    """A moment in the viewer's zone, in words, with the exact time on hover (the one
+    filter for times on the console's pages)."""
+    moment = _as_datetime(value)
+    if moment is None:
+        return Markup("")
+    zone = viewer_zone(context.get("user"))
+    exact = moment.astimezone(zone)
+    return Markup('<time datetime="{iso}" title="{exact}">{words}</time>').format(
+        iso=moment.isoformat(timespec="seconds"),
+        exact=f"{exact:%Y-%m-%d %H:%M} {exact.tzname()}",
+        words=when_words(moment, zone),
+    )
+
+
 templates.env.filters["duration"] = duration
+templates.env.filters["when"] = when
 templates.env.filters["utc"] = utc_time
 templates.env.filters["language_name"] = language_name
 templates.env.filters["language_badge"] = language_badge

@@ -15,7 +15,7 @@
     item.className = message.direction === "in" ? "inbound" : "outbound";
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = message.who + " · " + message.at + (message.direction === "out" && message.status ? " · " + message.status : "");
+    meta.textContent = message.who + " · " + (message.when || message.at) + (message.direction === "out" && message.status ? " · " + message.status : "");
     if (message.language && message.language !== "en") {
       const badge = document.createElement("span");
       badge.className = "badge language";
