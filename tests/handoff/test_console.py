@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -91,6 +92,28 @@ async def test_the_escalation_page_shows_each_delivery_and_undelivered_ones(
     assert "staff:joy" in page and "group chat" in page
     assert "Take over the chat" in page
     assert "alert undelivered" in client.get("/console/queue").text
+
+
+async def test_a_round_that_reached_nobody_says_so_instead_of_looking_paged(
+    client, clock, telegram_api
+) -> None:
+    with session_scope() as session:
+        bob = session.execute(select(StaffUser).where(StaffUser.username == "bob")).scalar_one()
+        bob.active = False
+    raised = raise_for(enroll_sms())
+    alerts = AlertWorker.from_settings(get_settings(), clock=clock)
+    await alerts.run_once()
+    clock.now = raised.created_at + timedelta(minutes=15)  # the backup round is due
+    await alerts.run_once()
+    sign_in(client, "joy")
+
+    page = client.get(f"/console/escalations/{raised.id}").text
+    table = page[page.index("Alert deliveries") : page.index("Recent conversation")]
+    assert table.count("nobody to page") == 1
+    assert "1 (backup)</td>\n      <td>alert</td>\n      <td>console</td>" in table
+    assert "<td>staff:joy</td>" in table and "in their console queue" in table
+    assert "<td>queue</td>" not in table
+    assert "Alerts reach nobody" in page  # the banner names the backup round too
 
 
 def test_take_over_talk_and_hand_back(client, rasa_api, twilio_api) -> None:
