@@ -650,3 +650,21 @@ def test_enrollment_language_is_a_choice_checked_by_the_server(
     assert session.execute(select(Participant.study_id)).scalars().all() == ["P-310"]
     [event] = audit_events(session, "participant.enroll")
     assert event.detail == "enrolled on telegram, language es"
+
+
+def test_every_signed_in_user_sees_a_red_banner_while_an_alert_level_reaches_nobody(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    assert "Alerts reach nobody" not in client.get("/console/sign-in").text  # not signed in
+    signed_in(client, "rita")
+
+    page = client.get("/console/participants").text
+    assert 'class="error alert-coverage" role="alert"' in page
+    assert (
+        "emergency alerts reach nobody in the first round (nurse.kim: not an active console "
+        "user who may act)" in page
+    )
+
+    for username in ("nurse.kim", "dr.okafor", "maria.lopez"):  # the example study's team
+        add_user(session, username)
+    assert "Alerts reach nobody" not in client.get("/console/participants").text

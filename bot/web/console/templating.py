@@ -11,7 +11,11 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.responses import Response
 
+from bot.alerts.coverage import alert_coverage_problems
 from bot.core.languages import DEFAULT_LANGUAGE, STAFF_NAMES
+from bot.core.settings import get_settings
+from bot.db.session import session_scope
+from bot.study.config import current_study
 from bot.web.console.access import ConsoleUser, csrf_token, pop_flash
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -53,6 +57,14 @@ def language_badge(code: str | None) -> Markup:
     ).format(code=escape(code), name=escape(language_name(code)), label=escape(code.upper()))
 
 
+def alert_problems() -> list[str]:
+    """Alert levels of the study that reach no staff member (bot.alerts.coverage)."""
+    with session_scope() as session:
+        return alert_coverage_problems(
+            session=session, study=current_study(), settings=get_settings()
+        )
+
+
 templates.env.filters["duration"] = duration
 templates.env.filters["utc"] = utc_time
 templates.env.filters["language_name"] = language_name
@@ -67,11 +79,16 @@ def render(
     user: ConsoleUser | None = None,
     status_code: int = 200,
 ) -> Response:
-    """A console page, with the user, the session's CSRF token and any one-time message."""
+    """A console page, with the user, the session's CSRF token and any one-time message.
+
+    A signed-in user also gets the alert levels that reach nobody (`alert_problems`), which
+    the base template shows in a red banner on every page until they are fixed.
+    """
     page = {
         "user": user,
         "csrf_token": csrf_token(request),
         "flash": pop_flash(request),
+        "alert_problems": alert_problems() if user is not None else [],
         **(context or {}),
     }
     return templates.TemplateResponse(request, f"console/{name}", page, status_code=status_code)
