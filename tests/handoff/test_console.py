@@ -17,7 +17,15 @@ from sqlalchemy import select
 
 from bot.alerts.worker import AlertWorker
 from bot.core.settings import get_settings
-from bot.db.models import AuditEvent, Channel, Direction, EscalationStatus, Handoff, StaffUser
+from bot.db.models import (
+    AuditEvent,
+    Channel,
+    Direction,
+    EscalationStatus,
+    EscalationType,
+    Handoff,
+    StaffUser,
+)
 from bot.db.repository import ensure_web_participant, log_message
 from bot.db.session import session_scope
 from bot.study.config import current_study
@@ -114,6 +122,22 @@ async def test_a_round_that_reached_nobody_says_so_instead_of_looking_paged(
     assert "<td>staff:joy</td>" in table and "in their console queue" in table
     assert "<td>queue</td>" not in table
     assert "Alerts reach nobody" in page  # the banner names the backup round too
+
+
+def test_taking_over_resolves_the_request_to_talk_to_a_person(client, rasa_api) -> None:
+    participant = enroll_sms()
+    request = raise_for(participant, type=EscalationType.HANDOFF, reason="asked to talk")
+    symptom = raise_for(participant)
+    csrf = sign_in(client, "joy")
+
+    reply = client.post(f"/console/escalations/{symptom.id}/take-over", data={"csrf_token": csrf})
+
+    assert reply.status_code == 303
+    assert escalation(symptom.id).status is EscalationStatus.ACKNOWLEDGED
+    resolved = escalation(request.id)
+    assert (resolved.status, resolved.resolved_by) == (EscalationStatus.RESOLVED, "joy")
+    assert resolved.resolution_note is not None
+    assert resolved.resolution_note.startswith("conversation taken over by joy via console")
 
 
 def test_take_over_talk_and_hand_back(client, rasa_api, twilio_api) -> None:
