@@ -191,7 +191,13 @@ def open_items_by_participant(
     with something open), then by their oldest open item (longest waiting first).
     """
     study = study or current_study()
-    entries = queue(session=session, study=study, now=now, limit=DEFAULT_QUEUE_LIMIT * 5)
+    return group_by_participant(
+        queue(session=session, study=study, now=now, limit=DEFAULT_QUEUE_LIMIT * 5)
+    )
+
+
+def group_by_participant(entries: Iterable[QueueEntry]) -> list[ParticipantItems]:
+    """Queue entries (in `queue` order) grouped as `open_items_by_participant` says."""
     grouped: dict[int, list[QueueEntry]] = {}
     for entry in entries:
         grouped.setdefault(entry.participant_id, []).append(entry)

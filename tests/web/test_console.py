@@ -668,3 +668,53 @@ def test_every_signed_in_user_sees_a_red_banner_while_an_alert_level_reaches_nob
     for username in ("nurse.kim", "dr.okafor", "maria.lopez"):  # the example study's team
         add_user(session, username)
     assert "Alerts reach nobody" not in client.get("/console/participants").text
+
+
+def test_the_queue_groups_by_participant_and_acknowledges_the_selected_items(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    from bot.db.models import EscalationLevel
+
+    calm, worried = add_participant(session, "P-301"), add_participant(session, "P-302")
+    routine = add_escalation(session, calm, EscalationLevel.ROUTINE, reason="grade 2")
+    urgent = add_escalation(session, worried, EscalationLevel.URGENT)
+    emergency = add_escalation(session, worried, EscalationLevel.EMERGENCY)
+    signed_in(client, "joy")
+
+    page = client.get("/console/queue").text
+    assert page.index("P-302: 2 items, 2 open") < page.index("P-301: 1 item, 1 open")
+    assert page.index(f'value="{emergency.id}"') < page.index(f'value="{urgent.id}"')
+    assert ">Acknowledge selected<" in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+
+    reply = client.post(
+        "/console/escalations/acknowledge",
+        data={"csrf_token": token, "ids": [str(urgent.id), str(emergency.id)]},
+    )
+
+    assert reply.status_code == 303 and reply.headers["location"] == "/console/queue"
+    assert "Acknowledged 2 items." in client.get("/console/queue").text
+    statuses = {e.id: reload(session, e).status for e in (routine, urgent, emergency)}
+    assert statuses == {
+        routine.id: EscalationStatus.OPEN,
+        urgent.id: EscalationStatus.ACKNOWLEDGED,
+        emergency.id: EscalationStatus.ACKNOWLEDGED,
+    }
+    events = audit_events(session, "escalation.acknowledge")
+    assert sorted(e.escalation_id for e in events) == sorted([urgent.id, emergency.id])
+
+
+def test_a_researcher_gets_no_checkboxes_and_cannot_acknowledge_in_bulk(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "rita")
+    page = client.get("/console/queue").text
+    assert "Acknowledge selected" not in page and 'name="ids"' not in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+
+    reply = client.post(
+        "/console/escalations/acknowledge", data={"csrf_token": token, "ids": [escalation.id]}
+    )
+
+    assert reply.status_code == 403
+    assert reload(session, escalation).status is EscalationStatus.OPEN
