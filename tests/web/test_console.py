@@ -718,3 +718,28 @@ def test_a_researcher_gets_no_checkboxes_and_cannot_acknowledge_in_bulk(
 
     assert reply.status_code == 403
     assert reload(session, escalation).status is EscalationStatus.OPEN
+
+
+def test_a_repeated_concern_is_one_item_that_says_it_came_up_again(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    from bot.db.models import EscalationLevel, EscalationType
+    from bot.escalation.records import raise_escalation
+
+    participant = add_participant(session, "P-303")
+    for reason in ("said they want to leave the study", "asked for a call about leaving"):
+        raise_escalation(
+            session=session,
+            participant_id=participant.id,
+            level=EscalationLevel.ROUTINE,
+            type=EscalationType.WITHDRAWAL,
+            reason=reason,
+        )
+    session.commit()
+    signed_in(client, "joy")
+
+    page = client.get("/console/queue").text
+    assert "P-303: 1 item, 1 open" in page
+    assert "came up 1 more time, last " in page
+    [entry] = client.get("/console/api/queue").json()["escalations"]
+    assert entry["repeat_count"] == 1

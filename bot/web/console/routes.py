@@ -199,6 +199,7 @@ def _entry_json(entry: QueueEntry) -> dict[str, Any]:
         "target_minutes": int(entry.target.total_seconds() // 60),
         "due_at": entry.due_at.isoformat(),
         "overdue": entry.overdue,
+        "repeat_count": entry.repeat_count,
         "acknowledged_by": entry.acknowledged_by_name,
         "acknowledged_at": entry.acknowledged_at.isoformat() if entry.acknowledged_at else None,
         "url": f"{CONSOLE_PATH}/escalations/{entry.escalation_id}",
