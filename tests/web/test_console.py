@@ -743,3 +743,25 @@ def test_a_repeated_concern_is_one_item_that_says_it_came_up_again(
     assert "came up 1 more time, last " in page
     [entry] = client.get("/console/api/queue").json()["escalations"]
     assert entry["repeat_count"] == 1
+
+
+def test_when_the_recipients_cannot_be_checked_the_page_still_opens_and_says_so(
+    client: TestClient,
+    session: Session,
+    people: dict[str, StaffUser],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import bot.web.console.templating as templating
+
+    signed_in(client, "joy")
+
+    def broken(**_: object) -> list[str]:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(templating, "alert_coverage_problems", broken)
+    page = client.get("/console/participants")
+
+    assert page.status_code == 200
+    assert "alert recipients could not be checked (database error" in page.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from bot.alerts.coverage import alert_coverage_problems
@@ -17,6 +19,8 @@ from bot.core.settings import get_settings
 from bot.db.session import session_scope
 from bot.study.config import current_study
 from bot.web.console.access import ConsoleUser, csrf_token, pop_flash
+
+logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -59,10 +63,14 @@ def language_badge(code: str | None) -> Markup:
 
 def alert_problems() -> list[str]:
     """Alert levels of the study that reach no staff member (bot.alerts.coverage)."""
-    with session_scope() as session:
-        return alert_coverage_problems(
-            session=session, study=current_study(), settings=get_settings()
-        )
+    try:
+        with session_scope() as session:
+            return alert_coverage_problems(
+                session=session, study=current_study(), settings=get_settings()
+            )
+    except SQLAlchemyError:  # the page still renders; the banner says what is unknown
+        logger.exception("console: alert recipients could not be checked")
+        return ["alert recipients could not be checked (database error: see the web log)"]
 
 
 templates.env.filters["duration"] = duration
