@@ -70,7 +70,27 @@ def _check_study(args: argparse.Namespace) -> int:
     for where in study.unused_translations():
         print(f"unused: {where} (no visit has this key)")
     print(f"{path}: {len(entries)} entries checked in English and Spanish, {problems} problem(s)")
-    return 1 if problems else 0
+    alert_problems = _alert_recipient_problems(study)
+    return 1 if problems or alert_problems else 0
+
+
+def _alert_recipient_problems(study: StudyConfig) -> int:
+    """Print each alert level that reaches nobody (bot.alerts.coverage); how many."""
+    from sqlalchemy import inspect
+
+    from bot.alerts.coverage import alert_coverage_problems
+    from bot.db.session import get_engine, session_scope
+
+    settings = get_settings()
+    if not inspect(get_engine(settings.database_url)).has_table("staff_users"):
+        print("alert recipients not checked: the database has no users yet (trialbot migrate)")
+        return 0
+    with session_scope(settings.database_url) as session:
+        problems = alert_coverage_problems(session=session, study=study, settings=settings)
+    for problem in problems:
+        print(f"alerts: {problem}")
+    print(f"alert recipients checked against the users in the database: {len(problems)} problem(s)")
+    return len(problems)
 
 
 def _study_texts(study: StudyConfig, language: str) -> list[tuple[str, str, list[str]]]:
@@ -329,7 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
         delegated.set_defaults(handler=_delegate)
     check = commands.add_parser(
         "check-study",
-        help="check a study config: every answer present in English and Spanish, short and plain",
+        help=(
+            "check a study config: every answer present in English and Spanish, short and "
+            "plain; every alert level reaches someone in the database's users"
+        ),
     )
     check.add_argument("path", nargs="?", help="the study YAML (default: STUDY_CONFIG)")
     check.set_defaults(handler=_check_study)

@@ -24,7 +24,7 @@ from honcho.manager import Manager
 from honcho.printer import Message
 
 from bot.core.settings import PROJECT_ROOT, Settings
-from bot.db.session import migrate
+from bot.db.session import migrate, session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -169,12 +169,24 @@ def _no_notes(settings: Settings) -> list[str]:
     return []
 
 
+def alert_problems(settings: Settings) -> list[str]:
+    """Alert levels that reach nobody (`bot.alerts.coverage`), after the demo's seeding."""
+    from bot.alerts.coverage import alert_coverage_problems
+    from bot.study.config import load_study_config
+
+    study = load_study_config(settings.study_config)
+    with session_scope(settings.database_url) as session:
+        return alert_coverage_problems(session=session, study=study, settings=settings)
+
+
 def run(settings: Settings, *, prepare: Hook = _no_notes, when_ready: Hook = _no_notes) -> int:
     """Migrate the database, start every process, and wait until they stop.
 
     `prepare` runs after the migration and before the processes start, `when_ready` once
     they all answer; the lines they return are printed with the addresses (the CLI passes
-    the demo's seeding and replay here, so the supervisor itself knows nothing of it).
+    the demo's seeding and replay here, so the supervisor itself knows nothing of it). An
+    alert level that reaches nobody (`alert_problems`) is logged as an error before the
+    start and repeated with the addresses.
     """
     problems = settings.channel_problems()
     if problems:
@@ -186,6 +198,10 @@ def run(settings: Settings, *, prepare: Hook = _no_notes, when_ready: Hook = _no
         return 2
     migrate(settings.database_url)
     notes = prepare(settings)
+    problems = alert_problems(settings)
+    for problem in problems:
+        logger.error("alerts: %s", problem)
+    notes = [*notes, *(f"ALERTS: {problem}" for problem in problems)]
     # Rasa's HTTP API (used to start check-ins) and the action server need tokens; when
     # none is configured, a fresh one per run is fine (they only talk to each other).
     fresh = {

@@ -168,6 +168,7 @@ def _store_and_decide(
             reason=decision.reason,
             message_log_id=latest_inbound_message_id(session=session, sender_id=tracker.sender_id),
             trigger_message_id=str(trigger) if trigger else None,
+            concern=symptom,
         )
     return decision.level
 

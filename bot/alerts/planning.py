@@ -3,11 +3,15 @@
 Rounds: 0 goes to the on-call staff and the staff Telegram group; 1 (the response time
 passed without an acknowledgement) to the backup; 2 (the same time again) to everyone,
 the group again included. Each staff user is reached on every channel the level lists for
-which their account has an address. Every round also has one console row: the console
-queue always shows the escalation, and the row marks the round as planned even when
-nobody else could be reached. Channels without credentials are left out (start-up says so).
-Test traffic (a participant marked `is_test`: every web-chat visitor) pages nobody: its
-escalations get the console row only, in every round (`for_participant`).
+which their account has an address, and on the console (a row naming them: the console
+queue shows it to them when signed in, so it counts as delivered at once). Every round
+also has one console row for the queue itself (recipient "queue"): the console queue
+always shows the escalation, and the row marks the round as planned even when nobody
+could be reached; the escalation page shows such a round as "nobody to page". Channels
+without credentials are left out (start-up says so; `bot.alerts.coverage` checks that
+every round still reaches someone). Test traffic (a participant marked `is_test`: every
+web-chat visitor) pages nobody: its escalations get the queue row only, in every round
+(`for_participant`).
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def channels_for(study: StudyConfig, level: EscalationLevel) -> list[AlertChanne
     return channels if AlertChannel.CONSOLE in channels else [*channels, AlertChannel.CONSOLE]
 
 
-def _usernames_for(alerts: StaffAlerts, round_number: int) -> list[str]:
+def usernames_for(alerts: StaffAlerts, round_number: int) -> list[str]:
+    """The usernames the study config names for a round (everyone includes the others)."""
     if round_number == FIRST:
         return list(alerts.on_call)
     if round_number == BACKUP:
@@ -83,18 +88,24 @@ def _care_team(session: Session) -> list[StaffUser]:
     return [user for user in users if allows(user.role, Permission.ACT_ON_ESCALATIONS)]
 
 
-def recipients_for(*, session: Session, study: StudyConfig, round_number: int) -> list[StaffUser]:
-    """The active staff users a round goes to, in the config's order."""
+def recipients_for(
+    *, session: Session, study: StudyConfig, round_number: int, warn: bool = True
+) -> list[StaffUser]:
+    """The active staff users a round goes to, in the config's order.
+
+    A name the config lists that is no active care-team user is logged (unless `warn` is
+    False: `bot.alerts.coverage` reports it itself).
+    """
     alerts = study.escalation.alerts
     if round_number == EVERYONE and not alerts.everyone:
         listed = {user.username: user for user in _care_team(session)}
         names = list(dict.fromkeys([*listed, *alerts.on_call, *alerts.backup]))
     else:
-        names = _usernames_for(alerts, round_number)
+        names = usernames_for(alerts, round_number)
         listed = {}
     users = _users_named(session, [name for name in names if name not in listed])
     found = {**listed, **users}
-    for name in names:
+    for name in names if warn else ():
         if name not in found:
             logger.warning("alerts: staff user %r (study config) is not an active user", name)
     return [found[name] for name in names if name in found]
@@ -111,24 +122,30 @@ def _users_named(session: Session, names: Collection[str]) -> dict[str, StaffUse
     }
 
 
+def has_address(user: StaffUser, channel: AlertChannel) -> bool:
+    """True when the user's account has an address for a channel (the console needs none)."""
+    if channel is AlertChannel.TELEGRAM:
+        return bool(user.telegram_chat_id_encrypted)
+    if channel is AlertChannel.SMS:
+        return bool(user.phone_encrypted)
+    return True
+
+
 def _user_targets(users: Iterable[StaffUser], channels: Sequence[AlertChannel]) -> list[Target]:
-    targets = []
-    for user in users:
-        for channel in channels:
-            reachable = (channel is AlertChannel.TELEGRAM and user.telegram_chat_id_encrypted) or (
-                channel is AlertChannel.SMS and user.phone_encrypted
-            )
-            if reachable:
-                targets.append(Target(channel, staff_label(user.username), user.id))
-    return targets
+    return [
+        Target(channel, staff_label(user.username), user.id)
+        for user in users
+        for channel in channels
+        if has_address(user, channel)
+    ]
 
 
 def for_participant(targets: Sequence[Target], *, is_test: bool) -> list[Target]:
-    """The deliveries an escalation of this participant gets: console rows only for test
-    traffic (no SMS, no Telegram: a stranger on the web chat never pages staff)."""
+    """The deliveries an escalation of this participant gets: the queue row only for test
+    traffic (nobody named, no SMS, no Telegram: a stranger on the web chat pages nobody)."""
     if not is_test:
         return list(targets)
-    return [target for target in targets if target.channel is AlertChannel.CONSOLE]
+    return [target for target in targets if target == CONSOLE_TARGET]
 
 
 def plan_round(
@@ -143,7 +160,7 @@ def plan_round(
     channels = [
         channel
         for channel in channels_for(study, level)
-        if channel is not AlertChannel.CONSOLE and channel in enabled
+        if channel is AlertChannel.CONSOLE or channel in enabled
     ]
     users = recipients_for(session=session, study=study, round_number=round_number)
     targets = [CONSOLE_TARGET, *_user_targets(users, channels)]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 
-from bot.alerts.planning import RE_ESCALATED_LEVELS, Target, for_participant
+from bot.alerts.planning import QUEUE_RECIPIENT, RE_ESCALATED_LEVELS, Target, for_participant
 from bot.db.models import (
     AlertChannel,
     AlertDelivery,
@@ -294,6 +294,14 @@ def deliveries_for(*, session: Session, escalation_id: int) -> list[AlertDeliver
         .order_by(AlertDelivery.kind, AlertDelivery.round, AlertDelivery.id)
     ).scalars()
     return list(rows)
+
+
+def unpaged_rounds(deliveries: Sequence[AlertDelivery]) -> set[int]:
+    """The alert rounds of these deliveries that went to nobody but the console queue."""
+    alerts = [row for row in deliveries if row.kind is AlertKind.ALERT]
+    planned = {row.round for row in alerts}
+    paged = {row.round for row in alerts if row.recipient != QUEUE_RECIPIENT}
+    return planned - paged
 
 
 def undelivered_escalation_ids(*, session: Session, escalation_ids: Sequence[int]) -> set[int]:

@@ -44,6 +44,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.alerts import repository
+from bot.alerts.coverage import coverage_problems
 from bot.alerts.planning import (
     CONSOLE_TARGET,
     EVERYONE,
@@ -193,6 +194,18 @@ class AlertWorker(Worker):
         )
         report.dispatched += await self._dispatch(study, now)
         return report
+
+    async def start(self) -> list[str]:
+        """Say loudly, one line per level, when an alert level reaches nobody (`coverage`)."""
+        study = self._study()
+        problems = await in_session_async(
+            lambda session: coverage_problems(
+                session=session, study=study, enabled=self.enabled_channels
+            )
+        )
+        for problem in problems:
+            logger.error("alerts: %s", problem)
+        return problems
 
     async def _dispatch(self, study: StudyConfig, now: datetime) -> int:
         """Claim the due deliveries and start sending them; how many."""

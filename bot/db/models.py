@@ -286,6 +286,12 @@ class Escalation(Base):
     resolution_note: Mapped[str | None] = Column(Text)
     # What staff text back (`ACK <code>`) to acknowledge it; set by raise_escalation.
     ack_code: Mapped[str] = Column(String(12), nullable=False)
+    # What a symptom escalation is about (the symptom's key), so a repeat finds its open
+    # item (bot.escalation.records.raise_or_merge); None for other types.
+    concern: Mapped[str | None] = Column(String(64))
+    # How often the concern came up again while this item was unresolved, and when last.
+    repeat_count: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = Column(UTCDateTime)
 
     participant = relationship("Participant", lazy="raise")
 

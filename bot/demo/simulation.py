@@ -57,7 +57,7 @@ from bot.db.models import (
     SymptomReport,
 )
 from bot.db.types import utcnow
-from bot.escalation.records import raise_escalation
+from bot.escalation.records import raise_or_merge
 from bot.escalation.rules import decide
 from bot.outreach.repository import Kind
 from bot.participants.enrollment import enroll, link_telegram_chat
@@ -367,19 +367,31 @@ class _Simulation:
         reason: str,
         at: datetime,
         trigger: MessageLog | None = None,
+        concern: str | None = None,
     ) -> Escalation:
-        """An escalation raised at `at`, acknowledged (and resolved) as staff would have."""
+        """An escalation raised at `at`, acknowledged (and resolved) as staff would have.
+
+        A repeat of a concern staff have not resolved yet updates its item, as in the
+        product (bot.escalation.records.raise_or_merge): no new row, no new response.
+        """
         if trigger is not None:
             self.session.flush()
-        escalation = raise_escalation(
+        raised = raise_or_merge(
             session=self.session,
             participant_id=state.participant.id,
             level=level,
             type=type,
             reason=reason,
             message_log_id=trigger.id if trigger is not None else None,
+            concern=concern,
         )
+        escalation = raised.escalation
+        if raised.merged:
+            escalation.updated_at = at
+            return escalation
         escalation.created_at = at
+        if raised.superseded is not None:
+            raised.superseded.resolved_at = raised.superseded.updated_at = at
         self._staff_response(escalation, at)
         self.summary.escalations += 1
         return escalation
@@ -604,6 +616,7 @@ class _Simulation:
             reason=decision.reason,
             at=at,
             trigger=reply,
+            concern=course.symptom,
         )
         urgent = decision.level is EscalationLevel.URGENT
         return self.say(state, "symptom_urgent" if urgent else "symptom_routine", at)

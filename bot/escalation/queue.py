@@ -10,6 +10,7 @@ The caller commits.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,7 +32,7 @@ from bot.staff import audit
 from bot.staff.audit import AuditAction
 from bot.staff.auth import get_user_by_username
 from bot.staff.permissions import NotAllowed, Permission, allows
-from bot.study.config import StudyConfig
+from bot.study.config import StudyConfig, current_study
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,33 @@ class QueueEntry:
     resolved_by_name: str | None
     resolved_at: datetime | None
     resolution_note: str | None
+    # How often the concern came up again while unresolved, and when last (records).
+    repeat_count: int = 0
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ParticipantItems:
+    """A participant's unresolved escalations, most severe first, as one queue group."""
+
+    participant_id: int
+    study_id: str
+    items: list[QueueEntry]
+
+    @property
+    def level(self) -> EscalationLevel:
+        """The most severe level among the items."""
+        return self.items[0].level
+
+    @property
+    def open_count(self) -> int:
+        """How many items nobody has acknowledged yet."""
+        return sum(1 for item in self.items if item.status is EscalationStatus.OPEN)
+
+    @property
+    def overdue(self) -> bool:
+        """True when an open item is past its response time."""
+        return any(item.overdue for item in self.items)
 
 
 @dataclass(frozen=True)
@@ -125,6 +153,8 @@ def _entry(row: Row, study: StudyConfig, now: datetime) -> QueueEntry:
         resolved_by_name=resolver or escalation.resolved_by,
         resolved_at=escalation.resolved_at,
         resolution_note=escalation.resolution_note,
+        repeat_count=escalation.repeat_count or 0,
+        updated_at=escalation.updated_at,
     )
 
 
@@ -149,6 +179,44 @@ def queue(
         .limit(limit)
     ).all()
     return [_entry(row, study, now) for row in rows]
+
+
+def open_items_by_participant(
+    *, session: Session, study: StudyConfig | None = None, now: datetime | None = None
+) -> list[ParticipantItems]:
+    """The queue grouped by participant: unresolved items, the most severe group first.
+
+    Within a group: open before acknowledged, then by level, then oldest first. Groups:
+    by their most severe open item's level (a group with nothing open after every group
+    with something open), then by their oldest open item (longest waiting first).
+    """
+    study = study or current_study()
+    return group_by_participant(
+        queue(session=session, study=study, now=now, limit=DEFAULT_QUEUE_LIMIT * 5)
+    )
+
+
+def group_by_participant(entries: Iterable[QueueEntry]) -> list[ParticipantItems]:
+    """Queue entries (in `queue` order) grouped as `open_items_by_participant` says."""
+    grouped: dict[int, list[QueueEntry]] = {}
+    for entry in entries:
+        grouped.setdefault(entry.participant_id, []).append(entry)
+    groups = [
+        ParticipantItems(participant_id=pid, study_id=items[0].study_id, items=items)
+        for pid, items in grouped.items()
+    ]
+    return sorted(groups, key=_group_order)
+
+
+def _group_order(group: ParticipantItems) -> tuple[int, int, datetime, int]:
+    """Sort key: something open first, most severe, longest waiting, then by participant."""
+    first = group.items[0]  # `queue` order: open first, by level, oldest first
+    return (
+        STATUS_RANK[first.status],
+        LEVEL_RANK[first.level],
+        first.created_at,
+        group.participant_id,
+    )
 
 
 def queue_entry(
@@ -266,3 +334,43 @@ def resolve(
     )
     logger.info("escalation %s: resolve by %s via %s: %s", escalation_id, user.id, via, changed)
     return Outcome(changed=changed, escalation=escalation)
+
+
+def resolve_handoff_requests(
+    *, session: Session, participant_id: int, actor: str, via: str, handoff_id: int
+) -> list[int]:
+    """Resolve the participant's unresolved requests to talk to a person: `actor` took the
+    conversation over (bot.handoff.service). One audit event each; their IDs."""
+    ids = list(
+        session.execute(
+            select(Escalation.id)
+            .where(
+                Escalation.participant_id == participant_id,
+                Escalation.type == EscalationType.HANDOFF,
+                Escalation.status != EscalationStatus.RESOLVED,
+            )
+            .order_by(Escalation.id)
+        ).scalars()
+    )
+    note = f"conversation taken over by {actor} via {via} (handoff {handoff_id})"
+    for escalation_id in ids:
+        resolve(session=session, escalation_id=escalation_id, actor=actor, note=note, via=via)
+    return ids
+
+
+def acknowledge_many(
+    *, session: Session, ids: Iterable[int], actor: str, via: str = "console"
+) -> list[Outcome]:
+    """Acknowledge several escalations as `actor`, each as `acknowledge` does (one audit
+    event per item; only the first acknowledgement of each counts). IDs that name no
+    escalation are skipped; NotAllowed when the actor may not act."""
+    _require_actor(session=session, actor=actor)
+    outcomes = []
+    for escalation_id in sorted(set(ids)):
+        try:
+            outcomes.append(
+                acknowledge(session=session, escalation_id=escalation_id, actor=actor, via=via)
+            )
+        except EscalationNotFound:
+            logger.info("acknowledge many: no escalation %s", escalation_id)
+    return outcomes

@@ -1,4 +1,8 @@
-"""The one place escalations are created.
+"""The one place escalations are created, and kept to one open item per concern.
+
+A repeated withdrawal, a symptom already open for the participant, or another request for
+a person updates the open item instead of adding a row (`raise_or_merge` has the rule;
+emergencies are never merged).
 
 Staff alerting reads new escalations from the table (an outbox), so nothing here depends on
 any outside service being up: the escalation is stored first, in the same transaction as
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -28,6 +33,8 @@ from bot.db.models import (
     MessageLog,
 )
 from bot.db.types import utcnow
+from bot.staff import audit
+from bot.staff.audit import SYSTEM_ACTOR, AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +46,14 @@ ACK_CODE_TRIES = 10
 
 # A message handled this long after it arrived waited for the assistant.
 LATE_AFTER = timedelta(minutes=1)
+# Types with one open item per participant and concern (raise_or_merge); never emergencies.
+MERGED_TYPES = frozenset(
+    {EscalationType.WITHDRAWAL, EscalationType.HANDOFF, EscalationType.SYMPTOM}
+)
+# Higher is more severe.
+LEVEL_ORDER = {EscalationLevel.EMERGENCY: 2, EscalationLevel.URGENT: 1, EscalationLevel.ROUTINE: 0}
+# Repeats stop being appended to a reason beyond this (the count still goes up).
+MAX_REASON_LENGTH = 2000
 
 
 def latest_inbound_message_id(*, session: Session, sender_id: str) -> int | None:
@@ -88,6 +103,16 @@ def new_ack_code(*, session: Session) -> str:
     raise RuntimeError("could not find a free acknowledgement code")
 
 
+@dataclass(frozen=True)
+class Raised:
+    """The escalation a concern is in now, whether an open one was updated (merged), and
+    the older item a more severe new one replaced (resolved), if any."""
+
+    escalation: Escalation
+    merged: bool
+    superseded: Escalation | None = None
+
+
 def raise_escalation(
     *,
     session: Session,
@@ -97,14 +122,77 @@ def raise_escalation(
     reason: str,
     message_log_id: int | None = None,
     trigger_message_id: str | None = None,
+    concern: str | None = None,
 ) -> Escalation:
-    """Store an open escalation for staff; `reason` is staff language, not their words.
+    """Store an open escalation for staff, or update the open one of the same concern.
 
+    `reason` is staff language, not their words; `concern` is what a symptom escalation
+    is about (the symptom's key). See `raise_or_merge` for when an item is updated.
+    """
+    return raise_or_merge(
+        session=session,
+        participant_id=participant_id,
+        level=level,
+        type=type,
+        reason=reason,
+        message_log_id=message_log_id,
+        trigger_message_id=trigger_message_id,
+        concern=concern,
+    ).escalation
+
+
+def raise_or_merge(
+    *,
+    session: Session,
+    participant_id: int,
+    level: EscalationLevel,
+    type: EscalationType,
+    reason: str,
+    message_log_id: int | None = None,
+    trigger_message_id: str | None = None,
+    concern: str | None = None,
+) -> Raised:
+    """One open item per participant and concern: update the open one, or store a new one.
+
+    The rule. A concern is (participant, type) for a withdrawal or a request for a person,
+    and (participant, symptom, `concern` = the symptom's key) for a symptom; a symptom
+    escalation without its key, and every other type (questions, check-in notes, no-reply
+    and at-risk notes: each a different thing), always gets its own row. When the
+    participant already has an unresolved item (open or acknowledged) of the same concern:
+
+    - at the same or a lower level, that item is updated: `repeat_count` + 1, `updated_at`
+      now, and "again (message <id>): <reason>" appended to its reason; it keeps its first
+      `created_at`, trigger message, acknowledgement code and status (whoever acknowledged
+      it has it; the repeat shows in the console);
+    - at a higher level (a cough now severe), a new item is stored, so its alert goes out
+      at the new level (the alert worker pages for new rows only), and the older item is
+      resolved by the system as "superseded by escalation <id>" (audited).
+
+    Emergencies are never merged: each emergency message gets its own row (one per
+    message, `bot.safety.emergency`, migration 0008's unique index on the trigger), because
+    a second red flag is a new event that must page staff at once and be acknowledged on
+    its own; folding it into an earlier, perhaps acknowledged, emergency would silence it.
+
+    Two processes raising the same concern at the same instant may still both store a row
+    (no unique index: the check is a read); the queue groups them under the participant.
     When the message it is about is handled late, the reason starts by saying so.
     """
     waited = handling_delay(session=session, message_log_id=message_log_id)
     if waited is not None:
         reason = f"{late_note(waited)}; {reason}"
+    existing = _open_item_of_concern(
+        session=session, participant_id=participant_id, type=type, concern=concern
+    )
+    if existing is not None and LEVEL_ORDER[level] <= LEVEL_ORDER[existing.level]:
+        _repeat(existing, reason=reason, message_log_id=message_log_id)
+        logger.info(
+            "escalation %s: repeated (%s %s) for participant %s",
+            existing.id,
+            level.value,
+            type.value,
+            participant_id,
+        )
+        return Raised(existing, merged=True)
     escalation = Escalation(
         participant_id=participant_id,
         level=level,
@@ -112,6 +200,7 @@ def raise_escalation(
         reason=reason,
         message_log_id=message_log_id,
         trigger_message_id=trigger_message_id,
+        concern=concern if type is EscalationType.SYMPTOM else None,
         status=EscalationStatus.OPEN,
         ack_code=new_ack_code(session=session),
     )
@@ -124,7 +213,56 @@ def raise_escalation(
         type.value,
         participant_id,
     )
-    return escalation
+    if existing is not None:
+        _supersede(session=session, older=existing, newer=escalation)
+    return Raised(escalation, merged=False, superseded=existing)
+
+
+def _open_item_of_concern(
+    *, session: Session, participant_id: int, type: EscalationType, concern: str | None
+) -> Escalation | None:
+    """The participant's oldest unresolved escalation of this concern (None: none, or a
+    type that is never merged)."""
+    if type not in MERGED_TYPES or (type is EscalationType.SYMPTOM and not concern):
+        return None
+    query = select(Escalation).where(
+        Escalation.participant_id == participant_id,
+        Escalation.type == type,
+        Escalation.status != EscalationStatus.RESOLVED,
+    )
+    if type is EscalationType.SYMPTOM:
+        query = query.where(Escalation.concern == concern)
+    return session.execute(
+        query.order_by(Escalation.created_at, Escalation.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def _repeat(escalation: Escalation, *, reason: str, message_log_id: int | None) -> None:
+    """Note a repeat of the concern on its open item."""
+    where = f" (message {message_log_id})" if message_log_id is not None else ""
+    note = f"; again{where}: {reason}"
+    if len(escalation.reason) + len(note) <= MAX_REASON_LENGTH:
+        escalation.reason += note
+    escalation.repeat_count = (escalation.repeat_count or 0) + 1
+    escalation.updated_at = utcnow()
+
+
+def _supersede(*, session: Session, older: Escalation, newer: Escalation) -> None:
+    """Resolve an older item of a concern that a more severe one replaces (audited)."""
+    now = utcnow()
+    older.status = EscalationStatus.RESOLVED
+    older.resolved_by = SYSTEM_ACTOR
+    older.resolved_at = now
+    older.resolution_note = f"superseded by escalation {newer.id} ({newer.level.value})"
+    older.updated_at = now
+    audit.record(
+        session=session,
+        actor=SYSTEM_ACTOR,
+        action=AuditAction.ESCALATION_RESOLVED,
+        participant_id=older.participant_id,
+        escalation_id=older.id,
+        detail=older.resolution_note,
+    )
 
 
 def open_escalations(*, session: Session, participant_id: int) -> list[Escalation]:

@@ -2,7 +2,8 @@
 
 - Take over (from an escalation): the handoff is stored first (one per participant: a
   second staff member is told who has it), the escalation is acknowledged if still open,
-  the conversation is paused in Rasa, and the participant is told who will reply. If Rasa
+  the conversation is paused in Rasa, the participant's requests to talk to a person are
+  resolved (they have one now), and the participant is told who will reply. If Rasa
   cannot be paused the handoff is removed again, so the assistant never talks over a person
   who thinks they have the conversation.
 - Talk: only the staff member who has the conversation may write in it; each text reaches
@@ -31,7 +32,7 @@ from bot.core.settings import Settings, get_settings
 from bot.db.models import Escalation, Participant, StaffUser
 from bot.db.session import in_session_async
 from bot.db.types import utcnow
-from bot.escalation.queue import acknowledge
+from bot.escalation.queue import acknowledge, resolve_handoff_requests
 from bot.handoff import repository
 from bot.handoff.participants import ParticipantMessenger
 from bot.handoff.repository import HandoffView
@@ -99,6 +100,15 @@ class Handoffs:
             raise HandoffError(
                 f"The assistant could not be paused: {reason}. Try again."
             ) from error
+        await in_session_async(
+            lambda session: resolve_handoff_requests(
+                session=session,
+                participant_id=handoff.participant_id,
+                actor=actor,
+                via=via,
+                handoff_id=handoff.handoff_id,
+            )
+        )
         await self._tell_participant(handoff, "handoff_started")
         logger.info(
             "handoff %s: staff user %s took over participant %s via %s",

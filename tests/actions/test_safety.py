@@ -198,8 +198,11 @@ async def test_withdrawal_is_respected_and_staff_told(
     )
 
     await ActionWithdrawCallYes().run(CollectingDispatcher(), make_tracker(intent="affirm"), domain)
-    reasons = session.execute(select(Escalation.reason)).scalars().all()
-    assert "wants to leave the study and asked for a call" in reasons
+    # The same request: its item is updated, not doubled (bot.escalation.records).
+    session.expire_all()
+    [reason] = session.execute(select(Escalation.reason)).scalars().all()
+    assert reason.startswith("said they want to leave the study; again")
+    assert reason.endswith(": wants to leave the study and asked for a call")
 
 
 async def test_missed_dose_is_recorded_with_the_study_instruction(

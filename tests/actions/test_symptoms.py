@@ -197,6 +197,7 @@ async def test_severe_symptom_is_stored_and_urgent(
     assert escalation.level is EscalationLevel.URGENT
     assert escalation.type is EscalationType.SYMPTOM
     assert "vomiting" in escalation.reason
+    assert escalation.concern == "vomiting"  # a repeat of it updates this item
     assert "A nurse will call you today" in texts(dispatcher)[0]
     # On to the next symptom, with its answers cleared.
     assert updates["current_symptom"] == "headache"

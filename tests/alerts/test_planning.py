@@ -60,8 +60,8 @@ def test_rounds(staff: dict[str, StaffUser]) -> None:
 
     def people(name: str) -> set[Target]:
         return {
-            Target(AlertChannel.TELEGRAM, f"staff:{name}", users[name]),
-            Target(AlertChannel.SMS, f"staff:{name}", users[name]),
+            Target(channel, f"staff:{name}", users[name])
+            for channel in (AlertChannel.TELEGRAM, AlertChannel.SMS, AlertChannel.CONSOLE)
         }
 
     group = Target(AlertChannel.TELEGRAM, GROUP_RECIPIENT)
@@ -92,14 +92,16 @@ def test_the_level_decides_the_channels(staff: dict[str, StaffUser]) -> None:
         routine = plan(session, config, FIRST, EscalationLevel.ROUTINE)
 
     assert {target.channel for target in first} == {AlertChannel.SMS, AlertChannel.CONSOLE}
-    assert routine == {CONSOLE_TARGET}
+    console_joy = Target(AlertChannel.CONSOLE, "staff:joy", staff["joy"].id)
+    assert routine == {CONSOLE_TARGET, console_joy}
 
 
 def test_channels_without_credentials_are_left_out(staff: dict[str, StaffUser]) -> None:
     with session_scope() as session:
         first = plan(session, study(), FIRST, enabled=frozenset({AlertChannel.CONSOLE}))
 
-    assert first == {CONSOLE_TARGET}
+    # The on-call nurse is still named: the console shows it to her.
+    assert first == {CONSOLE_TARGET, Target(AlertChannel.CONSOLE, "staff:joy", staff["joy"].id)}
 
 
 def test_the_console_is_always_a_channel() -> None:

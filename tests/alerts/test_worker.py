@@ -95,6 +95,7 @@ async def test_an_urgent_escalation_is_sent_to_on_call_staff_and_the_group(
     assert report.planned == 1
     assert targets(raised.id, 0) == {
         ("console", "queue"),
+        ("console", "staff:joy"),
         ("telegram", "staff:joy"),
         ("sms", "staff:joy"),
         ("telegram", "group chat"),
@@ -166,7 +167,11 @@ async def test_a_channel_without_credentials_is_left_out(
     raised = raise_for(participant)
     await worker(clock).run_once()
 
-    assert targets(raised.id, 0) == {("console", "queue"), ("sms", "staff:joy")}
+    assert targets(raised.id, 0) == {
+        ("console", "queue"),
+        ("console", "staff:joy"),
+        ("sms", "staff:joy"),
+    }
     assert telegram_api.requests == []
 
 
@@ -179,8 +184,9 @@ async def test_routine_escalations_go_to_the_console_and_are_never_re_sent(
     clock.advance(days=3)
     await alerts.run_once()
 
-    assert [(row.round, row.channel) for row in deliveries(raised.id)] == [
-        (0, AlertChannel.CONSOLE)
+    assert [(row.round, row.channel, row.recipient) for row in deliveries(raised.id)] == [
+        (0, AlertChannel.CONSOLE, "queue"),
+        (0, AlertChannel.CONSOLE, "staff:joy"),
     ]
     assert telegram_api.requests == []
 
@@ -212,6 +218,7 @@ async def test_an_unacknowledged_urgent_alert_goes_to_the_backup_then_to_everyon
     assert (await alerts.run_once()).re_escalated == 1
     assert targets(raised.id, 1) == {
         ("console", "queue"),
+        ("console", "staff:bob"),
         ("telegram", "staff:bob"),
         ("sms", "staff:bob"),
     }
@@ -224,7 +231,7 @@ async def test_an_unacknowledged_urgent_alert_goes_to_the_backup_then_to_everyon
         ("console", "queue"),
         *{
             (channel, f"staff:{name}")
-            for channel in ("telegram", "sms")
+            for channel in ("telegram", "sms", "console")
             for name in ("joy", "bob", "cara")
         },
         ("telegram", "group chat"),

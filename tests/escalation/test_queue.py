@@ -24,10 +24,13 @@ from bot.db.types import utcnow
 from bot.escalation.queue import (
     EscalationNotFound,
     acknowledge,
+    acknowledge_many,
     escalation_for_ack_code,
+    open_items_by_participant,
     queue,
     queue_entry,
     resolve,
+    resolve_handoff_requests,
     response_target,
 )
 from bot.escalation.records import ACK_CODE_ALPHABET, ACK_CODE_LENGTH, raise_escalation
@@ -302,3 +305,106 @@ def test_raise_escalation_sets_the_code(session: Session) -> None:
         reason="Red flag: chest pain",
     )
     assert escalation.ack_code and len(escalation.ack_code) == ACK_CODE_LENGTH
+
+
+# --- grouped by participant, acknowledged together ------------------------------------
+
+
+def test_the_queue_groups_by_participant_most_severe_first(
+    session: Session, study: StudyConfig
+) -> None:
+    add_user(session, "joy")
+    calm, worried, waiting = (add_participant(session, f"P-00{n}") for n in (1, 2, 3))
+    now = utcnow()
+
+    def at(minutes_ago: int) -> object:
+        return now - timedelta(minutes=minutes_ago)
+
+    calm_routine = add_escalation(session, calm, LEVELS.ROUTINE, created_at=at(300))
+    worried_routine = add_escalation(session, worried, LEVELS.ROUTINE, created_at=at(60))
+    worried_emergency = add_escalation(session, worried, LEVELS.EMERGENCY, created_at=at(2))
+    waiting_urgent = add_escalation(session, waiting, LEVELS.URGENT, created_at=at(40))
+    handled = add_participant(session, "P-004")
+    add_escalation(
+        session,
+        handled,
+        LEVELS.EMERGENCY,
+        created_at=at(10),
+        status=EscalationStatus.ACKNOWLEDGED,
+        acknowledged_by="joy",
+    )
+
+    groups = open_items_by_participant(session=session, study=study, now=now)
+
+    assert [group.study_id for group in groups] == ["P-002", "P-003", "P-001", "P-004"]
+    worried_group = groups[0]
+    assert [item.escalation_id for item in worried_group.items] == [
+        worried_emergency.id,
+        worried_routine.id,
+    ]
+    assert worried_group.level is LEVELS.EMERGENCY and worried_group.open_count == 2
+    assert [item.escalation_id for item in groups[1].items] == [waiting_urgent.id]
+    assert groups[1].overdue  # 40 minutes, urgent target 15
+    assert [item.escalation_id for item in groups[2].items] == [calm_routine.id]
+    assert groups[3].open_count == 0  # acknowledged only: after everything still open
+
+
+def test_acknowledge_many_writes_one_audit_event_per_item(session: Session) -> None:
+    add_user(session, "joy")
+    add_user(session, "sam")
+    participant = add_participant(session)
+    first, second, taken = (add_escalation(session, participant) for _ in range(3))
+    acknowledge(session=session, escalation_id=taken.id, actor="sam")
+
+    outcomes = acknowledge_many(
+        session=session, ids=[second.id, first.id, taken.id, first.id, 99999], actor="joy"
+    )
+    session.commit()
+
+    assert [(o.escalation.id, o.changed) for o in outcomes] == [
+        (first.id, True),
+        (second.id, True),
+        (taken.id, False),
+    ]
+    events = session.execute(
+        select(AuditEvent.escalation_id, AuditEvent.detail)
+        .where(AuditEvent.actor == "joy", AuditEvent.action == "escalation.acknowledge")
+        .order_by(AuditEvent.id)
+    ).all()
+    assert [tuple(event) for event in events] == [
+        (first.id, "acknowledged via console"),
+        (second.id, "acknowledged via console"),
+        (taken.id, "already acknowledged by sam; via console"),
+    ]
+
+
+def test_acknowledge_many_needs_someone_who_may_act(session: Session) -> None:
+    add_user(session, "rita", StaffRole.RESEARCHER)
+    escalation = add_escalation(session, add_participant(session))
+
+    with pytest.raises(NotAllowed):
+        acknowledge_many(session=session, ids=[escalation.id], actor="rita")
+
+
+def test_taking_over_resolves_the_requests_to_talk_to_a_person(session: Session) -> None:
+    add_user(session, "joy")
+    participant = add_participant(session)
+    request = raise_escalation(
+        session=session,
+        participant_id=participant.id,
+        level=LEVELS.URGENT,
+        type=EscalationType.HANDOFF,
+        reason="asked to talk to a person",
+    )
+    symptom = add_escalation(session, participant)
+
+    resolved = resolve_handoff_requests(
+        session=session, participant_id=participant.id, actor="joy", via="console", handoff_id=7
+    )
+
+    assert resolved == [request.id]
+    stored = session.get(Escalation, request.id, populate_existing=True)
+    assert stored is not None and stored.status is EscalationStatus.RESOLVED
+    assert stored.resolution_note == "conversation taken over by joy via console (handoff 7)"
+    other = session.get(Escalation, symptom.id, populate_existing=True)
+    assert other is not None and other.status is EscalationStatus.OPEN

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,7 +17,15 @@ from sqlalchemy import select
 
 from bot.alerts.worker import AlertWorker
 from bot.core.settings import get_settings
-from bot.db.models import AuditEvent, Channel, Direction, EscalationStatus, Handoff, StaffUser
+from bot.db.models import (
+    AuditEvent,
+    Channel,
+    Direction,
+    EscalationStatus,
+    EscalationType,
+    Handoff,
+    StaffUser,
+)
 from bot.db.repository import ensure_web_participant, log_message
 from bot.db.session import session_scope
 from bot.study.config import current_study
@@ -91,6 +100,44 @@ async def test_the_escalation_page_shows_each_delivery_and_undelivered_ones(
     assert "staff:joy" in page and "group chat" in page
     assert "Take over the chat" in page
     assert "alert undelivered" in client.get("/console/queue").text
+
+
+async def test_a_round_that_reached_nobody_says_so_instead_of_looking_paged(
+    client, clock, telegram_api
+) -> None:
+    with session_scope() as session:
+        bob = session.execute(select(StaffUser).where(StaffUser.username == "bob")).scalar_one()
+        bob.active = False
+    raised = raise_for(enroll_sms())
+    alerts = AlertWorker.from_settings(get_settings(), clock=clock)
+    await alerts.run_once()
+    clock.now = raised.created_at + timedelta(minutes=15)  # the backup round is due
+    await alerts.run_once()
+    sign_in(client, "joy")
+
+    page = client.get(f"/console/escalations/{raised.id}").text
+    table = page[page.index("Alert deliveries") : page.index("Recent conversation")]
+    assert table.count("nobody to page") == 1
+    assert "1 (backup)</td>\n      <td>alert</td>\n      <td>console</td>" in table
+    assert "<td>staff:joy</td>" in table and "in their console queue" in table
+    assert "<td>queue</td>" not in table
+    assert "Alerts reach nobody" in page  # the banner names the backup round too
+
+
+def test_taking_over_resolves_the_request_to_talk_to_a_person(client, rasa_api) -> None:
+    participant = enroll_sms()
+    request = raise_for(participant, type=EscalationType.HANDOFF, reason="asked to talk")
+    symptom = raise_for(participant)
+    csrf = sign_in(client, "joy")
+
+    reply = client.post(f"/console/escalations/{symptom.id}/take-over", data={"csrf_token": csrf})
+
+    assert reply.status_code == 303
+    assert escalation(symptom.id).status is EscalationStatus.ACKNOWLEDGED
+    resolved = escalation(request.id)
+    assert (resolved.status, resolved.resolved_by) == (EscalationStatus.RESOLVED, "joy")
+    assert resolved.resolution_note is not None
+    assert resolved.resolution_note.startswith("conversation taken over by joy via console")
 
 
 def test_take_over_talk_and_hand_back(client, rasa_api, twilio_api) -> None:

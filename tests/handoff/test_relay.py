@@ -96,7 +96,8 @@ async def test_sms_participant_and_staff_on_telegram(
         callback_update(channels.next_update_id(), JOY.chat_id, f"take:{raised.id}", message_id=1)
     )
     assert rasa_api.is_paused(participant.sender_id)
-    assert escalation(raised.id).status is EscalationStatus.ACKNOWLEDGED
+    # The request to talk to a person is met: resolved, not left open after the take-over.
+    assert escalation(raised.id).status is EscalationStatus.RESOLVED
     assert sms_texts(twilio_api, PARTICIPANT_PHONE) == wording(
         "handoff_started", staff_name="Nurse Joy"
     )

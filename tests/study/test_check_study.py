@@ -50,3 +50,26 @@ def test_lists_what_has_no_spanish_and_names_hard_spanish(
     ):
         assert f"missing in Spanish: {where}" in out
     assert "unused: translations.es.visits.week_99 (no visit has this key)" in out
+
+
+def test_names_alert_levels_that_reach_nobody(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["check-study", str(EXAMPLE_PATH)])  # nurse.kim and the others: no users
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert (
+        "alerts: emergency alerts reach nobody in the first round (nurse.kim: not an active "
+        "console user who may act)" in out
+    )
+    assert "alert recipients checked against the users in the database: 3 problem(s)" in out
+
+
+def test_without_a_database_the_recipients_are_not_checked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli.main(["check-study", str(EXAMPLE_PATH)])
+
+    assert code == 0
+    assert "alert recipients not checked" in capsys.readouterr().out

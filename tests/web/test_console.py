@@ -627,3 +627,118 @@ def test_enrollment_language_is_a_choice_checked_by_the_server(
     assert session.execute(select(Participant.study_id)).scalars().all() == ["P-310"]
     [event] = audit_events(session, "participant.enroll")
     assert event.detail == "enrolled on telegram, language es"
+
+
+def test_every_signed_in_user_sees_a_red_banner_while_an_alert_level_reaches_nobody(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    assert "Alerts reach nobody" not in client.get("/console/sign-in").text  # not signed in
+    signed_in(client, "rita")
+
+    page = client.get("/console/participants").text
+    assert 'class="error alert-coverage" role="alert"' in page
+    assert (
+        "emergency alerts reach nobody in the first round (nurse.kim: not an active console "
+        "user who may act)" in page
+    )
+
+    for username in ("nurse.kim", "dr.okafor", "maria.lopez"):  # the example study's team
+        add_user(session, username)
+    assert "Alerts reach nobody" not in client.get("/console/participants").text
+
+
+def test_the_queue_groups_by_participant_and_acknowledges_the_selected_items(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    from bot.db.models import EscalationLevel
+
+    calm, worried = add_participant(session, "P-301"), add_participant(session, "P-302")
+    routine = add_escalation(session, calm, EscalationLevel.ROUTINE, reason="grade 2")
+    urgent = add_escalation(session, worried, EscalationLevel.URGENT)
+    emergency = add_escalation(session, worried, EscalationLevel.EMERGENCY)
+    signed_in(client, "joy")
+
+    page = client.get("/console/queue").text
+    assert page.index("P-302: 2 items, 2 open") < page.index("P-301: 1 item, 1 open")
+    assert page.index(f'value="{emergency.id}"') < page.index(f'value="{urgent.id}"')
+    assert ">Acknowledge selected<" in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+
+    reply = client.post(
+        "/console/escalations/acknowledge",
+        data={"csrf_token": token, "ids": [str(urgent.id), str(emergency.id)]},
+    )
+
+    assert reply.status_code == 303 and reply.headers["location"] == "/console/queue"
+    assert "Acknowledged 2 items." in client.get("/console/queue").text
+    statuses = {e.id: reload(session, e).status for e in (routine, urgent, emergency)}
+    assert statuses == {
+        routine.id: EscalationStatus.OPEN,
+        urgent.id: EscalationStatus.ACKNOWLEDGED,
+        emergency.id: EscalationStatus.ACKNOWLEDGED,
+    }
+    events = audit_events(session, "escalation.acknowledge")
+    assert sorted(e.escalation_id for e in events) == sorted([urgent.id, emergency.id])
+
+
+def test_a_researcher_gets_no_checkboxes_and_cannot_acknowledge_in_bulk(
+    client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
+) -> None:
+    signed_in(client, "rita")
+    page = client.get("/console/queue").text
+    assert "Acknowledge selected" not in page and 'name="ids"' not in page
+    token = CSRF.search(page).group(1)  # type: ignore[union-attr]
+
+    reply = client.post(
+        "/console/escalations/acknowledge", data={"csrf_token": token, "ids": [escalation.id]}
+    )
+
+    assert reply.status_code == 403
+    assert reload(session, escalation).status is EscalationStatus.OPEN
+
+
+def test_a_repeated_concern_is_one_item_that_says_it_came_up_again(
+    client: TestClient, session: Session, people: dict[str, StaffUser]
+) -> None:
+    from bot.db.models import EscalationLevel, EscalationType
+    from bot.escalation.records import raise_escalation
+
+    participant = add_participant(session, "P-303")
+    for reason in ("said they want to leave the study", "asked for a call about leaving"):
+        raise_escalation(
+            session=session,
+            participant_id=participant.id,
+            level=EscalationLevel.ROUTINE,
+            type=EscalationType.WITHDRAWAL,
+            reason=reason,
+        )
+    session.commit()
+    signed_in(client, "joy")
+
+    page = client.get("/console/queue").text
+    assert "P-303: 1 item, 1 open" in page
+    assert "came up 1 more time, last " in page
+    [entry] = client.get("/console/api/queue").json()["escalations"]
+    assert entry["repeat_count"] == 1
+
+
+def test_when_the_recipients_cannot_be_checked_the_page_still_opens_and_says_so(
+    client: TestClient,
+    session: Session,
+    people: dict[str, StaffUser],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    import bot.web.console.templating as templating
+
+    signed_in(client, "joy")
+
+    def broken(**_: object) -> list[str]:
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(templating, "alert_coverage_problems", broken)
+    page = client.get("/console/participants")
+
+    assert page.status_code == 200
+    assert "alert recipients could not be checked (database error" in page.text

@@ -1,7 +1,8 @@
 """Console pages for alerts and handoffs: deliveries, take over, the live chat, hand back.
 
-- The escalation page shows each alert delivery (round, channel, recipient, status,
-  attempts; undelivered ones stand out) and a "Take over the chat" button, or who has
+- The escalation page shows each alert delivery (round, channel, who was paged, status,
+  attempts; undelivered ones stand out; a round that reached nobody says "nobody to
+  page") and a "Take over the chat" button, or who has
   the chat and a "Hand back" button (`escalation_extras`, called by that page's route).
 - `POST /console/escalations/<id>/take-over` pauses the assistant for the participant and
   opens the live chat, `/console/handoffs/<id>`, which polls
@@ -24,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from bot.alerts.planning import ROUND_NAMES
-from bot.alerts.repository import deliveries_for, undelivered_escalation_ids
+from bot.alerts.planning import QUEUE_RECIPIENT, ROUND_NAMES
+from bot.alerts.repository import deliveries_for, undelivered_escalation_ids, unpaged_rounds
 from bot.core.settings import SettingsError
 from bot.db.models import AlertStatus, Direction, MessageLog, StaffUser
 from bot.db.repository import participant_language
@@ -76,6 +77,8 @@ def escalation_extras(
     deliveries = deliveries_for(session=session, escalation_id=escalation_id)
     return {
         "deliveries": deliveries,
+        "unpaged_rounds": unpaged_rounds(deliveries),
+        "queue_recipient": QUEUE_RECIPIENT,
         "round_names": ROUND_NAMES,
         "undelivered": any(row.status is AlertStatus.UNDELIVERED for row in deliveries),
         "handoff": active_handoff(session=session, participant_id=participant_id),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
@@ -24,6 +24,8 @@ from bot.escalation.queue import (
     EscalationNotFound,
     QueueEntry,
     acknowledge,
+    acknowledge_many,
+    group_by_participant,
     queue,
     queue_entry,
     resolve,
@@ -156,13 +158,15 @@ def _queue_for(user: ConsoleUser) -> list[QueueEntry]:
 
 @router.get("/queue")
 def queue_page(request: Request, user: ConsoleUser = queue_viewer) -> Response:
-    """Open and acknowledged escalations, most urgent first; refreshes itself."""
+    """Open and acknowledged escalations grouped by participant, most severe first, with
+    checkboxes to acknowledge several at once; refreshes itself."""
     entries = _queue_for(user)
     with session_scope() as session:
         shown = [entry.escalation_id for entry in entries]
         undelivered = undelivered_among(session=session, escalation_ids=shown)
     context = {
         "entries": entries,
+        "groups": group_by_participant(entries),
         "refresh_seconds": QUEUE_REFRESH_SECONDS,
         "undelivered": undelivered,
     }
@@ -189,6 +193,7 @@ def _entry_json(entry: QueueEntry) -> dict[str, Any]:
         "target_minutes": int(entry.target.total_seconds() // 60),
         "due_at": entry.due_at.isoformat(),
         "overdue": entry.overdue,
+        "repeat_count": entry.repeat_count,
         "acknowledged_by": entry.acknowledged_by_name,
         "acknowledged_at": entry.acknowledged_at.isoformat() if entry.acknowledged_at else None,
         "url": f"{CONSOLE_PATH}/escalations/{entry.escalation_id}",
@@ -248,6 +253,28 @@ def acknowledge_submit(
         raise Forbidden("Your account cannot acknowledge escalations.") from error
     flash(request, "Acknowledged." if outcome.changed else f"Already acknowledged by {by}.")
     return _see_other(f"{CONSOLE_PATH}/escalations/{escalation_id}")
+
+
+@router.post("/escalations/acknowledge", dependencies=[csrf_checked])
+def acknowledge_selected_submit(
+    request: Request,
+    ids: Annotated[list[int] | None, Form()] = None,
+    user: ConsoleUser = escalation_actor,
+) -> RedirectResponse:
+    """Acknowledge the escalations ticked on the queue (one audit event each)."""
+    if not ids:
+        flash(request, "Nothing selected: tick the items to acknowledge.")
+        return _see_other(f"{CONSOLE_PATH}/queue")
+    try:
+        with session_scope() as session:
+            outcomes = acknowledge_many(session=session, ids=ids, actor=user.username)
+            already = [o.escalation.id for o in outcomes if not o.changed]
+    except NotAllowed as error:
+        raise Forbidden("Your account cannot acknowledge escalations.") from error
+    changed = len(outcomes) - len(already)
+    note = f" ({len(already)} were already acknowledged or resolved)" if already else ""
+    flash(request, f"Acknowledged {changed} item{'s' if changed != 1 else ''}{note}.")
+    return _see_other(f"{CONSOLE_PATH}/queue")
 
 
 @router.post("/escalations/{escalation_id}/resolve", dependencies=[csrf_checked])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,18 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
+from bot.alerts.coverage import alert_coverage_problems
 from bot.core.languages import DEFAULT_LANGUAGE, STAFF_NAMES
+from bot.core.settings import get_settings
+from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.study.config import current_study
 from bot.web.console.access import ConsoleUser, csrf_token, pop_flash
+
+logger = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -123,6 +130,18 @@ def when(context: Context, value: datetime | str | None) -> Markup:
     )
 
 
+def alert_problems() -> list[str]:
+    """Alert levels of the study that reach no staff member (bot.alerts.coverage)."""
+    try:
+        with session_scope() as session:
+            return alert_coverage_problems(
+                session=session, study=current_study(), settings=get_settings()
+            )
+    except SQLAlchemyError:  # the page still renders; the banner says what is unknown
+        logger.exception("console: alert recipients could not be checked")
+        return ["alert recipients could not be checked (database error: see the web log)"]
+
+
 templates.env.filters["duration"] = duration
 templates.env.filters["when"] = when
 templates.env.filters["utc"] = utc_time
@@ -138,11 +157,16 @@ def render(
     user: ConsoleUser | None = None,
     status_code: int = 200,
 ) -> Response:
-    """A console page, with the user, the session's CSRF token and any one-time message."""
+    """A console page, with the user, the session's CSRF token and any one-time message.
+
+    A signed-in user also gets the alert levels that reach nobody (`alert_problems`), which
+    the base template shows in a red banner on every page until they are fixed.
+    """
     page = {
         "user": user,
         "csrf_token": csrf_token(request),
         "flash": pop_flash(request),
+        "alert_problems": alert_problems() if user is not None else [],
         **(context or {}),
     }
     return templates.TemplateResponse(request, f"console/{name}", page, status_code=status_code)
