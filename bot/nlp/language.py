@@ -74,8 +74,13 @@ _ENGLISH_WORDS = _word_set(
 # Whole-message requests to change language: after the words of asking are dropped, only
 # a language's name may be left ("en español por favor", "switch to english please");
 # "cambiar idioma" / "change language" switch to the other language.
-_NAMES = {"espanol": SPANISH, "spanish": SPANISH, "castellano": SPANISH, "english": ENGLISH}
-_NAMES_ES = {"ingles": ENGLISH}
+_NAMES = {
+    "espanol": SPANISH,
+    "spanish": SPANISH,
+    "castellano": SPANISH,
+    "english": ENGLISH,
+    "ingles": ENGLISH,
+}
 _LANGUAGE_WORDS = frozenset({"idioma", "language", "lengua"})
 _ASKING = _word_set(
     """
@@ -129,9 +134,8 @@ def requested_language(text: str, *, current: str | None) -> str | None:
     if not words or len(words) > 6:
         return None
     left = [word for word in words if word not in _ASKING]
-    names = {**_NAMES, **_NAMES_ES}
-    if len(left) == 1 and left[0] in names:
-        return names[left[0]]
+    if len(left) == 1 and left[0] in _NAMES:
+        return _NAMES[left[0]]
     if len(left) == 1 and left[0] in _LANGUAGE_WORDS:
         if current in (ENGLISH, SPANISH):
             return ENGLISH if current == SPANISH else SPANISH
