@@ -68,7 +68,7 @@ from bot.db.repository import get_participant_by_sender, log_message
 from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.handoff.staff_telegram import handle_staff_update, staff_update_for
-from bot.messaging.delivery import FAILED, deliver
+from bot.messaging.delivery import FAILED, ReplyTo, deliver
 from bot.messaging.inbound import Claimant, RetryState, Stored, lock_queue, take_next
 from bot.messaging.message_log import record_message
 from bot.messaging.numbered_choices import resolve_numbered_reply
@@ -116,6 +116,8 @@ class Claimed:
     # theirs still waiting. None when one of theirs is being handled: its handler takes
     # this one next.
     next: Stored | None = None
+    # Handled again: its last handler stopped mid-turn (what it sent is not sent again).
+    rerun: bool = False
 
 
 def read_update(update: Update) -> Incoming | None:
@@ -275,8 +277,13 @@ def _rasa_button(button: Mapping[str, Any]) -> Button:
 class TelegramOutput(OutputChannel):
     """Sends the assistant's messages to a participant's linked chat (logged, retried)."""
 
-    def __init__(self, client: TelegramClient | None = None) -> None:
+    def __init__(
+        self, client: TelegramClient | None = None, *, reply_to: ReplyTo | None = None
+    ) -> None:
         self._client = client
+        # The stored message this handling answers: its replies are numbered, so a run
+        # again after a server stopped mid-turn sends only what was not sent.
+        self._reply_to = reply_to
 
     @classmethod
     def name(cls) -> str:
@@ -307,7 +314,9 @@ class TelegramOutput(OutputChannel):
         if participant is None:
             logger.error("telegram: %s is not a Telegram participant; not sent", recipient_id)
             return
-        await deliver(self._telegram_client(), participant, [text], buttons)
+        await deliver(
+            self._telegram_client(), participant, [text], buttons, reply_to=self._reply_to
+        )
 
 
 class TelegramInput(InputChannel):
@@ -427,7 +436,7 @@ class TelegramInput(InputChannel):
             )
             return
         incoming = _incoming_from(stored, chat_id)
-        claimed = Claimed(stored.log_id, stored.sender_id, participant)
+        claimed = Claimed(stored.log_id, stored.sender_id, participant, rerun=stored.attempt > 1)
         await self._handle(incoming, claimed, on_new_message)
 
     def _in_background(self, work: Coroutine[Any, Any, None], update_id: int) -> None:
@@ -480,7 +489,9 @@ class TelegramInput(InputChannel):
         await on_new_message(
             UserMessage(
                 text,
-                TelegramOutput(self._telegram_client()),
+                TelegramOutput(
+                    self._telegram_client(), reply_to=ReplyTo(claimed.log_id, claimed.rerun)
+                ),
                 sender_id=participant.sender_id,
                 input_channel=self.name(),
                 # The same ID however often the update is handled: one emergency escalation.

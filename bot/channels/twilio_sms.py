@@ -74,7 +74,7 @@ from bot.db.repository import get_participant_by_sender
 from bot.db.session import in_session_async, session_scope
 from bot.db.types import utcnow
 from bot.handoff.staff_sms import handle_staff_sms
-from bot.messaging.delivery import Outcome, deliver
+from bot.messaging.delivery import Outcome, ReplyTo, deliver
 from bot.messaging.inbound import RetryState, Stored
 from bot.safety.turn_guard import guarded
 
@@ -160,11 +160,12 @@ async def send_to_participant(
     *,
     ignore_opt_out: bool = False,
     language: str | None = None,
+    reply_to: ReplyTo | None = None,
 ) -> list[Outcome]:
     """Split a text for SMS and deliver it (logged, retried, opt-outs kept).
 
     `language`: the text's, when it is not the participant's (logged with it, and the
-    numbered options are written in it).
+    numbered options are written in it). `reply_to`: the participant's message it answers.
     """
     parts = split_for_sms(text, buttons, language or participant.language)
     choices = [dict(button) for button in buttons]
@@ -175,6 +176,7 @@ async def send_to_participant(
         choices,
         ignore_opt_out=ignore_opt_out,
         language=language,
+        reply_to=reply_to,
     )
 
 
@@ -206,10 +208,14 @@ class TwilioSmsOutput(OutputChannel):
         *,
         in_reply_to_message_at: datetime | None = None,
         handled_from: datetime | None = None,
+        reply_to: ReplyTo | None = None,
     ) -> None:
         self._in_reply_to = in_reply_to_message_at
         # When the message's handling started (later than its arrival if it waited).
         self._handled_from = handled_from
+        # The stored message this handling answers: its replies are numbered, so a run
+        # again after a server stopped mid-turn sends only what was not sent.
+        self._reply_to = reply_to
 
     @classmethod
     def name(cls) -> str:
@@ -254,6 +260,7 @@ class TwilioSmsOutput(OutputChannel):
             text,
             buttons,
             ignore_opt_out=self._replying_after_opt_out(participant),
+            reply_to=self._reply_to,
         )
 
 
@@ -459,7 +466,11 @@ class TwilioSmsInput(InputChannel):
         """The message for Rasa; its replies may reach the participant even after STOP."""
         return UserMessage(
             text,
-            TwilioSmsOutput(in_reply_to_message_at=stored.received_at, handled_from=utcnow()),
+            TwilioSmsOutput(
+                in_reply_to_message_at=stored.received_at,
+                handled_from=utcnow(),
+                reply_to=ReplyTo(stored.log_id, rerun=stored.attempt > 1),
+            ),
             sender_id=participant.sender_id,
             input_channel=self.name(),
             message_id=stored.external_id,

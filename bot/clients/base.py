@@ -2,7 +2,9 @@
 
 A client sends one message to one address on its service and says what the service
 answered (`Sent`), or raises `SendError` (`permanent` when sending again cannot help: a
-bad number, a blocked bot). Logging, retries and opt-outs are `bot.messaging.delivery`'s.
+bad number, a blocked bot; `maybe_sent` when the request went out and no answer came back,
+so the service may have taken the message). Logging, retries and opt-outs are
+`bot.messaging.delivery`'s.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ SENT = "sent"
 
 
 class SendError(Exception):
-    """A channel could not send. `permanent` errors (bad number, blocked) are not retried."""
+    """A channel could not send. `permanent` errors (bad number, blocked) are not retried;
+    `maybe_sent` ones (a timeout, a dropped connection) may have reached the service."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, permanent: bool = False, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.maybe_sent = maybe_sent
 
 
 @dataclass(frozen=True)

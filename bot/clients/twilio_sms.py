@@ -18,9 +18,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from requests import RequestException
+from requests import ConnectTimeout, RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -38,6 +39,8 @@ _http_logger.setLevel(logging.WARNING)
 # /webhooks/<channel name>/ prefix.
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 REQUEST_TIMEOUT_SECONDS = 10.0
+# How many of a number's latest messages a lookup of an unanswered send reads.
+LOOKUP_LIMIT = 20
 
 # Two concatenated segments hold 306 GSM-7 characters or 134 UTF-16 code units; the
 # project keeps participant texts to about 300 characters.
@@ -169,7 +172,12 @@ def _send_error(error: Exception) -> SendError:
             f"Twilio error {error.code} (HTTP {error.status})",
             permanent=error.status in PERMANENT_HTTP_STATUSES,
         )
-    return SendError(f"could not reach Twilio ({type(error).__name__})")
+    # Only a connection that never opened surely sent nothing; a read timeout or a dropped
+    # connection may have come after Twilio took the message.
+    return SendError(
+        f"could not reach Twilio ({type(error).__name__})",
+        maybe_sent=not isinstance(error, ConnectTimeout),
+    )
 
 
 class TwilioSmsClient:
@@ -204,9 +212,41 @@ class TwilioSmsClient:
         body = with_options(text, buttons, language)
         return await asyncio.to_thread(self._create, address, body)
 
+    async def sent_since(
+        self,
+        address: str,
+        text: str,
+        buttons: Sequence[Mapping[str, str]],
+        *,
+        language: str = "en",
+        since: datetime,
+    ) -> list[Sent]:
+        """Twilio's records of this text (as `send` words it) to `address` created since
+        `since`, newest first: did a send whose answer never came reach Twilio after all?"""
+        body = with_options(text, buttons, language)
+        return await asyncio.to_thread(self._list, address, body, since)
+
     async def send_sms(self, to: str, text: str) -> list[Sent]:
         """Send a plain text (split if long) to any number, e.g. a staff alert."""
         return [await asyncio.to_thread(self._create, to, part) for part in split_for_sms(text)]
+
+    def _list(self, to: str, body: str, since: datetime) -> list[Sent]:
+        """One blocking Messages.json list request: the latest messages to `to` from us."""
+        arguments: dict[str, Any] = {"to": to, "limit": LOOKUP_LIMIT}
+        if not self.config.messaging_service_sid:
+            arguments["from_"] = self.config.from_number
+        try:
+            messages = self._rest.api.account.messages.list(**arguments)
+        except (TwilioException, RequestException) as error:
+            raise _send_error(error) from error
+        return [
+            Sent(external_id=message.sid, status=str(message.status or "queued"))
+            for message in messages
+            if message.sid
+            and (message.body or "").strip() == body.strip()
+            and message.date_created is not None
+            and message.date_created >= since
+        ]
 
     def _create(self, to: str, body: str) -> Sent:
         """One blocking Messages.json request."""

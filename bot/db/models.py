@@ -152,6 +152,7 @@ class MessageLog(Base):
             unique=True,
         ),
         Index("ix_message_log_retry", "delivery_status", "next_attempt_at"),
+        Index("ix_message_log_reply", "reply_to_id", "reply_index"),
         # Inbound messages still to be handled, per participant and channel, oldest first.
         Index(
             "ix_message_log_unhandled",
@@ -191,6 +192,13 @@ class MessageLog(Base):
     # What the channel needs to handle an inbound message later, from the log alone
     # (Telegram: the kind of update and the pressed button's message; SMS: pictures).
     detail: Mapped[dict | None] = Column(JSON)
+    # Outbound replies: the participant's message they answer and their number in its
+    # handling, so a handling run again sends only what the first run did not
+    # (bot.messaging.delivery). NULL for anything else (prompts, keywords, staff).
+    reply_to_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("message_log.id", ondelete="SET NULL", name="fk_message_log_reply_to")
+    )
+    reply_index: Mapped[int | None] = Column(Integer)
     # The staff username who typed an outbound message during a handoff (None: the assistant).
     sent_by: Mapped[str | None] = Column(String(128))
     # The language of the text ("en", "es"): the participant's language when it was logged,

@@ -33,7 +33,7 @@ from bot.core.settings import SettingsError, get_settings
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import get_participant_by_study_id
 from bot.db.session import session_scope
-from bot.messaging.delivery import FAILED
+from bot.messaging.delivery import FAILED, ReplyTo
 from bot.participants.enrollment import address_of, enroll, link_telegram_chat
 from bot.study.config import current_study
 from bot.study.wording import messages
@@ -596,6 +596,40 @@ async def test_a_send_that_fails_twice_is_retried_and_recorded(
     [row] = log_rows()
     assert (row.delivery_status, row.attempts, row.error) == (SENT, 3, None)
     assert row.external_id
+
+
+async def test_a_handling_run_again_does_not_resend_what_its_first_run_sent(
+    served: Served, telegram_api: TelegramApiStandIn
+) -> None:
+    """A turn run again after its server stopped mid-turn (the same update, the replies
+    numbered in its handling): the reply the first run sent is not sent twice."""
+    linked_participant()
+    with session_scope() as session:
+        participant = get_participant_by_study_id(session=session, study_id="P-101")
+        assert participant is not None
+        inbound = MessageLog(
+            participant_id=participant.id,
+            sender_id=participant.sender_id,
+            channel=Channel.TELEGRAM,
+            direction=Direction.INBOUND,
+            text="hello",
+        )
+        session.add(inbound)
+        session.flush()
+        inbound_id = inbound.id
+    first = TelegramOutput(reply_to=ReplyTo(inbound_id))
+    await first.send_text_message("P-101", "First reply")
+    again = TelegramOutput(reply_to=ReplyTo(inbound_id, rerun=True))
+    await again.send_text_message("P-101", "First reply")
+    await again.send_text_message("P-101", "Second reply")
+
+    texts = [call.params["text"] for call in telegram_api.calls("sendMessage")]
+    assert texts.count("First reply") == 1 and texts.count("Second reply") == 1
+    replies = [row for row in log_rows() if row.reply_to_id == inbound_id]
+    assert [(row.text, row.reply_index) for row in replies] == [
+        ("First reply", 0),
+        ("Second reply", 1),
+    ]
 
 
 async def test_a_blocked_bot_is_recorded_as_failed_and_not_retried(

@@ -12,6 +12,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 import bot.channels.replies
+import bot.channels.twilio_sms
 import bot.messaging.delivery
 from bot.channels import sms_inbox
 from bot.channels.keywords import SMS_WORDS, Keyword
@@ -827,6 +829,131 @@ async def test_an_invalid_number_is_not_retried_and_is_recorded_as_failed(
     assert (replied.delivery_status, replied.attempts) == ("failed", 1)
     assert replied.error == "Twilio error 21211 (HTTP 400)"
     assert replied.next_attempt_at is None
+
+
+async def test_a_send_whose_answer_was_lost_is_found_at_twilio_and_not_sent_again(
+    sms: SmsServer, twilio_api: TwilioApiStandIn
+) -> None:
+    """Twilio took the message but its answer never came back (a dropped connection): the
+    send is looked up before it is tried again, and the participant gets it once."""
+    twilio_api.drop_next(1)
+
+    await sms.text("hello")
+
+    assert [(r.method, r.status) for r in twilio_api.requests] == [("POST", 201), ("GET", 200)]
+    [form] = twilio_api.messages
+    [replied] = log_rows(Direction.OUTBOUND)
+    assert replied.external_id == twilio_api.created[0]["sid"]
+    assert replied.delivery_status == "queued"
+    assert form["Body"].startswith(QUESTION)
+
+
+async def test_a_lookup_never_takes_an_earlier_logged_message_for_the_lost_one(
+    sms: SmsServer, twilio_api: TwilioApiStandIn, participant: Participant
+) -> None:
+    """The same words sent before (logged with their own SID) are not the lost send: a
+    failed message the worker retries is sent again, once."""
+    await TwilioSmsOutput().send_text_message(participant.sender_id, ANSWER)
+    twilio_api.fail_next(3, status=503)
+    await TwilioSmsOutput().send_text_message(participant.sender_id, ANSWER)
+    first, failed = log_rows(Direction.OUTBOUND)
+    assert failed.delivery_status == "failed" and failed.next_attempt_at is not None
+
+    retried = await bot.messaging.delivery.retry_failed(
+        bot.channels.twilio_sms.sms_client(), now=failed.next_attempt_at
+    )
+
+    assert retried == 1
+    assert [form["Body"] for form in twilio_api.messages] == [ANSWER, ANSWER]
+    _, sent_again = log_rows(Direction.OUTBOUND)
+    assert sent_again.external_id not in (None, first.external_id)
+
+
+def stopped_mid_turn(log_id: int) -> None:
+    """The message's server stopped after the turn's replies went out and before the turn
+    was saved and the message marked handled: unhandled, its claim run out long ago."""
+    with session_scope() as session:
+        entry = session.get(MessageLog, log_id)
+        assert entry is not None
+        entry.handled_at = None
+        entry.claimed_by = "a-server-that-stopped"
+        entry.claimed_until = utcnow() - timedelta(minutes=10)
+        entry.created_at = utcnow() - timedelta(minutes=15)
+
+
+async def test_a_handling_run_again_sends_only_the_replies_the_first_run_did_not(
+    sms: SmsServer, twilio_api: TwilioApiStandIn
+) -> None:
+    sms.assistant.replies = [(ANSWER, [])]
+    await sms.text("hello")
+    [inbound_row] = log_rows(Direction.INBOUND)
+    stopped_mid_turn(inbound_row.id)
+    sms.assistant.replies = [(ANSWER, []), (QUESTION, YES_NO)]
+
+    assert await sms.channel.queue.sweep() == 1
+    await sms.channel.wait_idle()
+
+    assert [form["Body"] for form in twilio_api.messages] == [
+        ANSWER,
+        QUESTION + "\nReply 1 for Yes, 2 for No.",
+    ]
+    answer, question = log_rows(Direction.OUTBOUND)
+    assert (answer.reply_to_id, answer.reply_index) == (inbound_row.id, 0)
+    assert (question.reply_to_id, question.reply_index) == (inbound_row.id, 1)
+    assert len(sms.assistant.received) == 2
+    [again] = log_rows(Direction.INBOUND)
+    assert again.handled_at is not None
+
+
+async def test_a_reply_left_queued_by_a_stopped_server_is_looked_up_not_sent_twice(
+    sms: SmsServer, twilio_api: TwilioApiStandIn
+) -> None:
+    """The server stopped between Twilio taking a reply and recording it: the run again
+    finds it at Twilio, records its SID and sends only what the first run never sent."""
+    sms.assistant.replies = [(ANSWER, [])]
+    twilio_api.drop_next(1)
+    await sms.text("hello")
+    [inbound_row] = log_rows(Direction.INBOUND)
+    [answer] = log_rows(Direction.OUTBOUND)
+    with session_scope() as session:
+        entry = session.get(MessageLog, answer.id)
+        assert entry is not None
+        entry.external_id, entry.attempts = None, 0  # as the stopped server left it
+    stopped_mid_turn(inbound_row.id)
+    sms.assistant.replies = [(ANSWER, []), ("Anything else?", [])]
+
+    await sms.channel.queue.sweep()
+    await sms.channel.wait_idle()
+
+    assert [form["Body"] for form in twilio_api.messages] == [ANSWER, "Anything else?"]
+    answer_again, other = log_rows(Direction.OUTBOUND)
+    assert answer_again.id == answer.id
+    assert [answer_again.external_id, other.external_id] == [
+        resource["sid"] for resource in twilio_api.created
+    ]
+    assert other.reply_index == 1
+
+
+async def test_a_reply_the_stopped_server_never_sent_is_sent_on_the_run_again(
+    sms: SmsServer, twilio_api: TwilioApiStandIn
+) -> None:
+    sms.assistant.replies = [(ANSWER, [])]
+    await sms.text("hello")
+    [inbound_row] = log_rows(Direction.INBOUND)
+    twilio_api.reset()
+    [answer] = log_rows(Direction.OUTBOUND)
+    with session_scope() as session:
+        entry = session.get(MessageLog, answer.id)
+        assert entry is not None
+        entry.external_id, entry.attempts = None, 0  # logged, then the server stopped
+    stopped_mid_turn(inbound_row.id)
+
+    await sms.channel.queue.sweep()
+    await sms.channel.wait_idle()
+
+    assert [form["Body"] for form in twilio_api.messages] == [ANSWER]
+    [sent] = log_rows(Direction.OUTBOUND)
+    assert sent.id == answer.id and sent.external_id is not None
 
 
 async def test_the_output_channel_lets_the_assistant_text_first(

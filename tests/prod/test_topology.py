@@ -427,8 +427,10 @@ def test_every_acknowledged_message_is_handled_once_in_order(
 
 def test_no_answer_reaches_a_participant_twice(topology: Topology) -> None:
     """Each text the assistant sent (a message-log row) reached Twilio once: as many texts
-    reached each participant as rows were sent to them, none twice. A turn run twice would
-    already show as a duplicated turn above."""
+    reached each participant as rows were sent to them, none twice (a send whose answer was
+    lost is looked up at Twilio, not sent again), and no reply of a turn run again after
+    its server was killed mid-turn went out twice. A turn saved twice would already show as
+    a duplicated turn above."""
     time.sleep(3)
     with session_scope(topology.url) as session:
         rows = session.execute(
@@ -441,6 +443,17 @@ def test_no_answer_reaches_a_participant_twice(topology: Topology) -> None:
             )
             .group_by(Participant.study_id)
         ).all()
+        # A reply of a handling run again (its server stopped mid-turn) is sent once.
+        replies_sent_twice = session.execute(
+            select(MessageLog.reply_to_id, MessageLog.reply_index)
+            .where(
+                MessageLog.direction == Direction.OUTBOUND,
+                MessageLog.external_id.is_not(None),
+                MessageLog.reply_to_id.is_not(None),
+            )
+            .group_by(MessageLog.reply_to_id, MessageLog.reply_index)
+            .having(func.count(MessageLog.id) > 1)
+        ).all()
     logged = {study_id: count for study_id, count in rows}
     received = {
         f"L-{n:03d}": len(topology.sms_to(phone)) for n, phone in enumerate(topology.participants)
@@ -451,6 +464,7 @@ def test_no_answer_reaches_a_participant_twice(topology: Topology) -> None:
         f"duplicated {duplicated}"
     )
     assert received == logged
+    assert replies_sent_twice == []
 
 
 def test_every_due_prompt_is_sent_once_with_an_outreach_worker_killed(

@@ -17,12 +17,16 @@ it accepts gets 201 and a Twilio-shaped message resource: `sid` ("SM" + 32 hex d
 `body`, `num_segments`, `date_created`, `uri`, ... Errors are Twilio-shaped JSON
 (`code`, `message`, `more_info`, `status`): 401 / 20003 for wrong credentials, 400 /
 21604, 21603 or 21602 for a missing To, From or Body, 404 / 20404 for any other path.
+`GET .../Messages.json` lists the accepted messages newest first, filtered by `To` and
+`From` as Twilio's list is, `PageSize` at a time (one page: `next_page_uri` is null).
 
 Failures on demand: `api.fail_next(2)` answers the next two message requests with 500;
 `api.fail_next(1, status=400, code=INVALID_NUMBER)` answers the next one as Twilio does
 for an invalid 'To' number. Every request is recorded (`api.requests`), failed ones too,
 with the status it got; `api.messages` holds the forms of the accepted messages only.
-`api.reset()` forgets both and any pending failures.
+`api.drop_next()` takes the next message (it is accepted and listed) but closes the
+connection without answering, as a response lost on the way back does: the sender cannot
+know it went out. `api.reset()` forgets everything and any pending failures.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import base64
 import json
 import re
 import secrets
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -73,6 +78,8 @@ class _State:
     auth_token: str
     requests: list[RecordedRequest] = field(default_factory=list)
     failures: deque[_Failure] = field(default_factory=deque)
+    created: list[dict[str, Any]] = field(default_factory=list)
+    drops: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -140,13 +147,21 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
         def _answer(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode("utf-8") if length else ""
-            fields = parse_qs(raw, keep_blank_values=True)
+            url = urlsplit(self.path)
+            fields = parse_qs(raw if method == "POST" else url.query, keep_blank_values=True)
             form = {name: values[-1] for name, values in fields.items()}
             username, password = _basic_auth(self.headers.get("Authorization", ""))
-            path = urlsplit(self.path).path
+            path = url.path
             status, payload = self._result(method, path, form, username, password)
             with state.lock:
                 state.requests.append(RecordedRequest(method, path, form, username, status))
+                dropped = status == 201 and state.drops > 0
+                if dropped:
+                    state.drops -= 1
+            if dropped:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             body = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -158,12 +173,14 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
             self, method: str, path: str, form: dict[str, str], username: str, password: str
         ) -> tuple[int, dict[str, Any]]:
             match = MESSAGES_PATH.fullmatch(path)
-            if method != "POST" or match is None:
+            if match is None or method not in ("GET", "POST"):
                 return 404, _error(404, 20404, f"The requested resource {path} was not found")
             if (username, password) != (state.account_sid, state.auth_token) or (
                 match.group("account") != state.account_sid
             ):
                 return 401, _error(401, 20003, "Authenticate")
+            if method == "GET":
+                return 200, _message_list(state, path, form)
             with state.lock:
                 failure = state.failures.popleft() if state.failures else None
             if failure is not None:
@@ -171,9 +188,35 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
             missing = _missing_field(form)
             if missing is not None:
                 return 400, _error(400, *missing)
-            return 201, _message_resource(state.account_sid, form)
+            resource = _message_resource(state.account_sid, form)
+            with state.lock:
+                state.created.append(resource)
+            return 201, resource
 
     return Handler
+
+
+def _message_list(state: _State, path: str, query: dict[str, str]) -> dict[str, Any]:
+    """One page of the accepted messages, newest first, as Twilio lists them."""
+    size = int(query.get("PageSize") or 50)
+    with state.lock:
+        chosen = [
+            resource
+            for resource in reversed(state.created)
+            if query.get("To") in (None, resource["to"])
+            and query.get("From") in (None, resource["from"])
+        ][:size]
+    return {
+        "messages": chosen,
+        "first_page_uri": f"{path}?PageSize={size}&Page=0",
+        "next_page_uri": None,
+        "previous_page_uri": None,
+        "page": 0,
+        "page_size": size,
+        "start": 0,
+        "end": max(0, len(chosen) - 1),
+        "uri": f"{path}?PageSize={size}&Page=0",
+    }
 
 
 def _basic_auth(header: str) -> tuple[str, str]:
@@ -225,6 +268,12 @@ class TwilioApiStandIn:
         """The form of every message it accepted (201), in order."""
         return [request.form for request in self.requests if request.status == 201]
 
+    @property
+    def created(self) -> list[dict[str, Any]]:
+        """The message resources it made (sid, to, body, ...), oldest first."""
+        with self._state.lock:
+            return [dict(resource) for resource in self._state.created]
+
     def fail_next(
         self,
         count: int = 1,
@@ -238,11 +287,18 @@ class TwilioApiStandIn:
         with self._state.lock:
             self._state.failures.extend([failure] * count)
 
+    def drop_next(self, count: int = 1) -> None:
+        """Take the next `count` messages but answer none of them (the connection closes)."""
+        with self._state.lock:
+            self._state.drops += count
+
     def reset(self) -> None:
-        """Forget the requests so far and any failures still pending."""
+        """Forget the requests and messages so far and any failures still pending."""
         with self._state.lock:
             self._state.requests.clear()
             self._state.failures.clear()
+            self._state.created.clear()
+            self._state.drops = 0
 
     def start(self) -> TwilioApiStandIn:
         """Start serving (in a daemon thread)."""
