@@ -7,12 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-from bot.db.models import Base
 from bot.db.session import alembic_config, get_engine
+from tests.db.schema import columns, differences_from_models, mentioning
 
 INSERT = text(
     "INSERT INTO participants (study_id, sender_id, channel, timezone, language, status, "
@@ -21,16 +19,10 @@ INSERT = text(
 )
 
 
-def columns(database_url: str) -> set[str]:
-    return {
-        column["name"] for column in inspect(get_engine(database_url)).get_columns("participants")
-    }
-
-
 def test_existing_web_chat_participants_become_test_traffic(database_url: str) -> None:
     config = alembic_config(database_url)
     command.downgrade(config, "0008")
-    assert "is_test" not in columns(database_url)
+    assert "is_test" not in columns(database_url, "participants")
     at = datetime(2026, 12, 1, tzinfo=timezone.utc)
     with get_engine(database_url).begin() as connection:
         for study_id, channel in (("WEB-1A2B3C4D", "web"), ("P-001", "sms"), ("P-002", "telegram")):
@@ -50,12 +42,5 @@ def test_existing_web_chat_participants_become_test_traffic(database_url: str) -
 
 
 def test_the_schema_matches_the_models(database_url: str) -> None:
-    with get_engine(database_url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = [
-            difference
-            for difference in compare_metadata(context, Base.metadata)
-            if "is_test" in repr(difference)
-        ]
-    assert differences == []
-    assert "is_test" in columns(database_url)
+    assert differences_from_models(database_url, mentioning("is_test")) == []
+    assert "is_test" in columns(database_url, "participants")

@@ -6,30 +6,17 @@ PostgreSQL.
 from __future__ import annotations
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-from bot.db.models import Base
 from bot.db.session import alembic_config, get_engine
+from tests.db.schema import columns, differences_from_models, mentioning
 
 AT = "2026-03-02 12:00:00"
 
 
-def message_log_columns(url: str) -> set[str]:
-    return {column["name"] for column in inspect(get_engine(url)).get_columns("message_log")}
-
-
 def test_the_schema_matches_the_models(database_url: str) -> None:
-    with get_engine(database_url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = [
-            difference
-            for difference in compare_metadata(context, Base.metadata)
-            if "language" in str(difference)
-        ]
-    assert differences == []
-    assert "language" in message_log_columns(database_url)
+    assert differences_from_models(database_url, mentioning("language")) == []
+    assert "language" in columns(database_url, "message_log")
 
 
 def test_older_messages_get_their_participants_language_and_it_can_be_undone(
@@ -37,7 +24,7 @@ def test_older_messages_get_their_participants_language_and_it_can_be_undone(
 ) -> None:
     config = alembic_config(database_url)
     command.downgrade(config, "0011")
-    assert "language" not in message_log_columns(database_url)
+    assert "language" not in columns(database_url, "message_log")
     with get_engine(database_url).begin() as connection:
         for number, language in ((1, "en"), (2, "es")):
             connection.execute(
@@ -70,5 +57,5 @@ def test_older_messages_get_their_participants_language_and_it_can_be_undone(
         ("sms-unknown-1", None),
     ]
     command.downgrade(config, "0011")
-    assert "language" not in message_log_columns(database_url)
+    assert "language" not in columns(database_url, "message_log")
     command.upgrade(config, "head")

@@ -6,30 +6,19 @@ PostgreSQL.
 from __future__ import annotations
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-from bot.db.models import Base
 from bot.db.session import alembic_config, get_engine
+from tests.db.schema import columns, differences_from_models, mentioning
 
 AT = "2026-03-02 12:00:00"
 
 
-def staff_user_columns(url: str) -> set[str]:
-    return {column["name"] for column in inspect(get_engine(url)).get_columns("staff_users")}
-
-
 def test_the_schema_matches_the_models(database_url: str) -> None:
-    with get_engine(database_url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = [
-            difference
-            for difference in compare_metadata(context, Base.metadata)
-            if "must_change_password" in str(difference) or "timezone" in str(difference)
-        ]
-    assert differences == []
-    assert {"must_change_password", "timezone"} <= staff_user_columns(database_url)
+    assert (
+        differences_from_models(database_url, mentioning("must_change_password", "timezone")) == []
+    )
+    assert {"must_change_password", "timezone"} <= columns(database_url, "staff_users")
 
 
 def test_existing_users_need_not_change_their_password_and_it_can_be_undone(
@@ -37,7 +26,7 @@ def test_existing_users_need_not_change_their_password_and_it_can_be_undone(
 ) -> None:
     config = alembic_config(database_url)
     command.downgrade(config, "0012")
-    assert "must_change_password" not in staff_user_columns(database_url)
+    assert "must_change_password" not in columns(database_url, "staff_users")
     with get_engine(database_url).begin() as connection:
         connection.execute(
             text(
@@ -53,5 +42,5 @@ def test_existing_users_need_not_change_their_password_and_it_can_be_undone(
         flags = connection.execute(text("SELECT must_change_password FROM staff_users")).all()
     assert [bool(row[0]) for row in flags] == [False]
     command.downgrade(config, "0012")
-    assert "must_change_password" not in staff_user_columns(database_url)
+    assert "must_change_password" not in columns(database_url, "staff_users")
     command.upgrade(config, "head")

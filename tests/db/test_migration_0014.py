@@ -4,31 +4,18 @@ older escalations as they were, and can be undone, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
-from bot.db.models import Base
 from bot.db.session import alembic_config, get_engine
+from tests.db.schema import columns, differences_from_models, mentioning
 
 AT = "2026-03-02 12:00:00"
 NEW_COLUMNS = {"concern", "repeat_count", "updated_at"}
 
 
-def escalation_columns(url: str) -> set[str]:
-    return {column["name"] for column in inspect(get_engine(url)).get_columns("escalations")}
-
-
 def test_the_schema_matches_the_models(database_url: str) -> None:
-    with get_engine(database_url).connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = [
-            difference
-            for difference in compare_metadata(context, Base.metadata)
-            if "escalations" in str(difference)
-        ]
-    assert differences == []
-    assert escalation_columns(database_url) >= NEW_COLUMNS
+    assert differences_from_models(database_url, mentioning("escalations")) == []
+    assert columns(database_url, "escalations") >= NEW_COLUMNS
 
 
 def test_older_escalations_have_no_concern_and_no_repeats_and_it_can_be_undone(
@@ -36,7 +23,7 @@ def test_older_escalations_have_no_concern_and_no_repeats_and_it_can_be_undone(
 ) -> None:
     config = alembic_config(database_url)
     command.downgrade(config, "0013")
-    assert not NEW_COLUMNS & escalation_columns(database_url)
+    assert not NEW_COLUMNS & columns(database_url, "escalations")
     with get_engine(database_url).begin() as connection:
         connection.execute(
             text(
@@ -63,5 +50,5 @@ def test_older_escalations_have_no_concern_and_no_repeats_and_it_can_be_undone(
         ).one()
     assert tuple(row) == (None, 0, None)
     command.downgrade(config, "0013")
-    assert not NEW_COLUMNS & escalation_columns(database_url)
+    assert not NEW_COLUMNS & columns(database_url, "escalations")
     command.upgrade(config, "head")
