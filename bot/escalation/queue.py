@@ -252,6 +252,22 @@ def _reload(*, session: Session, escalation_id: int) -> Escalation:
     return escalation
 
 
+def _status_of(*, session: Session, escalation_id: int) -> EscalationStatus | None:
+    """The escalation's status now (None: there is no such escalation)."""
+    return session.execute(
+        select(Escalation.status).where(Escalation.id == escalation_id)
+    ).scalar_one_or_none()
+
+
+def _status_change(
+    before: EscalationStatus | None, after: EscalationStatus, *, changed: bool
+) -> tuple[dict[str, object] | None, dict[str, object] | None]:
+    """The old and new status for the audit event of a change (none if none was made)."""
+    if not changed or before is None:
+        return None, None
+    return {"status": before.value}, {"status": after.value}
+
+
 def acknowledge(
     *, session: Session, escalation_id: int, actor: str, via: str = "console"
 ) -> Outcome:
@@ -263,6 +279,7 @@ def acknowledge(
     EscalationNotFound.
     """
     user = _require_actor(session=session, actor=actor)
+    before = _status_of(session=session, escalation_id=escalation_id)
     result = session.execute(
         update(Escalation)
         .where(Escalation.id == escalation_id, Escalation.status == EscalationStatus.OPEN)
@@ -275,6 +292,7 @@ def acknowledge(
     )
     changed = result.rowcount == 1
     escalation = _reload(session=session, escalation_id=escalation_id)
+    old, new = _status_change(before, escalation.status, changed=changed)
     detail = (
         f"acknowledged via {via}"
         if changed
@@ -287,6 +305,8 @@ def acknowledge(
         participant_id=escalation.participant_id,
         escalation_id=escalation.id,
         detail=detail,
+        old=old,
+        new=new,
     )
     logger.info("escalation %s: acknowledge by %s via %s: %s", escalation_id, user.id, via, changed)
     return Outcome(changed=changed, escalation=escalation)
@@ -306,6 +326,7 @@ def resolve(
     if len(note) > MAX_NOTE_LENGTH:
         raise ValueError(f"the note must be at most {MAX_NOTE_LENGTH} characters")
     user = _require_actor(session=session, actor=actor)
+    before = _status_of(session=session, escalation_id=escalation_id)
     now = utcnow()
     result = session.execute(
         update(Escalation)
@@ -324,13 +345,17 @@ def resolve(
     )
     changed = result.rowcount == 1
     escalation = _reload(session=session, escalation_id=escalation_id)
+    old, new = _status_change(before, escalation.status, changed=changed)
     audit.record(
         session=session,
         actor=user.username,
         action=AuditAction.ESCALATION_RESOLVED,
         participant_id=escalation.participant_id,
         escalation_id=escalation.id,
-        detail=f"resolved with a note via {via}" if changed else f"already resolved; via {via}",
+        detail=f"resolved via {via}" if changed else f"already resolved; via {via}",
+        reason=note if changed else None,
+        old=old,
+        new=new,
     )
     logger.info("escalation %s: resolve by %s via %s: %s", escalation_id, user.id, via, changed)
     return Outcome(changed=changed, escalation=escalation)

@@ -250,6 +250,7 @@ def _repeat(escalation: Escalation, *, reason: str, message_log_id: int | None) 
 def _supersede(*, session: Session, older: Escalation, newer: Escalation) -> None:
     """Resolve an older item of a concern that a more severe one replaces (audited)."""
     now = utcnow()
+    before = older.status
     older.status = EscalationStatus.RESOLVED
     older.resolved_by = SYSTEM_ACTOR
     older.resolved_at = now
@@ -261,7 +262,9 @@ def _supersede(*, session: Session, older: Escalation, newer: Escalation) -> Non
         action=AuditAction.ESCALATION_RESOLVED,
         participant_id=older.participant_id,
         escalation_id=older.id,
-        detail=older.resolution_note,
+        old={"status": before.value},
+        new={"status": older.status.value},
+        reason=older.resolution_note,
     )
 
 

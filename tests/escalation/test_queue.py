@@ -205,6 +205,33 @@ def test_resolve_with_a_note_also_acknowledges(session: Session, study: StudyCon
     assert entry is not None and entry.status is EscalationStatus.RESOLVED
 
 
+def test_each_change_of_status_is_audited_with_old_and_new_value_and_the_reason(
+    session: Session,
+) -> None:
+    add_user(session, "joy")
+    add_user(session, "sam")
+    escalation = add_escalation(session, add_participant(session))
+
+    acknowledge(session=session, escalation_id=escalation.id, actor="joy")
+    acknowledge(session=session, escalation_id=escalation.id, actor="sam")
+    resolve(session=session, escalation_id=escalation.id, actor="sam", note="Called her back.")
+    session.commit()
+
+    events = session.execute(
+        select(AuditEvent.actor, AuditEvent.detail)
+        .where(AuditEvent.escalation_id == escalation.id)
+        .order_by(AuditEvent.id)
+    ).all()
+    assert events == [
+        ("joy", "acknowledged via console; status: open -> acknowledged"),
+        ("sam", "already acknowledged by joy; via console"),
+        (
+            "sam",
+            "resolved via console; status: acknowledged -> resolved; reason: Called her back.",
+        ),
+    ]
+
+
 def test_resolving_keeps_the_first_acknowledgement(session: Session) -> None:
     add_user(session, "joy")
     add_user(session, "sam")
@@ -372,8 +399,8 @@ def test_acknowledge_many_writes_one_audit_event_per_item(session: Session) -> N
         .order_by(AuditEvent.id)
     ).all()
     assert [tuple(event) for event in events] == [
-        (first.id, "acknowledged via console"),
-        (second.id, "acknowledged via console"),
+        (first.id, "acknowledged via console; status: open -> acknowledged"),
+        (second.id, "acknowledged via console; status: open -> acknowledged"),
         (taken.id, "already acknowledged by sam; via console"),
     ]
 
