@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from datetime import time
+from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import null, select
+from sqlalchemy import and_, null, or_, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -169,6 +169,41 @@ def recent_messages(*, session: Session, sender_id: str, limit: int = 20) -> lis
     return list(reversed(list(rows)))
 
 
+def messages_around(
+    *,
+    session: Session,
+    sender_id: str,
+    at: datetime,
+    message_id: int | None = None,
+    before: int,
+    after: int,
+) -> list[MessageLog]:
+    """The conversation around one point, oldest first: the message `message_id` (logged
+    `at`) with up to `before` messages before it and `after` after it; without a message,
+    up to `before` messages logged at or before `at` and `after` after it."""
+    up_to = (
+        MessageLog.created_at <= at
+        if message_id is None
+        else or_(
+            MessageLog.created_at < at,
+            and_(MessageLog.created_at == at, MessageLog.id <= message_id),
+        )
+    )
+    earlier = session.execute(
+        select(MessageLog)
+        .where(MessageLog.sender_id == sender_id, up_to)
+        .order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
+        .limit(before + (message_id is not None))
+    ).scalars()
+    later = session.execute(
+        select(MessageLog)
+        .where(MessageLog.sender_id == sender_id, ~up_to)
+        .order_by(MessageLog.created_at, MessageLog.id)
+        .limit(after)
+    ).scalars()
+    return list(reversed(list(earlier))) + list(later)
+
+
 def record_symptom(
     *,
     session: Session,
@@ -218,6 +253,16 @@ def start_checkin(*, session: Session, participant_id: int) -> Checkin:
 def get_checkin(*, session: Session, checkin_id: int) -> Checkin | None:
     """A check-in by ID."""
     return session.get(Checkin, checkin_id)
+
+
+def latest_checkin(*, session: Session, participant_id: int) -> Checkin | None:
+    """The participant's most recently started check-in, finished or not."""
+    return session.execute(
+        select(Checkin)
+        .where(Checkin.participant_id == participant_id)
+        .order_by(Checkin.started_at.desc(), Checkin.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def record_dose(

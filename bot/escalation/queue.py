@@ -227,6 +227,25 @@ def queue_entry(
     return None if row is None else _entry(row, study, now or utcnow())
 
 
+def participant_entries(
+    *,
+    session: Session,
+    study: StudyConfig,
+    participant_id: int,
+    now: datetime | None = None,
+    limit: int = DEFAULT_QUEUE_LIMIT,
+) -> list[QueueEntry]:
+    """A participant's escalations, whatever their status, newest first."""
+    rows = session.execute(
+        _entries_query()
+        .where(Escalation.participant_id == participant_id)
+        .order_by(Escalation.created_at.desc(), Escalation.id.desc())
+        .limit(limit)
+    ).all()
+    now = now or utcnow()
+    return [_entry(row, study, now) for row in rows]
+
+
 def escalation_for_ack_code(*, session: Session, code: str) -> Escalation | None:
     """The escalation an `ACK <code>` reply names (any case, spaces ignored)."""
     return session.execute(

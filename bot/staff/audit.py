@@ -60,6 +60,7 @@ class AuditAction(str, enum.Enum):
     PARTICIPANTS_VIEWED = "participants.view"
     PARTICIPANT_ENROLLED = "participant.enroll"
     PARTICIPANT_CHANGED = "participant.change"
+    PHONE_REVEALED = "participant.phone_reveal"
     FIGURES_VIEWED = "figures.view"
     PARTICIPANT_FIGURES_VIEWED = "figures.view_participant"
     DATA_EXPORTED = "data.export"

@@ -116,7 +116,7 @@ async def test_a_round_that_reached_nobody_says_so_instead_of_looking_paged(
     sign_in(client, "joy")
 
     page = client.get(f"/console/escalations/{raised.id}").text
-    table = page[page.index("Alert deliveries") : page.index("Recent conversation")]
+    table = page[page.index('<table class="deliveries">') : page.index("</table>")]
     assert table.count("nobody to page") == 1
     assert "1 (backup)</td>\n      <td>alert</td>\n      <td>console</td>" in table
     assert "<td>staff:joy</td>" in table and "in their console queue" in table

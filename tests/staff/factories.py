@@ -67,14 +67,17 @@ def add_escalation(
     status: EscalationStatus = EscalationStatus.OPEN,
     acknowledged_by: str | None = None,
     reason: str = "Severe nausea (grade 3)",
+    type: EscalationType = EscalationType.SYMPTOM,
+    message_log_id: int | None = None,
 ) -> Escalation:
     """An escalation raised the usual way, then aged or moved on as asked (committed)."""
     escalation = raise_escalation(
         session=session,
         participant_id=participant.id,
         level=level,
-        type=EscalationType.SYMPTOM,
+        type=type,
         reason=reason,
+        message_log_id=message_log_id,
     )
     if created_at is not None:
         escalation.created_at = created_at

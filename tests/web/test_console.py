@@ -389,7 +389,7 @@ def test_resolve_needs_a_note(
 # --- what each page shows, and the audit trail ------------------------------------------
 
 
-def test_detail_shows_the_last_20_messages_and_the_phone_to_staff(
+def test_detail_shows_the_conversation_from_the_alert_on_and_keeps_the_phone_hidden(
     client: TestClient, session: Session, people: dict[str, StaffUser], escalation: Escalation
 ) -> None:
     for index in range(25):
@@ -407,10 +407,10 @@ def test_detail_shows_the_last_20_messages_and_the_phone_to_staff(
     page = client.get(f"/console/escalations/{escalation.id}").text
 
     shown = re.findall(r"message number (\d\d)", page)
-    assert shown == [f"{index:02d}" for index in range(5, 25)]
+    assert shown == [f"{index:02d}" for index in range(8)]  # the 8 after it was raised
     for fact in ("P-100", "urgent", "symptom", "Severe nausea (grade 3)", "15 min", "open"):
         assert fact in page
-    assert PHONE in page
+    assert PHONE not in page and ">Show phone number<" in page
     assert f"ACK {escalation.ack_code}" in page
 
 
@@ -582,7 +582,7 @@ def test_the_list_and_the_escalation_show_the_language_and_mark_spanish_messages
 
     assert "P-100" in listed
     assert "<td>Spanish</td>" in listed
-    assert "sms, Spanish, America/Chicago" in detail
+    assert "<dt>Language</dt><dd>Spanish</dd>" in detail
     badge = '<span class="badge language" lang="es" title="Spanish">ES</span>'
     spanish, english = detail.split("me duele la cabeza")[0], detail.split("me duele")[1]
     assert spanish.count(badge) == 1

@@ -14,12 +14,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGES, OWN_NAMES
-from bot.db.models import Channel
-from bot.db.repository import recent_messages
+from bot.db.models import Channel, Participant
+from bot.db.repository import latest_checkin
 from bot.db.session import session_scope
+from bot.db.types import utcnow
+from bot.escalation.context import AlertConversation, alert_conversation, participant_history
 from bot.escalation.queue import (
     EscalationNotFound,
     QueueEntry,
@@ -30,6 +33,7 @@ from bot.escalation.queue import (
     queue_entry,
     resolve,
 )
+from bot.outreach.local_time import zone_of
 from bot.participants.directory import get_participant, list_participants, phone_number
 from bot.participants.enrollment import Enrollment, EnrollmentError, enroll, parse_clock
 from bot.staff import audit
@@ -58,7 +62,6 @@ logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix=CONSOLE_PATH)
 
-RECENT_MESSAGE_COUNT = 20
 QUEUE_REFRESH_SECONDS = 10
 ENROLL_CHANNELS = (Channel.SMS, Channel.TELEGRAM)
 
@@ -66,6 +69,7 @@ csrf_checked = Depends(check_csrf)
 queue_viewer = Depends(require(Permission.VIEW_QUEUE))
 conversation_viewer = Depends(require(Permission.VIEW_CONVERSATION))
 escalation_actor = Depends(require(Permission.ACT_ON_ESCALATIONS))
+contact_viewer = Depends(require(Permission.VIEW_CONTACT))
 participant_viewer = Depends(require(Permission.VIEW_PARTICIPANTS))
 enroller = Depends(require(Permission.ENROLL))
 
@@ -200,11 +204,27 @@ def _entry_json(entry: QueueEntry) -> dict[str, Any]:
     }
 
 
-@router.get("/escalations/{escalation_id}")
-def escalation_page(
-    request: Request, escalation_id: int, user: ConsoleUser = conversation_viewer
+def _escalation_context(
+    session: Session, entry: QueueEntry, participant: Participant, conversation: AlertConversation
+) -> dict[str, Any]:
+    """What the escalation page shows besides the phone number."""
+    return {
+        "entry": entry,
+        "participant": participant,
+        "conversation": conversation,
+        "history": participant_history(session=session, study=current_study(), entry=entry),
+        "checkin": latest_checkin(session=session, participant_id=participant.id),
+        "local_now": utcnow().astimezone(zone_of(participant.timezone)),
+        **escalation_extras(
+            session=session, escalation_id=entry.escalation_id, participant_id=participant.id
+        ),
+    }
+
+
+def _escalation_view(
+    request: Request, user: ConsoleUser, escalation_id: int, *, show_phone: bool = False
 ) -> Response:
-    """One escalation with the participant's recent conversation (and phone, for staff)."""
+    """The escalation page (audited); with the phone number only when asked to show it."""
     with session_scope() as session:
         entry = queue_entry(session=session, study=current_study(), escalation_id=escalation_id)
         participant = (
@@ -212,30 +232,47 @@ def escalation_page(
         )
         if entry is None or participant is None:
             raise NotFound("There is no such escalation.")
-        messages = recent_messages(
-            session=session, sender_id=participant.sender_id, limit=RECENT_MESSAGE_COUNT
+        conversation = alert_conversation(
+            session=session, entry=entry, sender_id=participant.sender_id
         )
-        phone = phone_number(participant) if user.can(Permission.VIEW_CONTACT) else None
+        seen = {"participant_id": participant.id, "escalation_id": entry.escalation_id}
         audit.record(
             session=session,
             actor=user.username,
             action=AuditAction.ESCALATION_VIEWED,
-            participant_id=participant.id,
-            escalation_id=entry.escalation_id,
-            detail=f"{len(messages)} recent messages shown"
-            + ("; phone number shown" if phone else ""),
+            detail=f"{len(conversation.messages)} messages around the alert shown",
+            **seen,
         )
-        extras = escalation_extras(
-            session=session, escalation_id=entry.escalation_id, participant_id=participant.id
-        )
-    context = {
-        "entry": entry,
-        "participant": participant,
-        "messages": messages,
-        "phone": phone,
-        **extras,
-    }
+        phone = phone_number(participant) if show_phone else None
+        if show_phone:
+            audit.record(
+                session=session,
+                actor=user.username,
+                action=AuditAction.PHONE_REVEALED,
+                detail="phone number shown" if phone else "no phone number on file",
+                **seen,
+            )
+        context = _escalation_context(session, entry, participant, conversation)
+    context.update(phone=phone, phone_asked=show_phone)
     return render(request, "escalation.html", context, user=user)
+
+
+@router.get("/escalations/{escalation_id}")
+def escalation_page(
+    request: Request, escalation_id: int, user: ConsoleUser = conversation_viewer
+) -> Response:
+    """One escalation with what staff need to act: the conversation around the message that
+    raised it, the participant's context and open items, and how to reach them (the phone
+    number stays hidden until asked for)."""
+    return _escalation_view(request, user, escalation_id)
+
+
+@router.post("/escalations/{escalation_id}/phone", dependencies=[csrf_checked])
+def show_phone_submit(
+    request: Request, escalation_id: int, user: ConsoleUser = contact_viewer
+) -> Response:
+    """The escalation page with the participant's phone number shown (audited)."""
+    return _escalation_view(request, user, escalation_id, show_phone=True)
 
 
 @router.post("/escalations/{escalation_id}/acknowledge", dependencies=[csrf_checked])
