@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 Hook = Callable[[Settings], list[str]]
 
 READY_TIMEOUT_SECONDS = 300
+# How long the web app lets open requests finish when it is stopped (uvicorn).
+WEB_GRACEFUL_SHUTDOWN_SECONDS = 3
 
 
 def _command(*parts: str | Path) -> str:
@@ -82,6 +84,10 @@ def process_commands(settings: Settings) -> dict[str, str]:
             str(settings.web_port),
             # X-Forwarded-For only from TRUSTED_PROXIES (none by default), as the app does.
             f"--forwarded-allow-ips={settings.trusted_proxies}",
+            # On stop, the console's live-queue streams never end on their own: cut them
+            # after this (browsers reconnect to another instance), well inside systemd's
+            # TimeoutStopSec.
+            f"--timeout-graceful-shutdown={WEB_GRACEFUL_SHUTDOWN_SECONDS}",
         ),
         # Proactive outreach (bot/outreach/worker.py); it serves no HTTP, so readiness
         # does not wait for it.

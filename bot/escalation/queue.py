@@ -181,6 +181,23 @@ def queue(
     return [_entry(row, study, now) for row in rows]
 
 
+def queue_version(*, session: Session) -> tuple[object, ...]:
+    """A cheap fingerprint of the queue (one aggregate row) that changes whenever the queue
+    does: an escalation raised (count, highest ID), acknowledged (how many, latest time),
+    repeated or superseded (repeats, latest update) or resolved (count)."""
+    row = session.execute(
+        select(
+            func.count(),
+            func.max(Escalation.id),
+            func.count(Escalation.acknowledged_at),
+            func.max(Escalation.acknowledged_at),
+            func.coalesce(func.sum(Escalation.repeat_count), 0),
+            func.max(Escalation.updated_at),
+        ).where(Escalation.status.in_(list(STATUS_RANK)))
+    ).one()
+    return tuple(row)
+
+
 def open_items_by_participant(
     *, session: Session, study: StudyConfig | None = None, now: datetime | None = None
 ) -> list[ParticipantItems]:

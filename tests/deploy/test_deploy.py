@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +25,8 @@ from tests.stand_ins.edge import free_port, running_edge, tool
 
 DEPLOY = PROJECT_ROOT / "deploy"
 UNITS = sorted((DEPLOY / "systemd").glob("trialbot*"))
+EVENTS = "/console/api/queue/events"
+STREAM_PAUSE_SECONDS = 3.0
 
 
 # --- systemd ------------------------------------------------------------------------
@@ -89,6 +92,9 @@ class StandIn:
             protocol_version = "HTTP/1.0"  # no kept-alive connection outlives stop()
 
             def _answer(self) -> None:
+                if self.path == EVENTS:
+                    self._stream()
+                    return
                 size = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(size)
                 stand_in.seen.append((self.command, self.path, size))
@@ -97,6 +103,17 @@ class StandIn:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def _stream(self) -> None:
+                """Server-sent events: one now, the next a while later (as the console)."""
+                stand_in.seen.append((self.command, self.path, 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for _ in range(2):
+                    self.wfile.write(b"event: queue\ndata: {}\n\n")
+                    self.wfile.flush()
+                    time.sleep(STREAM_PAUSE_SECONDS)
 
             do_GET = do_POST = _answer
 
@@ -213,3 +230,19 @@ def test_a_chat_flood_from_one_address_is_limited_at_the_edge(edge: Served) -> N
         ]
     assert codes.count(200) <= 12  # the burst, and not much more
     assert codes.count(429) >= 15
+
+
+def test_the_live_queue_s_events_pass_through_at_once(edge: Served) -> None:
+    """nginx does not hold server-sent events back until a buffer fills (proxy_buffering)."""
+    with client() as http, http.stream("GET", f"{edge.public}{EVENTS}") as stream:
+        started = time.monotonic()
+        first = next(stream.iter_lines())
+        waited = time.monotonic() - started
+
+    assert first == "event: queue"
+    assert waited < STREAM_PAUSE_SECONDS  # not held until the stand-in's stream ended
+    # This nginx passes these small events on even when buffering; other builds and
+    # proxies in front may not, so the site turns buffering off on that path.
+    site = (DEPLOY / "nginx" / "trialbot.conf").read_text()
+    location = site[site.index(f"location = {EVENTS} {{") :]
+    assert "proxy_buffering off;" in location[: location.index("}")]

@@ -15,6 +15,7 @@ from bot.web.console.audit_log import router as audit_log_router
 from bot.web.console.errors import install_error_pages
 from bot.web.console.handoff import router as handoff_router
 from bot.web.console.ledger import router as ledger_router
+from bot.web.console.live_queue import router as live_queue_router
 from bot.web.console.participant_details import router as participant_details_router
 from bot.web.console.research import router as research_router
 from bot.web.console.review import router as review_router
@@ -26,6 +27,7 @@ def mount_console(app: FastAPI) -> None:
     """Serve the console under /console (SettingsError now if SECRET_KEY will not do)."""
     app.add_middleware(ConsoleMiddleware, **cookie_options(get_settings()))
     app.include_router(router)
+    app.include_router(live_queue_router)
     app.include_router(handoff_router)
     app.include_router(ledger_router)
     app.include_router(research_router)

@@ -1,8 +1,10 @@
 """The staff console's pages: sign-in, escalation queue and detail, participants.
 
-Every page that shows participant data, and every action, writes an audit event. Route
-functions are plain `def`s (FastAPI runs them in a thread pool): the database is
-synchronous, and each request's work commits before the response is sent.
+Every page that shows participant data, and every action, writes an audit event (the
+queue's list and JSON, which an open queue page fetches again on each change, are
+covered by the page's visit). Route functions are plain `def`s (FastAPI runs them in a
+thread pool): the database is synchronous, and each request's work commits before the
+response is sent.
 """
 
 from __future__ import annotations
@@ -55,13 +57,14 @@ from bot.web.console.access import (
 )
 from bot.web.console.handoff import escalation_extras, undelivered_among
 from bot.web.console.sessions import CONSOLE_PATH
-from bot.web.console.templating import render
+from bot.web.console.templating import render, render_fragment
 from bot.web.throttle import wait_words
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix=CONSOLE_PATH)
 
+# Without JavaScript the queue page reloads itself (<noscript>); with it, it is live.
 QUEUE_REFRESH_SECONDS = 10
 ENROLL_CHANNELS = (Channel.SMS, Channel.TELEGRAM)
 
@@ -146,41 +149,55 @@ def sign_out(request: Request) -> RedirectResponse:
 # --- escalations ------------------------------------------------------------------------
 
 
-def _queue_for(user: ConsoleUser) -> list[QueueEntry]:
-    """The queue, with the view audited (the escalation IDs shown)."""
+def _queue_entries() -> list[QueueEntry]:
+    """The unresolved escalations, in queue order."""
     with session_scope() as session:
-        entries = queue(session=session, study=current_study())
-        shown = ", ".join(str(entry.escalation_id) for entry in entries) or "none"
+        return queue(session=session, study=current_study())
+
+
+def _queue_context() -> dict[str, Any]:
+    """What the queue list shows: the entries, grouped, and which alerts went undelivered."""
+    entries = _queue_entries()
+    with session_scope() as session:
+        shown = [entry.escalation_id for entry in entries]
+        undelivered = undelivered_among(session=session, escalation_ids=shown)
+    return {"entries": entries, "groups": group_by_participant(entries), "undelivered": undelivered}
+
+
+def _audit_queue_view(user: ConsoleUser, entries: list[QueueEntry]) -> None:
+    """One audit event per visit of the queue page (the escalation IDs shown)."""
+    shown = ", ".join(str(entry.escalation_id) for entry in entries) or "none"
+    with session_scope() as session:
         audit.record(
             session=session,
             actor=user.username,
             action=AuditAction.QUEUE_VIEWED,
             detail=f"escalations shown: {shown}",
         )
-    return entries
 
 
 @router.get("/queue")
 def queue_page(request: Request, user: ConsoleUser = queue_viewer) -> Response:
     """Open and acknowledged escalations grouped by participant, most severe first, with
-    checkboxes to acknowledge several at once; refreshes itself."""
-    entries = _queue_for(user)
-    with session_scope() as session:
-        shown = [entry.escalation_id for entry in entries]
-        undelivered = undelivered_among(session=session, escalation_ids=shown)
-    context = {
-        "entries": entries,
-        "groups": group_by_participant(entries),
-        "refresh_seconds": QUEUE_REFRESH_SECONDS,
-        "undelivered": undelivered,
-    }
+    checkboxes to acknowledge several at once; the view is audited once per visit, and
+    the list then follows the queue live (bot.web.console.live_queue, static/queue.js)."""
+    context = _queue_context()
+    _audit_queue_view(user, context["entries"])
+    context["refresh_seconds"] = QUEUE_REFRESH_SECONDS
     return render(request, "queue.html", context, user=user)
 
 
-@router.get("/api/queue")
-def queue_json(user: ConsoleUser = queue_viewer) -> JSONResponse:
-    """The queue as JSON (for a live view)."""
-    return JSONResponse({"escalations": [_entry_json(entry) for entry in _queue_for(user)]})
+@router.get("/api/queue/fragment")
+def queue_fragment(request: Request, user: ConsoleUser = queue_viewer) -> Response:
+    """The queue list alone (HTML), for the open queue page to swap in when the queue
+    changes; not audited: the page's visit was."""
+    return render_fragment(request, "queue_items.html", _queue_context(), user=user)
+
+
+@router.get("/api/queue", dependencies=[queue_viewer])
+def queue_json() -> JSONResponse:
+    """The queue as JSON (for a live view; not audited, like the list the page fetches)."""
+    return JSONResponse({"escalations": [_entry_json(entry) for entry in _queue_entries()]})
 
 
 def _entry_json(entry: QueueEntry) -> dict[str, Any]:

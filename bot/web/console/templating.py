@@ -170,3 +170,12 @@ def render(
         **(context or {}),
     }
     return templates.TemplateResponse(request, f"console/{name}", page, status_code=status_code)
+
+
+def render_fragment(
+    request: Request, name: str, context: dict[str, Any], *, user: ConsoleUser
+) -> Response:
+    """Part of a console page, for a script to swap in: no banner, and the one-time
+    message stays for the next whole page."""
+    page = {"user": user, "csrf_token": csrf_token(request), **context}
+    return templates.TemplateResponse(request, f"console/{name}", page)
