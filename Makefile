@@ -20,6 +20,8 @@ PY310 := $(shell for p in python3.10 $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/vers
 export TF_CPP_MIN_LOG_LEVEL := 2
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# The browser tests (tests/browser) drive this Chromium (Debian's package); nothing is downloaded.
+export CHROMIUM ?= /usr/bin/chromium
 
 NLU_DATA    := $(shell find data -name '*.yml' 2>/dev/null)
 DOMAIN      := $(shell find domain -name '*.yml' 2>/dev/null)
@@ -89,7 +91,8 @@ validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing o
 	$(BIN)/python -m bot.nlp.data_check
 
 .PHONY: pytest
-pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model)
+pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model; the console in Chromium)
+	@[ -x "$(CHROMIUM)" ] || echo "Chromium is not at $(CHROMIUM): the browser tests will be skipped (in CI: fail). Install it: sudo apt-get install chromium" >&2
 	$(BIN)/pytest --durations=25 -m "not prod"
 
 .PHONY: test-prod

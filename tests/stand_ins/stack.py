@@ -3,8 +3,9 @@
 `running(settings, logs)` starts every process `trialbot run` would start (the same
 commands and environment, from `bot.supervisor`), with each one's output in
 `logs/<name>.log` instead of the console, waits until every server answers, and stops
-them all on exit. Like the Twilio and Telegram stand-ins beside it, it lives with the
-tests, not in the product.
+them all on exit; `started(settings, logs, names, ready)` does the same for some of them.
+Like the Twilio and Telegram stand-ins beside it, it lives with the tests, not in the
+product.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from bot.supervisor import (
     readiness_urls,
     responds,
 )
+
+READY_POLL_SECONDS = 0.2
 
 
 def free_port() -> int:
@@ -43,11 +46,24 @@ def running(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
 
     For tests and benchmarks, which need the real servers without the console output.
     """
+    names = list(process_commands(settings))
+    with started(settings, logs, names, readiness_urls(settings)) as processes:
+        yield processes
+
+
+@contextmanager
+def started(
+    settings: Settings, logs: Path, names: Collection[str], ready: list[str]
+) -> Iterator[list[subprocess.Popen]]:
+    """Start the named processes (output to `logs/<name>.log`) and wait until each URL in
+    `ready` answers; stop them all on exit."""
     logs.mkdir(parents=True, exist_ok=True)
     environment = process_environment(settings)
+    commands = process_commands(settings)
     processes: list[subprocess.Popen] = []
     try:
-        for name, command in process_commands(settings).items():
+        for name in names:
+            command = commands[name]
             with (logs / f"{name}.log").open("w") as log:
                 processes.append(
                     subprocess.Popen(  # noqa: S602 - our own commands, quoted with shlex
@@ -61,7 +77,7 @@ def running(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
                         stderr=log,
                     )
                 )
-        _wait_until_ready(settings, processes, logs)
+        _wait_until_ready(ready, processes, logs)
         yield processes
     finally:
         for process in processes:
@@ -73,14 +89,14 @@ def running(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
                 process.kill()
 
 
-def _wait_until_ready(settings: Settings, processes: list[subprocess.Popen], logs: Path) -> None:
+def _wait_until_ready(ready: list[str], processes: list[subprocess.Popen], logs: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if any(process.poll() is not None for process in processes):
             break
-        if all(responds(url) for url in readiness_urls(settings)):
+        if all(responds(url) for url in ready):
             return
-        time.sleep(1)
+        time.sleep(READY_POLL_SECONDS)
     tails = "\n".join(
         f"--- {log.name}\n{log.read_text()[-2000:]}" for log in sorted(logs.iterdir())
     )
