@@ -158,17 +158,6 @@ def log_message(
     return entry
 
 
-def recent_messages(*, session: Session, sender_id: str, limit: int = 20) -> list[MessageLog]:
-    """The conversation's latest messages, oldest first."""
-    rows = session.execute(
-        select(MessageLog)
-        .where(MessageLog.sender_id == sender_id)
-        .order_by(MessageLog.created_at.desc(), MessageLog.id.desc())
-        .limit(limit)
-    ).scalars()
-    return list(reversed(list(rows)))
-
-
 def messages_around(
     *,
     session: Session,

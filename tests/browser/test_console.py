@@ -121,7 +121,7 @@ def test_a_nurse_signs_in_with_a_one_time_password_and_chooses_her_own(
     page.get_by_role("button", name="Change password").click()
 
     expect(page).to_have_url(re.compile(r"/console/queue$"))
-    expect(page.get_by_role("status")).to_have_text("Your password is changed.")
+    expect(page.locator(".flash")).to_have_text("Your password is changed.")
     expect(page.get_by_role("heading", name="Escalation queue")).to_be_visible()
     with session_scope() as session:
         nina = session.execute(select(StaffUser).where(StaffUser.username == "nina")).scalar_one()

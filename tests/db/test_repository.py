@@ -15,9 +15,10 @@ from bot.db.repository import (
     ensure_web_participant,
     get_participant_by_sender,
     log_message,
-    recent_messages,
+    messages_around,
 )
 from bot.db.session import get_engine, migrate
+from bot.db.types import utcnow
 
 
 def test_migrations_create_every_table(database_url: str) -> None:
@@ -84,7 +85,7 @@ def test_message_log_keeps_order_and_utc_times(session: Session) -> None:
         )
     session.commit()
 
-    latest = recent_messages(session=session, sender_id="P-003", limit=4)
+    latest = messages_around(session=session, sender_id="P-003", at=utcnow(), before=4, after=0)
 
     assert [entry.text for entry in latest] == [f"message {index}" for index in range(2, 6)]
     assert all(entry.created_at.tzinfo == timezone.utc for entry in latest)

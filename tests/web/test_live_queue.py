@@ -350,7 +350,7 @@ def test_the_escalation_page_follows_its_escalation(
     assert live and f'data-escalation-id="{escalation.id}"' in live.group(0)
     assert 'data-status="open"' in live.group(0) and 'data-repeat-count="0"' in live.group(0)
     script = page.index('<script src="/static/queue.js"></script>')
-    assert page.index("Recent conversation") < live.start() < script  # the end of the page
+    assert page.index("Conversation around the alert") < live.start() < script  # the end
 
 
 def test_the_queue_script_and_styles_are_served(client: TestClient) -> None:
