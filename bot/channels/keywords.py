@@ -8,7 +8,8 @@ breathe" or "ayuda no puedo respirar" is not a keyword: it goes to the assistant
 red-flag check makes it an emergency.
 
 STOP words opt a participant out of everything the assistant sends on its own; START
-words opt them back in. The web chat sends nothing on its own, so STOP there only says so.
+words opt them back in (SMS and Telegram). The web chat sends nothing on its own, so STOP
+there only says so.
 
 Spanish: PARAR, ALTO, CANCELAR, BASTA, NO MAS, DETENER opt out; EMPEZAR, INICIAR,
 COMENZAR opt back in. A few whole-message sentences asking for no more texts ("ya no me
@@ -60,7 +61,8 @@ class KeywordMatch:
 # Per keyword, per language: the words (upper case, without accents, spaces single).
 Words = Mapping[Keyword, Mapping[str, frozenset[str]]]
 
-# SMS: the carriers' opt-out, opt-in and help words, and their Spanish equivalents.
+# SMS and Telegram: the carriers' opt-out, opt-in and help words, and their Spanish
+# equivalents.
 SMS_WORDS: Words = {
     Keyword.HELP: {
         ENGLISH: frozenset({"HELP", "INFO"}),
@@ -75,8 +77,8 @@ SMS_WORDS: Words = {
         SPANISH: frozenset({"EMPEZAR", "INICIAR", "COMENZAR"}),
     },
 }
-# The web chat and Telegram: "cancel", "end" and "quit" ("cancelar", "basta", "no mas")
-# go to the assistant (they may mean the check-in).
+# The web chat, which sends nothing on its own: STOP only says so, and "cancel", "end" and
+# "quit" ("cancelar", "basta", "no mas") go to the assistant (they may mean the check-in).
 WEB_WORDS: Words = {
     Keyword.HELP: SMS_WORDS[Keyword.HELP],
     Keyword.STOP: {

@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.channels.keywords import Keyword, KeywordMatch, keyword_of
@@ -53,11 +53,15 @@ from bot.core.crypto import address_digest
 from bot.core.languages import DEFAULT_LANGUAGE, language_or_default
 from bot.db.models import Channel, Direction, MessageLog, Participant
 from bot.db.repository import log_message
-from bot.db.types import utcnow
 from bot.handoff.staff_commands import staff_sender_id
 from bot.messaging.inbound import Claimant, Stored, lock_queue, take_next
 from bot.messaging.numbered_choices import resolve_numbered_reply
-from bot.participants.enrollment import EnrollmentError, normalise_phone, participant_for_address
+from bot.participants.enrollment import (
+    EnrollmentError,
+    normalise_phone,
+    participant_for_address,
+    set_opted_out,
+)
 from bot.staff.auth import user_for_phone
 
 # How long after a participant's message is handled the replies to it may reach them
@@ -229,20 +233,6 @@ def next_step(*, session: Session, stored: Stored) -> Step:
         before_log_id=stored.log_id,
     )
     return Step(participant, text=text)
-
-
-def set_opted_out(*, session: Session, participant_id: int, opted_out: bool) -> bool:
-    """Opt a participant out (or back in); False when they already were."""
-    unchanged = (
-        Participant.opted_out_at.is_(None) if opted_out else Participant.opted_out_at.is_not(None)
-    )
-    result = session.execute(
-        update(Participant)
-        .where(Participant.id == participant_id, unchanged)
-        .values(opted_out_at=utcnow() if opted_out else None)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)
 
 
 def update_delivery_status(

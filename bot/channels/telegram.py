@@ -19,8 +19,11 @@ but not handled (and nobody holds it).
   `ACK <code>`, `/done`, replies to alerts) is for `bot.handoff.staff_telegram` and never
   reaches the assistant.
 
-HELP or INFO (AYUDA, INFORMACION) gets the study contact (`bot.channels.keywords`), in
-Spanish for a Spanish word, else in the participant's language. Every other participant
+Keywords are SMS's (`bot.channels.keywords`), answered in Spanish for a Spanish word,
+else in the participant's language: HELP or INFO (AYUDA) gets the study contact; STOP
+(PARAR, ALTO, CANCELAR, BASTA, NO MAS, "ya no me manden mensajes") opts the participant
+out of everything the assistant sends on its own (prompts, reminders), and START
+(EMPEZAR, INICIAR) back in; replies to what they write still go out. Every other participant
 message goes through `bot.safety.turn_guard` (the emergency reply and escalation on every
 path, never no reply).
 
@@ -51,7 +54,7 @@ from sqlalchemy.exc import IntegrityError
 from telegram import Chat, Update
 
 from bot.channels.inbound_queue import InboundQueue
-from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
+from bot.channels.keywords import SMS_WORDS, Keyword, KeywordMatch, keyword_of
 from bot.channels.limits import limit_body
 from bot.channels.replies import channel_texts
 from bot.clients.base import SENT, Button, SendError
@@ -72,7 +75,12 @@ from bot.messaging.delivery import FAILED, ReplyTo, deliver
 from bot.messaging.inbound import Claimant, RetryState, Stored, lock_queue, take_next
 from bot.messaging.message_log import record_message
 from bot.messaging.numbered_choices import resolve_numbered_reply
-from bot.participants.enrollment import address_of, link_telegram_chat, participant_for_address
+from bot.participants.enrollment import (
+    address_of,
+    link_telegram_chat,
+    participant_for_address,
+    set_opted_out,
+)
 from bot.safety.turn_guard import guarded
 
 logger = logging.getLogger(__name__)
@@ -80,6 +88,12 @@ logger = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 RECEIVED = "received"
 # "/start", "/start CODE" (also "/start@OurBot CODE", as Telegram writes it in menus).
+# What a keyword gets in answer (STOP and START also opt out and back in).
+TELEGRAM_KEYWORD_REPLIES = {
+    Keyword.HELP: "help",
+    Keyword.STOP: "telegram_opted_out",
+    Keyword.START: "telegram_opted_in",
+}
 START_COMMAND = re.compile(r"/start(?:@\w+)?(?:\s+(\S+))?\s*", re.IGNORECASE)
 STOP_WAIT_SECONDS = 10.0
 
@@ -215,6 +229,11 @@ def _claim(incoming: Incoming, claimant: Claimant) -> Claimed | None:
         return None
 
 
+def _set_opted_out(participant_id: int, opted_out: bool) -> None:
+    with session_scope() as session:
+        set_opted_out(session=session, participant_id=participant_id, opted_out=opted_out)
+
+
 def _participant(participant_id: int) -> Participant | None:
     with session_scope() as session:
         return session.get(Participant, participant_id)
@@ -314,8 +333,15 @@ class TelegramOutput(OutputChannel):
         if participant is None:
             logger.error("telegram: %s is not a Telegram participant; not sent", recipient_id)
             return
+        # A reply to the participant's own message goes out after STOP too; what the
+        # assistant sends on its own (a prompt, a reminder) does not.
         await deliver(
-            self._telegram_client(), participant, [text], buttons, reply_to=self._reply_to
+            self._telegram_client(),
+            participant,
+            [text],
+            buttons,
+            reply_to=self._reply_to,
+            ignore_opt_out=self._reply_to is not None,
         )
 
 
@@ -481,9 +507,9 @@ class TelegramInput(InputChannel):
         if not text:
             await self._say(participant, "text_only")
             return
-        match = keyword_of(text, WEB_WORDS)
-        if match is not None and match.keyword is Keyword.HELP:
-            await self._say(participant, "help", match.reply_language(participant.language))
+        match = keyword_of(text, SMS_WORDS)
+        if match is not None:
+            await self._keyword(participant, match)
             return
         metadata = {"message_log_id": claimed.log_id, "telegram_update_id": incoming.update_id}
         await on_new_message(
@@ -550,14 +576,46 @@ class TelegramInput(InputChannel):
         )
         await self._say(participant, "telegram_linked")
 
-    async def _say(self, participant: Participant, key: str, language: str | None = None) -> None:
+    async def _keyword(self, participant: Participant, match: KeywordMatch) -> None:
+        """HELP gets the study contact; STOP opts out of everything the assistant sends on
+        its own and START back in, as on SMS (the same words, English for everyone), each
+        confirmed in the keyword's language. The confirmation goes out even after STOP."""
+        if match.keyword is not Keyword.HELP:
+            opted_out = match.keyword is Keyword.STOP
+            await asyncio.to_thread(_set_opted_out, participant.id, opted_out)
+            logger.info(
+                "telegram: participant %s opted %s",
+                participant.study_id,
+                "out" if opted_out else "back in",
+            )
+        await self._say(
+            participant,
+            TELEGRAM_KEYWORD_REPLIES[match.keyword],
+            match.reply_language(participant.language),
+        )
+
+    async def _say(
+        self,
+        participant: Participant,
+        key: str,
+        language: str | None = None,
+        *,
+        ignore_opt_out: bool = True,
+    ) -> None:
         """Send a wording in `language` (None: the participant's own language; in each
-        language while nobody knows it yet: enrolled without one, their first words tell)."""
+        language while nobody knows it yet: enrolled without one, their first words tell).
+        Each answers something the participant sent, so it goes out after STOP too."""
         if language is None and participant.language_source is None:
             texts = [text for code in LANGUAGES for text in channel_texts(key, code)]
         else:
             texts = channel_texts(key, language or language_or_default(participant.language))
-        await deliver(self._telegram_client(), participant, texts, language=language)
+        await deliver(
+            self._telegram_client(),
+            participant,
+            texts,
+            language=language,
+            ignore_opt_out=ignore_opt_out,
+        )
 
     async def _reply_to_unknown(self, incoming: Incoming, claimed: Claimed, key: str) -> None:
         """Answer a chat no participant has linked: sent once, logged under its chat name."""

@@ -14,6 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from bot.core.crypto import address_digest, decrypt, encrypt
@@ -25,6 +26,7 @@ from bot.db.repository import (
     get_participant_by_enrollment_code,
     get_participant_by_study_id,
 )
+from bot.db.types import utcnow
 from bot.study.config import StudyConfig
 
 STUDY_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -182,3 +184,19 @@ def participant_for_address(
 def address_of(participant: Participant) -> str | None:
     """The participant's phone number or chat ID, decrypted (None until a chat is linked)."""
     return decrypt(participant.address_encrypted) if participant.address_encrypted else None
+
+
+def set_opted_out(*, session: Session, participant_id: int, opted_out: bool) -> bool:
+    """Opt a participant out of everything the assistant sends on its own (or back in:
+    `opted_out=False`); False when they already were. Replies to their own messages still
+    go out (bot.messaging.delivery)."""
+    unchanged = (
+        Participant.opted_out_at.is_(None) if opted_out else Participant.opted_out_at.is_not(None)
+    )
+    result = session.execute(
+        update(Participant)
+        .where(Participant.id == participant_id, unchanged)
+        .values(opted_out_at=utcnow() if opted_out else None)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)

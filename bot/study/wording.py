@@ -154,6 +154,15 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "{coordinator_phone}, or the study nurse at {nurse_phone}. "
         "In an emergency, call {emergency_number}. Reply STOP to stop texts.",
     ),
+    # STOP and START on Telegram (bot/channels/telegram.py).
+    "telegram_opted_out": (
+        "You will not get any more messages from the {study_name} helper unless you write "
+        "first. Send START to turn them back on. In an emergency, call {emergency_number}.",
+    ),
+    "telegram_opted_in": (
+        "Welcome back! You will get messages from the {study_name} helper again. "
+        "Send STOP to stop them.",
+    ),
     # HELP or INFO on the web chat and Telegram (bot/channels/keywords.py).
     "help": (
         "This is the {study_name} study helper. Call {coordinator_name} at "

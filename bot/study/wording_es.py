@@ -150,6 +150,15 @@ DEFAULTS_ES: dict[str, tuple[str, ...]] = {
         "{coordinator_phone}, o a la enfermera del estudio al {nurse_phone}. "
         "En una emergencia, llame al {emergency_number}. Responda PARAR para no recibir textos.",
     ),
+    "telegram_opted_out": (
+        "Ya no va a recibir mensajes del asistente de {study_name}, salvo si usted escribe "
+        "primero. Mande EMPEZAR para recibirlos otra vez. En una emergencia, llame al "
+        "{emergency_number}.",
+    ),
+    "telegram_opted_in": (
+        "¡Hola de nuevo! Va a recibir otra vez mensajes del asistente de {study_name}. "
+        "Mande PARAR para dejar de recibirlos.",
+    ),
     "help": (
         "Este es el asistente del estudio {study_name}. Llame a {coordinator_name} al "
         "{coordinator_phone}, o a la enfermera del estudio al {nurse_phone}. "

@@ -508,6 +508,50 @@ async def test_help_is_answered_in_spanish_for_a_spanish_word_else_in_their_lang
     assert log_rows()[-1].language == language
 
 
+def opted_out(study_id: str = "P-101") -> bool:
+    with session_scope() as session:
+        participant = get_participant_by_study_id(session=session, study_id=study_id)
+        assert participant is not None
+        return participant.opted_out_at is not None
+
+
+@pytest.mark.parametrize(
+    ("stop", "start", "language"),
+    [
+        ("STOP", "start", "en"),
+        ("Parar", "EMPEZAR", "es"),
+        ("cancelar", "iniciar", "es"),
+        ("no más", "Empezar", "es"),
+        ("ya no me manden mensajes porfa", "EMPEZAR", "es"),
+    ],
+)
+async def test_stop_opts_out_of_what_the_assistant_sends_on_its_own_and_start_back_in(
+    served: Served,
+    telegram_api: TelegramApiStandIn,
+    tagged: None,
+    stop: str,
+    start: str,
+    language: str,
+) -> None:
+    linked_participant()
+    output = served.channel.get_output_channel()
+    assert output is not None
+
+    await served.post(message_update(60, CHAT, stop))
+    assert sent_to(telegram_api, CHAT) == tagged_wording("telegram_opted_out", language)
+    assert opted_out() and served.agent.messages == []
+
+    await output.send_text_message("P-101", "Time for your check-in")  # on its own: held
+    await served.post(message_update(61, CHAT, "what is a placebo"))  # a reply: sent
+    assert sent_to(telegram_api, CHAT)[1:] == ["You said: what is a placebo"]
+
+    await served.post(message_update(62, CHAT, start))
+    assert sent_to(telegram_api, CHAT)[2:] == tagged_wording("telegram_opted_in", language)
+    assert not opted_out()
+    await output.send_text_message("P-101", "Time for your check-in")
+    assert sent_to(telegram_api, CHAT)[-1] == "Time for your check-in"
+
+
 async def test_a_sticker_from_a_spanish_speaker_gets_text_only_in_spanish(
     served: Served, telegram_api: TelegramApiStandIn, tagged: None
 ) -> None:
