@@ -47,7 +47,10 @@ def prepare_demo(settings: Settings) -> list[str]:
         if not summary.skipped:
             lines.append(f"Demo data: {summary.participants} simulated participants added.")
         if session.execute(select(StaffUser.id).limit(1)).first() is None:
-            lines.append("Console users for the demo (passwords shown only now):")
+            lines.append(
+                "Console users for the demo (one-time passwords, shown only now; each "
+                "chooses their own at first sign-in):"
+            )
             for user in demo_users(current_study()):
                 password = secrets.token_urlsafe(12)
                 create_user(
@@ -59,6 +62,8 @@ def prepare_demo(settings: Settings) -> list[str]:
                     password=password,
                     phone=user.phone,
                     telegram_chat_id=user.telegram_chat_id,
+                    # Printed on the terminal: one-time, each chooses their own at sign-in.
+                    must_change_password=True,
                 )
                 lines.append(f"  {user.role.value:<10} {user.username:<16} {password}")
     return lines

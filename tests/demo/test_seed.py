@@ -30,6 +30,8 @@ def test_first_run_seeds_and_makes_users_then_never_again(database_url: str) -> 
     with session_scope() as session:
         # One per role, and the example study's alert team: nurse.kim, dr.okafor, maria.lopez.
         assert session.execute(select(func.count(StaffUser.id))).scalar_one() == 6
+        # The passwords were printed: each is one-time.
+        assert all(session.execute(select(StaffUser.must_change_password)).scalars())
         assert session.execute(select(func.count(Participant.id))).scalar_one() > 5
 
 
