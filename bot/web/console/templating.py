@@ -44,11 +44,6 @@ def duration(value: timedelta) -> str:
     return f"{days} d {hours % 24} h"
 
 
-def utc_time(value: datetime | None) -> str:
-    """A UTC timestamp as staff read it (2025-03-01 14:05 UTC)."""
-    return f"{value:%Y-%m-%d %H:%M} UTC" if value else ""
-
-
 def language_name(code: str | None) -> str:
     """A language code as staff read it: English, Spanish ("not set" for none)."""
     if not code:
@@ -144,7 +139,6 @@ def alert_problems() -> list[str]:
 
 templates.env.filters["duration"] = duration
 templates.env.filters["when"] = when
-templates.env.filters["utc"] = utc_time
 templates.env.filters["language_name"] = language_name
 templates.env.filters["language_badge"] = language_badge
 
