@@ -19,7 +19,8 @@ punctuation and has no Spanish-specific rule a texted message needs, while
 `spacy.blank("es")` or "xx" would lose the English contraction splits the English
 lexicon relies on ("can't" -> "ca" + "n't" read "can not"); two infixes are
 added so that they split off when typed against the word before too ("hola¿me duele el
-pecho?", "bien,¿y usted?"), which spaCy's English rules leave as one token. The
+pecho?", "bien,¿y usted?"), which spaCy's English rules leave as one token, and one for
+a full stop with no space after it ("pecho.ayuda"). The
 spelling step folds accents ("sí" = "si", "mareé" = "maree", "año" = "ano"), so Spanish
 patterns are written without accents and match texts typed either way. spaCy's Spanish
 stop words are protected from the fuzzy corrector like the English ones.
@@ -55,7 +56,7 @@ from typing import Any, cast
 
 import spacy
 import yaml
-from spacy.lang.char_classes import ALPHA
+from spacy.lang.char_classes import ALPHA, ALPHA_LOWER
 from spacy.lang.es.stop_words import STOP_WORDS as SPANISH_STOP_WORDS
 from spacy.language import Language
 from spacy.util import compile_infix_regex
@@ -497,10 +498,20 @@ def _macros(
 
 
 def split_inverted_marks(nlp: Language) -> None:
-    """Split "¿" and "¡" off wherever they are typed ("hola¿me", "bien,¿y")."""
-    infixes = [*list(nlp.Defaults.infixes or []), r"[¿¡]", rf"(?<=[{ALPHA}])[,;:](?=[¿¡])"]
+    """Split "¿" and "¡" off wherever they are typed ("hola¿me", "bien,¿y"), and a full
+    stop typed with no space between two words ("pecho.ayuda", "chest pain.help me"),
+    which spaCy splits only before a capital; single letters keep theirs ("p.m.", "e.g.")."""
+    infixes = [
+        *list(nlp.Defaults.infixes or []),
+        r"[¿¡]",
+        rf"(?<=[{ALPHA}])[,;:](?=[¿¡])",
+        rf"(?<=[{ALPHA_LOWER}]{{2}})\.(?=[{ALPHA_LOWER}]{{2}})",
+    ]
     tokenizer: Any = nlp.tokenizer
     tokenizer.infix_finditer = compile_infix_regex(infixes).finditer
+    # spaCy keeps a web-address look-alike ("pain.help", "pecho.ayuda") whole before it
+    # splits infixes; participants do not text web addresses, but they do type that way.
+    tokenizer.url_match = None
 
 
 def _blank_with_spelling(spelling: dict[str, Any]) -> tuple[Language, SpellingNormalizer]:
