@@ -31,6 +31,7 @@ from bot.db.models import (
     EscalationStatus,
     EscalationType,
     MessageLog,
+    Participant,
 )
 from bot.db.types import utcnow
 from bot.staff import audit
@@ -173,8 +174,9 @@ def raise_or_merge(
     a second red flag is a new event that must page staff at once and be acknowledged on
     its own; folding it into an earlier, perhaps acknowledged, emergency would silence it.
 
-    Two processes raising the same concern at the same instant may still both store a row
-    (no unique index: the check is a read); the queue groups them under the participant.
+    Two processes raising the same concern at the same instant get one item: the check
+    locks the participant's row first (`_open_item_of_concern`), so the second waits for
+    the first's transaction and then updates its item.
     When the message it is about is handled late, the reason starts by saying so.
     """
     waited = handling_delay(session=session, message_log_id=message_log_id)
@@ -225,6 +227,12 @@ def _open_item_of_concern(
     type that is never merged)."""
     if type not in MERGED_TYPES or (type is EscalationType.SYMPTOM and not concern):
         return None
+    # The participant's row is locked until this transaction ends, so a second process
+    # raising the same concern waits here and then finds this one's item (PostgreSQL;
+    # SQLite writes one transaction at a time and ignores FOR UPDATE).
+    session.execute(
+        select(Participant.id).where(Participant.id == participant_id).with_for_update()
+    )
     query = select(Escalation).where(
         Escalation.participant_id == participant_id,
         Escalation.type == type,

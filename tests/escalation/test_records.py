@@ -3,11 +3,14 @@ repeated concern updates its open item instead of adding rows (emergencies never
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
     AuditEvent,
@@ -19,6 +22,7 @@ from bot.db.models import (
     EscalationType,
 )
 from bot.db.repository import ensure_web_participant, log_message
+from bot.db.session import get_engine
 from bot.db.types import utcnow
 from bot.escalation.records import raise_escalation, raise_or_merge
 
@@ -235,3 +239,50 @@ def test_every_emergency_message_gets_its_own_item(session: Session) -> None:
 
     assert first.id != second.id and rows(session) == 2
     assert first.repeat_count == second.repeat_count == 0
+
+
+def test_two_processes_raising_the_same_concern_at_once_make_one_item(
+    session: Session, database_url: str
+) -> None:
+    """The first raise is not committed yet when the second comes: the second waits for
+    it (the participant's row is locked) and then updates its item."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite writes one transaction at a time; PostgreSQL is where this races")
+    participant_id = ensure_web_participant(session=session, sender_id="web-race01").id
+    session.commit()
+    factory = sessionmaker(bind=get_engine(database_url), future=True, expire_on_commit=False)
+    first, second = factory(), factory()
+    started = threading.Event()
+
+    def raise_withdrawal(own: Session) -> bool:
+        return raise_or_merge(
+            session=own,
+            participant_id=participant_id,
+            level=EscalationLevel.ROUTINE,
+            type=EscalationType.WITHDRAWAL,
+            reason="wants to leave the study",
+        ).merged
+
+    def the_second() -> bool:
+        started.set()
+        merged = raise_withdrawal(second)
+        second.commit()
+        return merged
+
+    try:
+        first_merged = raise_withdrawal(first)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            later = pool.submit(the_second)
+            started.wait()
+            time.sleep(0.3)
+            assert not later.done()  # waits for the first's transaction
+            first.commit()
+            second_merged = later.result(timeout=20)
+    finally:
+        first.close()
+        second.close()
+
+    assert (first_merged, second_merged) == (False, True)
+    session.expire_all()
+    [item] = session.execute(select(Escalation)).scalars()
+    assert item.repeat_count == 1
