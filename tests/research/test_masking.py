@@ -124,6 +124,120 @@ KEPT = [
 ]
 
 
+# Spanish, as participants type it (accents or none, abbreviations, Spanglish).
+MASKED_ES = [
+    # strong cues: any name word, lower case too
+    ("me llamo Lupita Garcia", "me llamo [name]"),
+    ("me llamo lupita garcia", "me llamo [name]"),
+    ("Mi nombre es Maria Elena Lopez", "Mi nombre es [name]"),
+    ("mi nombre es jose", "mi nombre es [name]"),
+    ("le habla Rocio Hernandez", "le habla [name]"),
+    ("de parte de Yesenia", "de parte de [name]"),
+    ("me llamo Rosa", "me llamo [name]"),
+    # medium cues: a capitalised name
+    ("soy Carmen, la hija de Rosa", "soy [name], la hija de [name]"),
+    ("Soy Ximena y tengo tos", "Soy [name] y tengo tos"),
+    ("Hola soy Maria Garcia tengo fiebre", "Hola soy [name] tengo fiebre"),
+    ("Habla Sofía", "Habla [name]"),
+    ("hablo con Jose mañana", "hablo con [name] mañana"),
+    ("hablo con Esperanza manana", "hablo con [name] manana"),
+    ("me dicen Chuy", "me dicen [name]"),
+    ("Hola Esperanza", "Hola [name]"),
+    ("gracias, Guadalupe", "gracias, [name]"),
+    ("Saludos, Alejandro", "Saludos, [name]"),
+    ("atte. Carlos Ramirez", "atte. [name]"),
+    ("Atte Juan", "Atte [name]"),
+    # relatives with a possessive, and "la hija de"
+    ("mi hija Esperanza", "mi hija [name]"),
+    ("mi esposo Ramon no puede venir", "mi esposo [name] no puede venir"),
+    ("Mi mama Dolores esta enferma", "Mi mama [name] esta enferma"),
+    ("mi mamá Dolores", "mi mamá [name]"),
+    ("mi suegra Pilar me cuida", "mi suegra [name] me cuida"),
+    ("Mi vecina Consuelo me trae", "Mi vecina [name] me trae"),
+    ("mi tia Amparo", "mi tia [name]"),
+    ("mi cuñado Paco", "mi cuñado [name]"),
+    ("mi hijo Julio", "mi hijo [name]"),
+    ("la hija de Mercedes", "la hija de [name]"),
+    ("el papá de Ximena", "el papá de [name]"),
+    ("mi esposa Maria de la Cruz", "mi esposa [name]"),
+    # titles
+    ("el doctor Flores me dijo", "el doctor [name] me dijo"),
+    ("la Dra. Pérez", "la Dra. [name]"),
+    ("dra Martinez", "dra [name]"),
+    ("la enfermera Soledad", "la enfermera [name]"),
+    ("el enfermero Cruz", "el enfermero [name]"),
+    ("de parte de la Sra. Torres", "de parte de la Sra. [name]"),
+    ("Sr. Gomez", "Sr. [name]"),
+    # a name that is also a word, capitalised at the start, before "me", "nos"
+    ("Luz me ayuda", "[name] me ayuda"),
+    ("Rosa me lleva a la cita", "[name] me lleva a la cita"),
+    # common names anywhere, second surnames and "de los"
+    ("Maria de los Angeles Perez me llevo", "[name] me llevo"),
+    ("mañana viene Guadalupe", "mañana viene [name]"),
+    # Spanglish
+    ("my hija Rosa has fever", "my hija [name] has fever"),
+    ("I'm Jose", "I'm [name]"),
+    ("my name is Lupita, tengo tos", "my name is [name], tengo tos"),
+]
+
+KEPT_ES = [
+    # symptoms, body parts and medicines, capitalised at the start or not
+    "tengo dolores de cabeza",
+    "Dolores de cabeza todo el dia",
+    "Tengo dolores en el pecho",
+    "me da fiebre y me dan escalofrios",
+    "Fiebre de 39",
+    "Estoy con mareos",
+    "Me duele la Cabeza",
+    "Tome Ibuprofeno y Paracetamol",
+    "con Dolor de cabeza",
+    "estoy con Fiebre",
+    "con Mucho dolor",
+    "la bomba azul no me sirve",
+    # the names that are words, as words
+    "siento mucha soledad",
+    "socorro me duele el pecho",
+    "Socorro ayudenme",
+    "la luz me molesta los ojos",
+    "orina rosa",
+    "tengo la piel blanca",
+    "la esperanza es lo ultimo",
+    "Paz y amor",
+    "en julio",
+    "tomas la pastilla?",
+    "sigo con mucha soledad",
+    # everyday words after a cue
+    "soy Diabetica",
+    "Soy alergica a la penicilina",
+    "Gracias doctora",
+    "gracias a Dios",
+    "Hola, Buenos dias",
+    "hablo con el doctor",
+    "voy con mi hija",
+    "¿Con quien hablo?",
+    "Rosa la enfermera dijo que si",
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MASKED_ES + [(text, text) for text in KEPT_ES])
+def test_spanish_names_are_masked_and_everyday_words_kept(text: str, expected: str) -> None:
+    assert mask_text(text) == expected
+
+
+def test_there_are_enough_spanish_cases() -> None:
+    assert len(MASKED_ES) + len(KEPT_ES) >= 40
+
+
+def test_no_name_is_a_spanish_medicine_symptom_or_body_part() -> None:
+    """A Spanish lexicon word ("dolores", "bomba") is never a name wherever it appears."""
+    words: set[str] = set()
+    for name in ("medications.yml", "symptoms.yml", "body_parts.yml"):
+        with (LEXICON_DIR / "es" / name).open(encoding="utf8") as handle:
+            words.update(_words_in(yaml.safe_load(handle)))
+
+    assert not FIRST_NAMES & words
+
+
 @pytest.mark.parametrize(("text", "expected"), MASKED)
 def test_personal_details_are_masked(text: str, expected: str) -> None:
     assert mask_text(text) == expected
