@@ -50,6 +50,7 @@ from bot.db.models import (
 )
 from bot.db.types import utcnow
 from bot.participants.enrollment import address_of
+from bot.research import redcap
 from bot.research.cohort import participants_counted
 from bot.staff import audit
 from bot.staff.audit import SYSTEM_ACTOR, AuditAction
@@ -460,6 +461,10 @@ def _build(
     }
     rows[DICTIONARY_FILE] = _dictionary_rows(files)
     contents = {name: _csv(columns, rows[name]) for name, columns in files.items()}
+    sources = redcap.SOURCES.values()
+    contents |= redcap.bundle(
+        {name: ([c.name for c in files[name]], rows[name]) for name in sources}
+    )
     return contents, {name: len(rows[name]) for name in files}
 
 

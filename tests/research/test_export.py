@@ -34,6 +34,7 @@ from bot.db.repository import log_message
 from bot.demo import simulation as demo_data
 from bot.escalation.records import raise_escalation
 from bot.participants.enrollment import address_of, enroll, link_telegram_chat
+from bot.research import redcap
 from bot.research.export import (
     CHECKIN_COLUMNS,
     DICTIONARY_FILE,
@@ -59,6 +60,8 @@ FILES = {
     "messages.csv",
     DICTIONARY_FILE,
 }
+# Every file of an export: the files above and the REDCap ones.
+BUNDLE = FILES | set(redcap.FILES)
 # Words only participants wrote: none of them may leave in an export without text.
 THEIR_WORDS = ("SECRETANSWER", "QUESTIONWORD", "FREETEXTWORD", "COMMENTWORD", "chest hurts")
 
@@ -237,7 +240,7 @@ def test_every_file_is_written_with_its_columns(
 ) -> None:
     files = export_folder(session, tmp_path / "out")
 
-    assert set(files) == FILES
+    assert set(files) == BUNDLE
     for name, columns in file_columns(include_text=False).items():
         header = (tmp_path / "out" / name).read_text().splitlines()[0].split(",")
         assert header == [column.name for column in columns], name
@@ -301,7 +304,7 @@ def test_the_zip_holds_the_same_files_in_a_folder(
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
         names = archive.namelist()
     assert summary.folder == "trialbot-export-20250301-to-20250331"
-    assert sorted(names) == sorted(f"{summary.folder}/{name}" for name in FILES)
+    assert sorted(names) == sorted(f"{summary.folder}/{name}" for name in BUNDLE)
     assert summary.rows["messages.csv"] == 4
     (tmp_path / "e.zip").write_bytes(b"")
     export(
@@ -326,7 +329,7 @@ def test_the_data_dictionary_describes_every_column_of_every_file(
 
         described = {(row["file"], row["column"]) for row in files[DICTIONARY_FILE]}
         present = set()
-        for name in files:
+        for name in set(files) - set(redcap.FILES):
             header = (folder / name).read_text().splitlines()[0].split(",")
             present |= {(name, column) for column in header}
         assert described == present
