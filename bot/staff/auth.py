@@ -356,7 +356,8 @@ def change_alert_addresses(
             actor=actor,
             action=AuditAction.USER_ADDRESSES_CHANGED,
             detail=f"alert addresses of {user.username}",
-            new={name: "set (not verified)" if after[name] else "removed" for name in changed},
+            old={name: "set" if before[name] else "none" for name in changed},
+            new={name: "set, not verified" if after[name] else "none" for name in changed},
         )
         logger.info("staff user %s: alert addresses changed (%s)", user.id, ", ".join(changed))
     return user

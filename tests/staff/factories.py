@@ -33,6 +33,7 @@ def add_user(
     display_name: str | None = None,
     password: str = PASSWORD,
     phone: str | None = None,
+    telegram_chat_id: str | None = None,
 ) -> StaffUser:
     """A console user (committed)."""
     user = create_user(
@@ -43,6 +44,7 @@ def add_user(
         role=role,
         password=password,
         phone=phone,
+        telegram_chat_id=telegram_chat_id,
     )
     session.commit()
     return user
