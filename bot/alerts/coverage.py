@@ -6,15 +6,16 @@ backup, everyone; routine: first only), at least one recipient must be reachable
 - an active staff user named for that round (`escalation.alerts`) whose role may act on
   escalations, and
 - when the level lists SMS or Telegram and that channel is enabled (its credentials set),
-  an address on one of them: a phone number for SMS, a Telegram chat ID for Telegram.
-  When no paging channel of the level is enabled, the console is how the alert reaches
-  them, and being a named active user is enough.
+  a VERIFIED address on one of them: a phone number for SMS, a Telegram chat ID for
+  Telegram, that the person proved reaches them by typing in the console a check code
+  sent there (bot.alerts.verification). When no paging channel of the level is enabled,
+  the console is how the alert reaches them, and being a named active user is enough.
 
-Nothing marks a staff address as verified: an admin types the phone number or chat ID in
-(`trialbot create-user`), and no flow confirms it. So "reachable" here means "has an address
-on an enabled channel", not "confirmed to receive"; an address that does not work shows
-as an undelivered alert on the escalation page. The staff Telegram group is not counted:
-it is not a person who acknowledges.
+An address nobody verified (an admin typed it in: `trialbot create-user`, the console;
+or it changed since) does not count here, but alerts are still sent to it
+(bot.alerts.planning): a page that may arrive is better than none. It just does not make
+a round covered: the problem line names who has no verified address.
+The staff Telegram group is not counted: it is not a person who acknowledges.
 
 The alert worker's start-up, `trialbot run` and `trialbot check-study` log or print each
 problem (one line per level), and the console shows them to every signed-in user in a red
@@ -37,6 +38,7 @@ from bot.alerts.planning import (
     recipients_for,
     usernames_for,
 )
+from bot.alerts.verification import is_verified
 from bot.core.settings import Settings
 from bot.db.models import AlertChannel, EscalationLevel, StaffUser
 from bot.study.config import StudyConfig
@@ -97,15 +99,26 @@ def _round_gap(
     reasons = []
     if missing:
         reasons.append(f"{', '.join(missing)}: not an active console user who may act")
-    if users:
-        wanted = " or ".join(channel.value for channel in paging)
-        usernames = ", ".join(user.username for user in users)
-        reasons.append(f"{usernames}: no address for {wanted}")
+    wanted = " or ".join(channel.value for channel in paging)
+    unverified = [user for user in users if any(has_address(user, channel) for channel in paging)]
+    without = [user for user in users if user not in unverified]
+    if without:
+        reasons.append(f"{_names(without)}: no address for {wanted}")
+    if unverified:
+        reasons.append(
+            f"{_names(unverified)}: no verified address for {wanted} "
+            "(each verifies theirs on their console account page)"
+        )
     return f"{name} round ({'; '.join(reasons)})"
 
 
+def _names(users: Sequence[StaffUser]) -> str:
+    return ", ".join(user.username for user in users)
+
+
 def _reachable(user: StaffUser, paging: Sequence[AlertChannel]) -> bool:
-    """True when an alert reaches the user: on a paging channel, else on the console."""
+    """True when an alert surely reaches the user: at a verified address on a paging
+    channel, else (no paging channel enabled) on the console."""
     if not paging:
         return True
-    return any(has_address(user, channel) for channel in paging)
+    return any(is_verified(user, channel) for channel in paging)

@@ -1,16 +1,17 @@
 """Who gets an alert, on which channel, in which round: derived from the study config.
 
 Rounds: 0 goes to the on-call staff and the staff Telegram group; 1 (the response time
-passed without an acknowledgement) to the backup; 2 (the same time again) to everyone,
-the group again included. Each staff user is reached on every channel the level lists for
-which their account has an address, and on the console (a row naming them: the console
-queue shows it to them when signed in, so it counts as delivered at once). Every round
-also has one console row for the queue itself (recipient "queue"): the console queue
-always shows the escalation, and the row marks the round as planned even when nobody
+passed without an acknowledgement) to the backup; 2 (the same time again) to everyone, the
+group again included. Each staff user is reached on every channel the level lists for which
+their account has an address (verified or not: `bot.alerts.coverage` counts only verified
+ones, but a page that may arrive is better than none), and on the console (a row naming
+them: the console queue shows it to them when signed in, so it counts as delivered at once).
+Every round also has one console row for the queue itself (recipient "queue"): the console
+queue always shows the escalation, and the row marks the round as planned even when nobody
 could be reached; the escalation page shows such a round as "nobody to page". Channels
-without credentials are left out (start-up says so; `bot.alerts.coverage` checks that
-every round still reaches someone). Test traffic (a participant marked `is_test`: every
-web-chat visitor) pages nobody: its escalations get the queue row only, in every round
+without credentials are left out (start-up says so; `bot.alerts.coverage` checks that every
+round still reaches someone). Test traffic (a participant marked `is_test`: every web-chat
+visitor) pages nobody: its escalations get the queue row only, in every round
 (`for_participant`).
 """
 

@@ -470,6 +470,10 @@ class StaffUser(Base):
     phone_hash: Mapped[str | None] = Column(String(64))
     telegram_chat_id_encrypted: Mapped[str | None] = Column(Text)
     telegram_chat_id_hash: Mapped[str | None] = Column(String(64))
+    # When they proved each address reaches them (a check code typed in the console,
+    # bot.alerts.verification); None: never, or the address changed since.
+    phone_verified_at: Mapped[datetime | None] = Column(UTCDateTime)
+    telegram_chat_verified_at: Mapped[datetime | None] = Column(UTCDateTime)
 
 
 class AuditEvent(Base):
@@ -647,6 +651,26 @@ class AlertDelivery(Base):
     attempt_log: Mapped[list | None] = Column(JSON)
     created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     sent_at: Mapped[datetime | None] = Column(UTCDateTime)
+
+
+class StaffAddressCheck(Base):
+    """A check code sent to a staff user's alert address, waiting to be typed in the console."""
+
+    __tablename__ = "staff_address_checks"
+    __table_args__ = (UniqueConstraint("staff_user_id", "channel", name="uq_staff_address_checks"),)
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    staff_user_id: Mapped[int] = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False
+    )
+    channel: Mapped[AlertChannel] = Column(_enum(AlertChannel, "alert_channel"), nullable=False)
+    # The keyed hash of the address it went to: once the address changes, the code is void.
+    address_hash: Mapped[str] = Column(String(64), nullable=False)
+    # argon2id of the code (as passwords are); never the code.
+    code_hash: Mapped[str] = Column(String(255), nullable=False)
+    expires_at: Mapped[datetime] = Column(UTCDateTime, nullable=False)
+    attempts: Mapped[int] = Column(Integer, nullable=False, default=0, server_default="0")
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
 
 
 class Handoff(Base):

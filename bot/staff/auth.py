@@ -21,6 +21,10 @@ their password) is one-time: `must_change_password` is set, and the console lets
 do nothing but choose their own (`change_password`). Users are never deleted: an admin
 deactivates them (`set_active`), which refuses sign-in, ends their sessions and stops
 their alerts (bot.alerts.planning pages active users only).
+
+Where a user's alerts go (a phone number, a Telegram chat ID) is set when they are created
+and changed with `change_alert_addresses`; an address that changes is no longer verified
+(the person proves an address by typing a code sent there: bot.alerts.verification).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 
 from bot.core.crypto import address_digest, encrypt
 from bot.db.models import Channel, SignInAttempt, StaffRole, StaffUser
@@ -336,27 +340,68 @@ def set_timezone(*, session: Session, user_id: int, timezone_name: str | None) -
     return user
 
 
+def change_alert_addresses(
+    *, session: Session, actor: str, user_id: int, phone: str, telegram_chat_id: str
+) -> StaffUser:
+    """Set where the user's alerts go (an empty value removes that address); an address
+    that changes is no longer verified. Audited as `actor`, never with the address."""
+    user = _user_or_error(session=session, user_id=user_id)
+    before = {"phone": user.phone_hash, "telegram chat": user.telegram_chat_id_hash}
+    _set_alert_addresses(session=session, user=user, phone=phone, telegram_chat_id=telegram_chat_id)
+    after = {"phone": user.phone_hash, "telegram chat": user.telegram_chat_id_hash}
+    changed = [name for name in before if before[name] != after[name]]
+    if changed:
+        audit.record(
+            session=session,
+            actor=actor,
+            action=AuditAction.USER_ADDRESSES_CHANGED,
+            detail=f"alert addresses of {user.username}",
+            old={name: "set" if before[name] else "none" for name in changed},
+            new={name: "set, not verified" if after[name] else "none" for name in changed},
+        )
+        logger.info("staff user %s: alert addresses changed (%s)", user.id, ", ".join(changed))
+    return user
+
+
 def _set_alert_addresses(
     *, session: Session, user: StaffUser, phone: str | None, telegram_chat_id: str | None
 ) -> None:
-    """Store where the user's alerts go, encrypted, with keyed hashes to recognise replies."""
-    if phone:
-        try:
-            number = normalise_phone(phone)
-        except EnrollmentError as error:
-            raise StaffUserError(str(error)) from error
-        if user_for_phone(session=session, phone=number) is not None:
-            raise StaffUserError("another staff user has this phone number")
-        user.phone_encrypted = encrypt(number)
-        user.phone_hash = address_digest(Channel.SMS.value, number)
-    if telegram_chat_id:
-        chat_id = telegram_chat_id.strip()
-        if not TELEGRAM_CHAT_ID_PATTERN.fullmatch(chat_id):
+    """Store where the user's alerts go, encrypted, with keyed hashes to recognise replies
+    (None: leave as is; empty: remove). A changed address is no longer verified."""
+    if phone is not None:
+        number = _normalised_phone(phone) if phone.strip() else None
+        digest = address_digest(Channel.SMS.value, number) if number else None
+        if digest != user.phone_hash:
+            if digest and _address_holder(session, StaffUser.phone_hash, digest) is not None:
+                raise StaffUserError("another staff user has this phone number")
+            user.phone_encrypted = encrypt(number) if number else None
+            user.phone_hash = digest
+            user.phone_verified_at = None
+    if telegram_chat_id is not None:
+        chat_id = telegram_chat_id.strip() or None
+        if chat_id and not TELEGRAM_CHAT_ID_PATTERN.fullmatch(chat_id):
             raise StaffUserError("a Telegram chat ID is a number, e.g. 123456789")
-        if user_for_telegram_chat(session=session, chat_id=chat_id) is not None:
-            raise StaffUserError("another staff user has this Telegram chat")
-        user.telegram_chat_id_encrypted = encrypt(chat_id)
-        user.telegram_chat_id_hash = address_digest(Channel.TELEGRAM.value, chat_id)
+        digest = address_digest(Channel.TELEGRAM.value, chat_id) if chat_id else None
+        if digest != user.telegram_chat_id_hash:
+            column = StaffUser.telegram_chat_id_hash
+            if digest and _address_holder(session, column, digest) is not None:
+                raise StaffUserError("another staff user has this Telegram chat")
+            user.telegram_chat_id_encrypted = encrypt(chat_id) if chat_id else None
+            user.telegram_chat_id_hash = digest
+            user.telegram_chat_verified_at = None
+
+
+def _normalised_phone(phone: str) -> str:
+    """A phone number in E.164, or StaffUserError."""
+    try:
+        return normalise_phone(phone)
+    except EnrollmentError as error:
+        raise StaffUserError(str(error)) from error
+
+
+def _address_holder(session: Session, column: Mapped[str | None], digest: str) -> StaffUser | None:
+    """The user, active or not, whose address has this keyed hash (they are unique)."""
+    return session.execute(select(StaffUser).where(column == digest)).scalar_one_or_none()
 
 
 def _last_success(*, session: Session, username: str, ip: str) -> datetime | None:

@@ -41,6 +41,7 @@ from bot.staff.auth import create_user
 from bot.study.config import current_study
 from tests.conftest import EXAMPLE_STUDY
 from tests.handoff.rasa_conversations import RasaConversationsStandIn
+from tests.staff.factories import as_verified
 from tests.stand_ins.telegram_api import TelegramApiStandIn
 from tests.stand_ins.twilio_api import TwilioApiStandIn
 
@@ -171,19 +172,21 @@ def alert_env(
 
 @pytest.fixture
 def staff(alert_env: str) -> dict[str, StaffUser]:
-    """The study team, each with a phone number and a Telegram chat."""
+    """The study team, each with a phone number and a Telegram chat they have verified."""
     users = {}
     with session_scope() as session:
         for person in STAFF.values():
-            users[person.username] = create_user(
-                session=session,
-                actor=SYSTEM_ACTOR,
-                username=person.username,
-                display_name=person.name,
-                role=person.role,
-                password=PASSWORD,
-                phone=person.phone,
-                telegram_chat_id=str(person.chat_id),
+            users[person.username] = as_verified(
+                create_user(
+                    session=session,
+                    actor=SYSTEM_ACTOR,
+                    username=person.username,
+                    display_name=person.name,
+                    role=person.role,
+                    password=PASSWORD,
+                    phone=person.phone,
+                    telegram_chat_id=str(person.chat_id),
+                )
             )
     return users
 

@@ -50,20 +50,45 @@ def test_named_people_who_are_not_users_reach_nobody(alert_env: str) -> None:
     ]
 
 
-def test_an_on_call_nurse_without_an_address_is_unreachable_once_paging_is_on(
-    staff: dict[str, StaffUser],
+UNVERIFIED = (
+    "no verified address for telegram or sms (each verifies theirs on their console account page)"
+)
+
+
+@pytest.mark.parametrize(
+    ("joy_now", "reason"),
+    [
+        (
+            {"phone_encrypted": None, "telegram_chat_id_encrypted": None},
+            "no address for telegram or sms",
+        ),
+        ({"phone_verified_at": None, "telegram_chat_verified_at": None}, UNVERIFIED),
+    ],
+    ids=["no address", "addresses nobody verified"],
+)
+def test_an_on_call_nurse_without_a_verified_address_is_unreachable_once_paging_is_on(
+    staff: dict[str, StaffUser], joy_now: dict[str, object], reason: str
 ) -> None:
     with session_scope() as session:
-        session.execute(
-            update(StaffUser)
-            .where(StaffUser.username == "joy")
-            .values(phone_encrypted=None, telegram_chat_id_encrypted=None)
-        )
+        session.execute(update(StaffUser).where(StaffUser.username == "joy").values(**joy_now))
 
     assert problems() == [
-        "emergency alerts reach nobody in the first round (joy: no address for telegram or sms)",
-        "urgent alerts reach nobody in the first round (joy: no address for telegram or sms)",
+        f"emergency alerts reach nobody in the first round (joy: {reason})",
+        f"urgent alerts reach nobody in the first round (joy: {reason})",
     ]  # routine alerts go to the console only: Joy sees them there
+
+
+def test_one_verified_address_on_an_enabled_channel_is_enough(
+    staff: dict[str, StaffUser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope() as session:
+        session.execute(update(StaffUser).values(phone_verified_at=None))
+    assert problems() == []  # Telegram chats are verified
+
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "")
+    get_settings.cache_clear()
+
+    assert len(problems()) == 2  # only SMS pages now, and no phone is verified
 
 
 def test_without_paging_channels_the_console_reaches_named_users(
@@ -74,10 +99,15 @@ def test_without_paging_channels_the_console_reaches_named_users(
     get_settings.cache_clear()
     with session_scope() as session:
         session.execute(
-            update(StaffUser).values(phone_encrypted=None, telegram_chat_id_encrypted=None)
+            update(StaffUser).values(phone_verified_at=None, telegram_chat_verified_at=None)
+        )
+        session.execute(
+            update(StaffUser)
+            .where(StaffUser.username == "joy")
+            .values(phone_encrypted=None, telegram_chat_id_encrypted=None)
         )
 
-    assert problems() == []
+    assert problems() == []  # unverified addresses, or none: the console reaches them
 
 
 def test_deactivated_users_and_researchers_do_not_count(

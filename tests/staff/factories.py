@@ -17,6 +17,7 @@ from bot.db.models import (
     StaffUser,
 )
 from bot.db.repository import enroll_participant
+from bot.db.types import utcnow
 from bot.escalation.records import raise_escalation
 from bot.staff.audit import SYSTEM_ACTOR
 from bot.staff.auth import create_user
@@ -32,6 +33,7 @@ def add_user(
     display_name: str | None = None,
     password: str = PASSWORD,
     phone: str | None = None,
+    telegram_chat_id: str | None = None,
 ) -> StaffUser:
     """A console user (committed)."""
     user = create_user(
@@ -42,8 +44,18 @@ def add_user(
         role=role,
         password=password,
         phone=phone,
+        telegram_chat_id=telegram_chat_id,
     )
     session.commit()
+    return user
+
+
+def as_verified(user: StaffUser) -> StaffUser:
+    """The user with each alert address they have marked verified, as if they had typed
+    the check codes (tests only: the product has no way round the code)."""
+    now = utcnow()
+    user.phone_verified_at = now if user.phone_hash else None
+    user.telegram_chat_verified_at = now if user.telegram_chat_id_hash else None
     return user
 
 

@@ -3,8 +3,13 @@
 - /console/password: change your password (the current one is needed). A user signed in
   with a one-time password is sent here from every other page until they have; the
   session goes on with the new password, and their other sessions end.
-- /console/account: the same, and the time zone the console shows you times in.
-- /console/users (admins): every user with role, active and last sign-in; add a user (a
+- /console/account: the same, the time zone the console shows you times in, and where your
+  alerts go: your phone number and Telegram chat ID (a changed one is no longer verified)
+  and, on each paging channel that is enabled, whether you have verified it, a button that
+  sends you a check code there and the form to type it in (bot.alerts.verification).
+  Nobody verifies an address for someone else.
+- /console/users (admins): every user with role, active, alert addresses (verified or not)
+  and last sign-in; add a user (a
   one-time password is made and shown once), reset a password (the same), deactivate or
   reactivate (never delete), each with an optional reason; all audited.
 """
@@ -15,12 +20,25 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from bot.db.models import StaffRole
+from bot.alerts.coverage import enabled_channels
+from bot.alerts.verification import (
+    CODE_DIGITS,
+    PAGING_CHANNELS,
+    CheckError,
+    address_states,
+    confirm_code,
+    send_check_code,
+)
+from bot.core.crypto import decrypt
+from bot.core.settings import get_settings
+from bot.db.models import AlertChannel, StaffRole
 from bot.db.session import session_scope
+from bot.db.types import utcnow
 from bot.staff.audit import MAX_REASON_LENGTH
 from bot.staff.auth import (
     MIN_PASSWORD_LENGTH,
     StaffUserError,
+    change_alert_addresses,
     change_password,
     create_user,
     generate_password,
@@ -33,7 +51,9 @@ from bot.staff.auth import (
 from bot.staff.permissions import Permission
 from bot.web.console.access import (
     ConsoleUser,
+    NotFound,
     check_csrf,
+    current_user,
     flash,
     require,
     safe_next,
@@ -46,9 +66,11 @@ from bot.web.console.templating import render, site_timezone
 router = APIRouter(prefix=CONSOLE_PATH)
 
 USERS_PATH = CONSOLE_PATH + "/users"
+ACCOUNT_PATH = CONSOLE_PATH + "/account"
 
 csrf_checked = Depends(check_csrf)
 account_holder = Depends(signed_in_or_changing_password)
+signed_in = Depends(current_user)
 user_manager = Depends(require(Permission.MANAGE_USERS))
 
 
@@ -67,8 +89,9 @@ def _account_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The password form (and, once the password is the user's own, the time zone)."""
-    context = {
+    """The password form (and, once the password is the user's own, the time zone and
+    alert addresses)."""
+    context: dict[str, object] = {
         "next": safe_next(next_page),
         "error": error,
         "forced": user.must_change_password,
@@ -76,8 +99,31 @@ def _account_page(
         "timezone": user.timezone or "",
         "site_timezone": site_timezone(),
     }
+    if not user.must_change_password:
+        context.update(_alert_addresses(user))
     page_user = None if user.must_change_password else user
     return render(request, "account.html", context, user=page_user, status_code=status_code)
+
+
+def _alert_addresses(user: ConsoleUser) -> dict[str, object]:
+    """The user's own alert addresses, and the verification state of each on an enabled
+    paging channel."""
+    with session_scope() as session:
+        stored = get_user(session=session, user_id=user.id)
+        states = address_states(
+            session=session,
+            user_id=user.id,
+            enabled=enabled_channels(get_settings()),
+            now=utcnow(),
+        )
+        phone = stored.phone_encrypted if stored else None
+        chat = stored.telegram_chat_id_encrypted if stored else None
+    return {
+        "phone": decrypt(phone) if phone else "",
+        "telegram_chat_id": decrypt(chat) if chat else "",
+        "addresses": states,
+        "code_digits": CODE_DIGITS,
+    }
 
 
 @router.get("/password")
@@ -126,6 +172,75 @@ def timezone_submit(
         return _account_page(request, user, error=f"Not changed: {error}.", status_code=400)
     flash(request, f"Times are shown in {timezone.strip() or site_timezone()}.")
     return _see_other(f"{CONSOLE_PATH}/account")
+
+
+@router.post("/account/addresses", dependencies=[csrf_checked])
+def addresses_submit(
+    request: Request,
+    phone: str = Form("", max_length=32),
+    telegram_chat_id: str = Form("", max_length=32),
+    user: ConsoleUser = signed_in,
+) -> Response:
+    """Where your alerts go (empty: none there); a changed address must be verified again."""
+    try:
+        with session_scope() as session:
+            change_alert_addresses(
+                session=session,
+                actor=user.username,
+                user_id=user.id,
+                phone=phone,
+                telegram_chat_id=telegram_chat_id,
+            )
+    except StaffUserError as error:
+        return _account_page(request, user, error=f"Not changed: {error}.", status_code=400)
+    flash(request, "Your alert addresses are saved.")
+    return _see_other(ACCOUNT_PATH)
+
+
+def _paging_channel(channel: str) -> AlertChannel:
+    """The paging channel a path names (NotFound for anything else)."""
+    found = next((known for known in PAGING_CHANNELS if known.value == channel), None)
+    if found is None:
+        raise NotFound("There is no such alert channel.")
+    return found
+
+
+@router.post("/account/check/{channel}/send", dependencies=[csrf_checked])
+async def send_check_submit(
+    request: Request, channel: str, user: ConsoleUser = signed_in
+) -> Response:
+    """Send a check code to your own address on a channel."""
+    paging = _paging_channel(channel)
+    settings = get_settings()
+    try:
+        await send_check_code(
+            settings=settings,
+            user_id=user.id,
+            channel=paging,
+            enabled=enabled_channels(settings),
+        )
+    except CheckError as error:
+        flash(request, f"Not sent: {error}.")
+    else:
+        flash(request, "A check code is on its way: type it below.")
+    return _see_other(ACCOUNT_PATH)
+
+
+@router.post("/account/check/{channel}", dependencies=[csrf_checked])
+def confirm_check_submit(
+    request: Request,
+    channel: str,
+    code: str = Form("", max_length=16),
+    user: ConsoleUser = signed_in,
+) -> Response:
+    """Type the check code: the address is verified when it is the one sent."""
+    paging = _paging_channel(channel)
+    with session_scope() as session:
+        result = confirm_code(
+            session=session, user_id=user.id, channel=paging, code=code, now=utcnow()
+        )
+    flash(request, result.message)
+    return _see_other(ACCOUNT_PATH)
 
 
 # --- staff users (admins) ---------------------------------------------------------------
