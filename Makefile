@@ -114,8 +114,8 @@ bench: setup ## Conversation latency/throughput vs /model/parse alone; message-t
 	$(BIN)/python -m bench.alert_latency
 
 .PHONY: export-nlu
-export-nlu: $(VENV)/.installed ## Write the messages researchers labelled as NLU data (data/nlu/reviewed.yml)
-	$(BIN)/trialbot export-nlu export --out data/nlu/reviewed.yml
+export-nlu: $(VENV)/.installed ## Write the messages researchers labelled to var/exports/nlu-reviewed-<date>.yml, for review
+	$(BIN)/trialbot export-nlu export
 
 .PHONY: seed-demo
 seed-demo: $(VENV)/.installed ## Seed several weeks of simulated participants into the database

@@ -274,7 +274,10 @@ DELEGATED = {
     "export": ("bot.research.export", "de-identified CSV export with a data dictionary"),
     "report": ("bot.research.report", "a self-contained HTML report for the PI"),
     "seed-demo": ("bot.demo.simulation", "seed several weeks of simulated participants"),
-    "export-nlu": ("bot.research.nlu_review", "write labelled messages as NLU training data"),
+    "export-nlu": (
+        "bot.research.nlu_review",
+        "labelled messages as an NLU file to review (never into data/nlu)",
+    ),
 }
 
 

@@ -1,7 +1,10 @@
 """De-identified export: CSV files keyed by study ID, with a data dictionary, in a folder or zip.
 
 Files: participants.csv, checkins.csv, symptom_reports.csv, doses.csv, escalations.csv,
-messages.csv and data_dictionary.csv (every column of every file). No phone number, no
+messages.csv, data_dictionary.csv (every column of every file) and README.txt (the period,
+whether test traffic and message text are in it). Everything is exported by default; a
+period is an explicit choice, and shows in the name (trialbot-export_2026-11-01_to_2026-12-07,
+or trialbot-export_all_to_2026-12-07 from the first data) and in README.txt. No phone number, no
 Telegram chat ID, no conversation ID, no enrollment code, no participant's own words
 (check-in free text, symptom answers, feedback comments), no staff names or notes, no
 acknowledgement codes. Message text is exported only on request, by a user whose role may
@@ -60,6 +63,7 @@ from bot.staff.permissions import NotAllowed, Permission, allows
 logger = logging.getLogger(__name__)
 
 DICTIONARY_FILE = "data_dictionary.csv"
+README_FILE = "README.txt"
 # A spreadsheet reads a cell starting with one of these as a formula: free text gets a '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Shorter runs of digits are too common to search for as a chat ID.
@@ -106,9 +110,13 @@ class Bounds:
     @property
     def label(self) -> str:
         """The span as people read it."""
-        first = f"{self.start:%Y-%m-%d}" if self.start else "the beginning"
-        last = (self.end - timedelta(microseconds=1)).strftime("%Y-%m-%d")
-        return f"{first} to {last} (UTC)"
+        first = f"{self.start:%Y-%m-%d}" if self.start else "the first data"
+        return f"{first} to {self.last_day:%Y-%m-%d} (UTC)"
+
+    @property
+    def last_day(self) -> date:
+        """The last (UTC) day the span touches."""
+        return (self.end - timedelta(microseconds=1)).date()
 
     def clauses(self, column: Any) -> list[Any]:
         """WHERE clauses: the column's time is inside the span."""
@@ -538,10 +546,40 @@ def _require_text_permission(session: Session, actor: str) -> None:
 
 
 def folder_name(bounds: Bounds) -> str:
-    """The export's name: trialbot-export-<first day>-to-<last day>."""
-    first = f"{bounds.start:%Y%m%d}" if bounds.start else "start"
-    last = (bounds.end - timedelta(microseconds=1)).strftime("%Y%m%d")
-    return f"trialbot-export-{first}-to-{last}"
+    """The export's name: trialbot-export_<first day, or all>_to_<last day>, and
+    _with-test-traffic when web-chat visitors are in it."""
+    first = f"{bounds.start:%Y-%m-%d}" if bounds.start else "all"
+    test = "_with-test-traffic" if bounds.include_test else ""
+    return f"trialbot-export_{first}_to_{bounds.last_day:%Y-%m-%d}{test}"
+
+
+def readme(bounds: Bounds, rows: dict[str, int], *, include_text: bool) -> bytes:
+    """README.txt: what the export holds (period, test traffic, message text, row counts)."""
+    period = (
+        f"Period: {bounds.label}, chosen by the exporter."
+        if bounds.start
+        else f"Period: everything, from the first data to {bounds.last_day:%Y-%m-%d} (UTC)."
+    )
+    test = (
+        "Test traffic (web-chat visitors, channel web) is included."
+        if bounds.include_test
+        else "Test traffic (web-chat visitors) is left out."
+    )
+    text = "Message text is included, masked." if include_text else "No message text."
+    counts = [f"  {name}: {count} rows" for name, count in rows.items()]
+    lines = [
+        "De-identified export of Trial Companion, keyed by study ID.",
+        period,
+        "Rows are those of the period: check-ins by started_at, symptom and dose reports by "
+        "reported_at, escalations and messages by created_at; participants enrolled before "
+        "its end.",
+        test,
+        text,
+        f"Every column of every file is described in {DICTIONARY_FILE}.",
+        "Files:",
+        *counts,
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -578,6 +616,7 @@ def export(
     bounds = Bounds.from_dates(since, until, now=now or utcnow(), include_test=include_test)
     files, rows = _build(session, bounds, include_text=include_text)
     _check_no_addresses(session, files)
+    files[README_FILE] = readme(bounds, rows, include_text=include_text)
     folder = folder_name(bounds)
     where = _write(files, out, folder)
     counts = ", ".join(f"{name} {count}" for name, count in rows.items() if name != DICTIONARY_FILE)
@@ -610,8 +649,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trialbot export", description="Export the study's data de-identified, as CSV."
     )
     parser.add_argument("--out", type=Path, required=True, help="a folder, or a file ending .zip")
-    parser.add_argument("--since", type=_day_argument, help="first day (UTC), YYYY-MM-DD")
-    parser.add_argument("--until", type=_day_argument, help="last day (UTC), included")
+    parser.add_argument(
+        "--since", type=_day_argument, help="first day (UTC), YYYY-MM-DD; default: the first data"
+    )
+    parser.add_argument(
+        "--until", type=_day_argument, help="last day (UTC), included; default: today"
+    )
     parser.add_argument(
         "--include-text",
         action="store_true",

@@ -4,12 +4,16 @@
   (LOW_CONFIDENCE) or the intent `nlu_fallback`, not yet labelled, oldest first;
 - `label`: a researcher gives one the right intent (or marks it out of scope), checked
   against the domain's intents and the FAQ topics (`faq/<topic>`);
-- `export_nlu`: labelled examples not yet exported, personal details masked, written as
-  Rasa 3.1 NLU YAML grouped by intent into one file of reviewed examples (merged with what
-  it already holds; any other file is never overwritten), then marked exported.
+- `reviewed_nlu`: labelled examples not yet exported (and not already in the training data,
+  data/nlu), personal details masked, as Rasa 3.1 NLU YAML grouped by intent, then marked
+  exported: the console offers it as a download;
+- `export_nlu`: the same, written to a file outside the training data (merged with what it
+  already holds; any other file is never overwritten; a path inside data/nlu is refused).
 
-Run `python -m bot.research.nlu_review export [--out data/nlu/reviewed.yml]` for the export
-from the command line.
+Nothing here writes into data/nlu: a researcher reviews the file and adds its examples to
+the training data by hand (README, "NLU review"). From the command line:
+`python -m bot.research.nlu_review export [--out FILE|-]`, by default
+`$DATA_DIR/exports/nlu-reviewed-<date>.yml` (`-`: standard output).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from bot.core.settings import PROJECT_ROOT
+from bot.core.settings import PROJECT_ROOT, get_settings
 from bot.db.models import NluLabel, Participant
 from bot.db.types import utcnow
 from bot.research.conversations import (
@@ -56,7 +60,8 @@ from bot.study.config import FAQ_TOPICS
 logger = logging.getLogger(__name__)
 
 DOMAIN_DIR = PROJECT_ROOT / "domain"
-DEFAULT_EXPORT_PATH = PROJECT_ROOT / "data" / "nlu" / "reviewed.yml"
+TRAINING_DATA_DIR = PROJECT_ROOT / "data" / "nlu"
+STDOUT = "-"
 OUT_OF_SCOPE = "out_of_scope"
 RETRIEVAL_INTENTS = {"faq": FAQ_TOPICS}
 DEFAULT_QUEUE_LIMIT = 50
@@ -65,7 +70,8 @@ EXPORT_MARK = "# Reviewed NLU examples"
 EXPORT_HEADER = (
     f"{EXPORT_MARK}: participant messages the model was unsure of, labelled by researchers\n"
     "# in the staff console (NLU review) and exported by bot.research.nlu_review. Personal\n"
-    "# details are masked ([name], [phone], [email], [url]). Review them before retraining.\n"
+    "# details are masked ([name], [phone], [email], [url]). Review them, then add them to\n"
+    "# the files of data/nlu by hand before retraining (README, NLU review).\n"
 )
 # "](", "]{" and "][" would read as entity annotations in Rasa's training data format.
 _ANNOTATION = re.compile(r"\](?=[({\[])")
@@ -77,6 +83,16 @@ class LabelError(ValueError):
 
 class ExportError(RuntimeError):
     """The export cannot write where it was asked to."""
+
+
+def export_file_name(day: date) -> str:
+    """The name of a day's export: nlu-reviewed-<YYYY-MM-DD>.yml."""
+    return f"nlu-reviewed-{day:%Y-%m-%d}.yml"
+
+
+def default_export_path(day: date) -> Path:
+    """Where the command line writes by default: the data dir's exports folder."""
+    return get_settings().data_dir / "exports" / export_file_name(day)
 
 
 # --- the intents a message may be labelled with -------------------------------------------
@@ -290,7 +306,13 @@ def _examples_of(content: Any) -> dict[str, list[str]]:
 
 
 def _read_reviewed(path: Path) -> dict[str, list[str]]:
-    """The examples already in the export file; ExportError if it is not one of ours."""
+    """The examples already in the export file; ExportError if it is not one of ours, or
+    inside the training data."""
+    if path.resolve().is_relative_to(TRAINING_DATA_DIR.resolve()):
+        raise ExportError(
+            f"{shown_path(path)} is inside the training data: write the export elsewhere, "
+            "review it, then add its examples to data/nlu by hand"
+        )
     if not path.exists():
         return {}
     text = path.read_text(encoding="utf8")
@@ -301,12 +323,10 @@ def _read_reviewed(path: Path) -> dict[str, list[str]]:
     return _examples_of(yaml.safe_load(text))
 
 
-def _training_data_keys(path: Path) -> set[str]:
-    """Every example of the other NLU files beside the export file."""
+def _training_data_keys(training_dir: Path) -> set[str]:
+    """Every example of the training data's NLU files (every language's folder too)."""
     keys: set[str] = set()
-    for other in sorted(path.parent.glob("*.y*ml")):
-        if other.resolve() == path.resolve():
-            continue
+    for other in sorted(training_dir.rglob("*.y*ml")):
         content = yaml.safe_load(other.read_text(encoding="utf8"))
         for examples in _examples_of(content).values():
             keys.update(_key(example) for example in examples)
@@ -391,18 +411,27 @@ def export_summary(written: int, path: Path) -> str:
     return f"{written} new examples written to {shown_path(path)}."
 
 
-def export_nlu(*, session: Session, path: Path, actor: str = SYSTEM_ACTOR) -> int:
-    """Write labelled, not yet exported examples to `path`; how many new examples it got.
+def reviewed_nlu(
+    *,
+    session: Session,
+    destination: str,
+    actor: str = SYSTEM_ACTOR,
+    groups: dict[str, list[str]] | None = None,
+    training_dir: Path = TRAINING_DATA_DIR,
+) -> tuple[str, int]:
+    """Labelled, not yet exported examples added to `groups` as NLU YAML, and how many were
+    new; the labels are marked exported and the export audited (to `destination`, in words).
 
-    Examples already in the training data beside it (or in the file) are not written
-    again, but their labels are marked exported too. Raises ExportError when `path` is a
-    file this function did not write.
+    Examples already in the training data (or in `groups`) are not added again, but their
+    labels are marked exported too.
     """
-    groups = _read_reviewed(path)
+    groups = dict(groups or {})
     pending = _pending(session)
     if not pending:
-        return 0
-    known = _training_data_keys(path) | {_key(e) for items in groups.values() for e in items}
+        return render_nlu(groups), 0
+    known = _training_data_keys(training_dir) | {
+        _key(e) for items in groups.values() for e in items
+    }
     written = _merge(groups, pending, known)
     session.execute(
         update(NluLabel)
@@ -410,16 +439,37 @@ def export_nlu(*, session: Session, path: Path, actor: str = SYSTEM_ACTOR) -> in
         .values(exported_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if written:
-        _write_atomically(path, render_nlu(groups))
-    shown = shown_path(path)
     audit.record(
         session=session,
         actor=actor,
         action=AuditAction.NLU_EXPORTED,
-        detail=f"{len(pending)} labels exported: {written} new examples written to {shown}",
+        detail=f"{len(pending)} labels exported: {written} new examples written to {destination}",
     )
     logger.info("NLU export: %d labels, %d new examples, by %s", len(pending), written, actor)
+    return render_nlu(groups), written
+
+
+def export_nlu(
+    *,
+    session: Session,
+    path: Path,
+    actor: str = SYSTEM_ACTOR,
+    training_dir: Path = TRAINING_DATA_DIR,
+) -> int:
+    """Write labelled, not yet exported examples to `path`; how many new examples it got.
+
+    Raises ExportError when `path` is inside the training data or a file this function did
+    not write.
+    """
+    text, written = reviewed_nlu(
+        session=session,
+        destination=shown_path(path),
+        actor=actor,
+        groups=_read_reviewed(path),
+        training_dir=training_dir,
+    )
+    if written:
+        _write_atomically(path, text)
     return written
 
 
@@ -435,7 +485,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     export = commands.add_parser("export", help="write labelled examples to an NLU file")
     export.add_argument(
-        "--out", type=Path, default=DEFAULT_EXPORT_PATH, help="default: data/nlu/reviewed.yml"
+        "--out",
+        help="a file outside data/nlu, or - for standard output; "
+        "default: $DATA_DIR/exports/nlu-reviewed-<date>.yml",
     )
     export.add_argument("--actor", default=SYSTEM_ACTOR, help="who to name in the audit log")
     return parser
@@ -446,13 +498,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.db.session import session_scope
 
     args = _parser().parse_args(argv)
+    if args.out == STDOUT:
+        with session_scope() as session:
+            text, _ = reviewed_nlu(session=session, destination="standard output", actor=args.actor)
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.out) if args.out else default_export_path(utcnow().date())
     try:
         with session_scope() as session:
-            written = export_nlu(session=session, path=args.out, actor=args.actor)
+            written = export_nlu(session=session, path=path, actor=args.actor)
     except ExportError as error:
         sys.stderr.write(f"{error}\n")
         return 1
-    sys.stdout.write(export_summary(written, args.out) + "\n")
+    sys.stdout.write(export_summary(written, path) + "\n")
     return 0
 
 

@@ -38,6 +38,7 @@ from bot.research import redcap
 from bot.research.export import (
     CHECKIN_COLUMNS,
     DICTIONARY_FILE,
+    README_FILE,
     ExportError,
     export,
     file_columns,
@@ -202,7 +203,7 @@ def export_folder(session: Session, folder: Path, **options: object) -> dict[str
     values.update(options)
     export(session=session, out=folder, **values)
     session.commit()
-    return {path.name: read_csv(path.read_bytes()) for path in folder.iterdir()}
+    return {path.name: read_csv(path.read_bytes()) for path in folder.glob("*.csv")}
 
 
 def read_csv(content: bytes) -> list[dict]:
@@ -241,6 +242,7 @@ def test_every_file_is_written_with_its_columns(
     files = export_folder(session, tmp_path / "out")
 
     assert set(files) == BUNDLE
+    assert (tmp_path / "out" / README_FILE).is_file()
     for name, columns in file_columns(include_text=False).items():
         header = (tmp_path / "out" / name).read_text().splitlines()[0].split(",")
         assert header == [column.name for column in columns], name
@@ -303,8 +305,8 @@ def test_the_zip_holds_the_same_files_in_a_folder(
 
     with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as archive:
         names = archive.namelist()
-    assert summary.folder == "trialbot-export-20250301-to-20250331"
-    assert sorted(names) == sorted(f"{summary.folder}/{name}" for name in BUNDLE)
+    assert summary.folder == "trialbot-export_2025-03-01_to_2025-03-31"
+    assert sorted(names) == sorted(f"{summary.folder}/{name}" for name in {*BUNDLE, README_FILE})
     assert summary.rows["messages.csv"] == 4
     (tmp_path / "e.zip").write_bytes(b"")
     export(
@@ -432,6 +434,32 @@ def test_an_address_that_slips_through_stops_the_export(
 
 
 # --- the period and the audit log -------------------------------------------------------
+
+
+def test_the_name_and_the_readme_say_the_period_and_whether_test_traffic_is_in(
+    session: Session, data: dict, tmp_path: Path
+) -> None:
+    options = {"include_text": False, "actor": "rita", "now": NOW}
+
+    everything = export(session=session, out=tmp_path / "all", since=None, until=None, **options)
+    chosen = export(
+        session=session,
+        out=tmp_path / "march",
+        since=date(2025, 3, 6),
+        until=date(2025, 3, 7),
+        include_test=True,
+        **options,
+    )
+
+    assert everything.folder == "trialbot-export_all_to_2025-03-20"
+    assert chosen.folder == "trialbot-export_2025-03-06_to_2025-03-07_with-test-traffic"
+    whole = (tmp_path / "all" / README_FILE).read_text()
+    part = (tmp_path / "march" / README_FILE).read_text()
+    assert "Period: everything, from the first data to 2025-03-20 (UTC)." in whole
+    assert "Test traffic (web-chat visitors) is left out." in whole
+    assert "Period: 2025-03-06 to 2025-03-07 (UTC), chosen by the exporter." in part
+    assert "Test traffic (web-chat visitors, channel web) is included." in part
+    assert "  checkins.csv: 0 rows" in part
 
 
 def test_the_period_limits_the_rows(session: Session, data: dict, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from rasa.shared.nlu.training_data.loading import load_data
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.settings import get_settings
 from bot.db.models import AuditEvent, NluLabel
 from bot.research import nlu_review
 from bot.research.nlu_review import (
@@ -318,7 +320,7 @@ def test_a_second_export_adds_to_the_file(
     label(session=session, event_id=ids["whats the fake pill"], actor="rita", intent="greet")
     label(session=session, event_id=ids["hi"], actor="rita", intent="greet")
     session.commit()
-    assert export_nlu(session=session, path=path) == 2
+    assert export_nlu(session=session, path=path, training_dir=tmp_path / "none") == 2
     data = load_data(str(path))
     assert sorted(m.get("text") for m in data.intent_examples) == [
         "blorp the thing",
@@ -337,9 +339,45 @@ def test_examples_already_in_the_training_data_are_not_written_again(
     label(session=session, event_id=ids["hi"], actor="rita", intent="greet")
     session.commit()
 
-    assert export_nlu(session=session, path=tmp_path / "reviewed.yml") == 0
-    assert not (tmp_path / "reviewed.yml").exists()
+    path = tmp_path / "reviewed.yml"
+    assert export_nlu(session=session, path=path, training_dir=tmp_path) == 0
+    assert not path.exists()
     assert pending_export_count(session=session) == 0  # marked: nothing left to export
+
+
+def test_nothing_is_ever_written_into_the_training_data(
+    session: Session, ids: dict[str, int]
+) -> None:
+    label(session=session, event_id=ids["blorp the thing"], actor="rita", intent="greet")
+    session.commit()
+    path = nlu_review.TRAINING_DATA_DIR / "es" / "reviewed.yml"
+
+    with pytest.raises(ExportError, match="inside the training data"):
+        export_nlu(session=session, path=path)
+    assert not path.exists()
+    assert pending_export_count(session=session) == 1
+
+
+def test_the_command_line_writes_to_the_data_dir_by_default_or_to_stdout(
+    session: Session, ids: dict[str, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    label(session=session, event_id=ids["blorp the thing"], actor="rita", intent="greet")
+    session.commit()
+    path = nlu_review.default_export_path(datetime.now(timezone.utc).date())
+
+    assert nlu_review.main(["export"]) == 0
+    label(session=session, event_id=ids["whats the fake pill"], actor="rita", intent="greet")
+    session.commit()
+    assert nlu_review.main(["export", "--out", "-"]) == 0
+
+    assert path.parent == get_settings().data_dir / "exports"
+    assert not path.resolve().is_relative_to(nlu_review.TRAINING_DATA_DIR.resolve())
+    assert "blorp the thing" in path.read_text(encoding="utf8")
+    out = capsys.readouterr().out
+    assert "1 new examples written to" in out
+    assert (
+        out.split("\n", 1)[1].startswith(nlu_review.EXPORT_MARK) and "- whats the fake pill" in out
+    )
 
 
 def test_export_never_overwrites_another_file(

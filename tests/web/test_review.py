@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -64,11 +65,9 @@ def people(session: Session) -> dict[str, StaffUser]:
 
 
 @pytest.fixture
-def export_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Where the console's export writes in tests (never the project's data/nlu)."""
-    path = tmp_path / "nlu" / "reviewed.yml"
-    monkeypatch.setattr(nlu_review, "DEFAULT_EXPORT_PATH", path)
-    return path
+def export_path() -> Path:
+    """Where the console's export once wrote: it must never appear (a download instead)."""
+    return nlu_review.TRAINING_DATA_DIR / "reviewed.yml"
 
 
 def csrf_of(client: TestClient, path: str = "/console/sign-in") -> str:
@@ -432,6 +431,7 @@ def test_a_researcher_exports_the_labels(
     people: dict[str, StaffUser],
     stored: Scenario,
     export_path: Path,
+    tmp_path: Path,
 ) -> None:
     ids = user_event_ids(session, "P-002")
     signed_in(client, "rita")
@@ -441,22 +441,33 @@ def test_a_researcher_exports_the_labels(
         ("whats the fake pill", "faq/placebo"),
     ):
         client.post(f"{NLU}/{ids[text]}/label", data={"csrf_token": token, "intent": intent})
-    assert "Export 2 labelled" in client.get(NLU).text
+    assert "Download 2 labelled" in client.get(NLU).text
+
+    training_data = sorted(nlu_review.TRAINING_DATA_DIR.rglob("*"))
 
     reply = client.post(f"{NLU}/export", data={"csrf_token": token})
+    again = client.post(f"{NLU}/export", data={"csrf_token": token})
 
-    assert reply.status_code == 303
-    page = client.get(NLU).text
-    assert f"2 new examples written to {export_path}." in page
-    assert "Export 0 labelled" in page
-    data = load_data(str(export_path))
+    assert reply.status_code == 200
+    assert reply.headers["content-disposition"] == (
+        f'attachment; filename="nlu-reviewed-{datetime.now(timezone.utc):%Y-%m-%d}.yml"'
+    )
+    assert reply.text.startswith(nlu_review.EXPORT_MARK)
+    downloaded = tmp_path / "nlu-reviewed.yml"
+    downloaded.write_text(reply.text, encoding="utf8")
+    data = load_data(str(downloaded))
     assert {(m.get("intent"), m.get("text")) for m in data.intent_examples} == {
         ("out_of_scope", "blorp the thing"),
         ("faq", "whats the fake pill"),
     }
+    assert sorted(nlu_review.TRAINING_DATA_DIR.rglob("*")) == training_data
+    assert not export_path.exists()
+    assert again.status_code == 303  # nothing new: no empty download
+    assert "No new examples to export." in client.get(NLU).text
+    assert "Download 0 labelled" in client.get(NLU).text
     assert all(row.exported_at is not None for row in labels(session))
     [event] = audit_events(session, "nlu.export")
-    assert event.actor == "rita"
+    assert event.actor == "rita" and "a console download" in event.detail
 
 
 # --- languages ----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Console pages for researchers: engagement figures, plots, and the de-identified export.
 
-- /console/research/figures: the study's figures for a period (a date picker), with three
-  plots served as PNG by the routes below, and a table of participants by study ID;
+- /console/research/figures: the study's figures for a period (a date picker; the whole
+  study by default, from its first data to today), with three plots served as PNG by the
+  routes below, and a table of participants by study ID;
 - /console/research/participants/{study_id}: one participant's figures and symptom plot;
-- /console/research/export: the export form; its POST answers with a zip download.
+- /console/research/export: the export form (everything by default: both days empty); its
+  POST answers with a zip download named after its period.
 
 Everyone may look at the figures; researchers and admins may export; only admins may add
 message text (masked), and asking for it without that right is refused (403). Every view
@@ -29,6 +31,7 @@ from bot.db.repository import get_participant_by_study_id
 from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.research import figures, plots
+from bot.research.cohort import first_data_day
 from bot.research.export import ExportError, export
 from bot.research.report import (
     ESCALATIONS_TITLE,
@@ -57,7 +60,6 @@ from bot.web.console.templating import render, templates
 logger = logging.getLogger(__name__)
 
 RESEARCH_PATH = CONSOLE_PATH + "/research"
-DEFAULT_DAYS = 28
 MAX_DAYS = 800
 PNG = "image/png"
 
@@ -80,6 +82,7 @@ class PeriodChoice:
     until: date
     period: figures.Period
     include_test: bool = False
+    whole_study: bool = False
 
     @property
     def query(self) -> str:
@@ -98,19 +101,30 @@ def _day(text: str | None, name: str) -> date | None:
         raise ConsoleError(f"The {name} date must look like 2025-03-31.") from error
 
 
+def _study_start(include_test: bool, last: date) -> date:
+    """The first day of the whole study (its first data), or `last` when there is none."""
+    with session_scope() as session:
+        first = first_data_day(session=session, include_test=include_test)
+    return min(first, last) if first else last
+
+
 def period_choice(
     since: str | None = None, until: str | None = None, include_test: bool = False
 ) -> PeriodChoice:
-    """Dependency: the period of ?since=&until= (both days included; last 4 weeks by default),
-    and ?include_test=true to count test traffic (web-chat visitors) too."""
+    """Dependency: the period of ?since=&until= (both days included; by default the whole
+    study, from its first data to today, at most MAX_DAYS days), and ?include_test=true to
+    count test traffic (web-chat visitors) too."""
     now = utcnow()
     last = _day(until, "last") or now.date()
-    first = _day(since, "first") or last - timedelta(days=DEFAULT_DAYS - 1)
+    start = _study_start(include_test, last)
+    first = _day(since, "first") or max(start, last - timedelta(days=MAX_DAYS))
     if last < first:
         raise ConsoleError("The last day must not be before the first day.")
     if (last - first).days > MAX_DAYS:
         raise ConsoleError(f"Choose a period of at most {MAX_DAYS} days.")
-    return PeriodChoice(first, last, figures.Period.from_dates(first, last, now=now), include_test)
+    period = figures.Period.from_dates(first, last, now=now)
+    whole = first <= start and last == now.date()
+    return PeriodChoice(first, last, period, include_test, whole)
 
 
 chosen_period = Depends(period_choice)
@@ -284,11 +298,12 @@ def participant_symptoms_png(
 
 @router.get("/export")
 def export_page(request: Request, user: ConsoleUser = exporter) -> Response:
-    """The export form (message text offered to admins only)."""
-    today = utcnow().date()
+    """The export form: both days empty (everything); message text offered to admins only."""
+    with session_scope() as session:
+        first = first_data_day(session=session)
     context = {
-        "since": today - timedelta(days=DEFAULT_DAYS - 1),
-        "until": today,
+        "first_day": first,
+        "today": utcnow().date(),
         "can_include_text": user.can(Permission.EXPORT_MESSAGE_TEXT),
     }
     return render(request, "research_export.html", context, user=user)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from bot.core.languages import LANGUAGES, STAFF_NAMES
 from bot.db.models import Channel
 from bot.db.session import session_scope
+from bot.db.types import utcnow
 from bot.research import nlu_review
 from bot.research.conversations import (
     FALLBACK_INTENT,
@@ -35,14 +36,13 @@ from bot.research.conversations import (
 )
 from bot.research.nlu_review import (
     OUT_OF_SCOPE,
-    ExportError,
     LabelError,
-    export_nlu,
     known_intents,
     label,
     pending_export_count,
     queue_size,
     review_queue,
+    reviewed_nlu,
 )
 from bot.staff import audit
 from bot.staff.audit import AuditAction
@@ -314,7 +314,6 @@ def nlu_queue_page(request: Request, user: ConsoleUser = nlu_labeller) -> Respon
         "intents": [intent for intent in known_intents() if intent != OUT_OF_SCOPE],
         "out_of_scope": OUT_OF_SCOPE,
         "threshold": LOW_CONFIDENCE,
-        "export_path": nlu_review.shown_path(nlu_review.DEFAULT_EXPORT_PATH),
     }
     return render(request, "review_nlu.html", context, user=user)
 
@@ -341,15 +340,20 @@ def label_submit(
 
 
 @router.post("/nlu/export", dependencies=[csrf_checked])
-def export_submit(request: Request, user: ConsoleUser = nlu_labeller) -> RedirectResponse:
-    """Write the labelled examples to the reviewed NLU file, ready for retraining."""
-    path = nlu_review.DEFAULT_EXPORT_PATH
-    try:
-        with session_scope() as session:
-            written = export_nlu(session=session, path=path, actor=user.username)
-    except ExportError as error:
-        flash(request, f"Not exported: {error}.")
-    else:
-        flash(request, nlu_review.export_summary(written, path))
-    logger.info("NLU export from the console by staff user %s", user.id)
-    return _see_other(f"{REVIEW_PATH}/nlu")
+def export_submit(request: Request, user: ConsoleUser = nlu_labeller) -> Response:
+    """The labelled examples as a Rasa NLU YAML download, for the researcher to review and
+    add to data/nlu by hand (nothing is written on the server)."""
+    name = nlu_review.export_file_name(utcnow().date())
+    with session_scope() as session:
+        text, written = reviewed_nlu(
+            session=session, destination=f"a console download ({name})", actor=user.username
+        )
+    logger.info("NLU export from the console by staff user %s: %d examples", user.id, written)
+    if not written:
+        flash(request, "No new examples to export.")
+        return _see_other(f"{REVIEW_PATH}/nlu")
+    return Response(
+        content=text,
+        media_type="application/x-yaml",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
