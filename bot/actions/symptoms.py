@@ -18,12 +18,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from bot.actions.answers import Answer, read_choice
+from bot.actions.answers import Answer, read_choice, words_of
 from bot.actions.records import participant_id
 from bot.actions.replies import Button, button, language_of, say
 from bot.core.languages import ENGLISH, SPANISH
 from bot.db.models import EscalationLevel, EscalationType
-from bot.db.repository import previous_symptom_grade, record_symptom
+from bot.db.repository import (
+    checkin_symptom_reports,
+    previous_symptom_grade,
+    record_symptom,
+    regrade_symptom,
+)
 from bot.db.session import in_session_async
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.escalation.rules import decide
@@ -127,30 +132,63 @@ def _grade(answers: dict[Attribute, Answer]) -> int | None:
     return answers[attribute].point if attribute in answers else None
 
 
+OUTCOME_WORDING = {
+    EscalationLevel.URGENT: "symptom_urgent",
+    EscalationLevel.ROUTINE: "symptom_routine",
+    None: "symptom_noted",
+}
+# A symptom told again in the same check-in, no worse than before.
+ALREADY_NOTED = "symptom_already_noted"
+
+
 def _store_and_decide(
     session: Session,
     tracker: Tracker,
     symptom: str,
     answers: dict[Attribute, Answer],
     raw_answers: list[str],
-) -> EscalationLevel | None:
-    """Store a graded symptom and raise the escalation the study's rules call for."""
+) -> str:
+    """Store a graded symptom, raise what the study's rules call for; the wording key to say.
+
+    A symptom already reported in this check-in is one report: told again at a higher
+    grade, that report is regraded and the rules run on the new grade (the earlier one is
+    the previous grade); told again at the same or a lower grade (or an answer that did
+    not fit the scale), the report stays as it was, nothing is raised, and the participant
+    hears that it is already noted.
+    """
     study = current_study()
     owner = participant_id(session, tracker)
     grade = _grade(answers)
-    previous = previous_symptom_grade(session=session, participant_id=owner, symptom=symptom)
-    checkin_id = tracker.get_slot(CHECKIN_ID)
-    record_symptom(
-        session=session,
-        participant_id=owner,
-        symptom=symptom,
-        grade=grade,
-        severity=_point(answers, Attribute.SEVERITY),
-        frequency=_point(answers, Attribute.FREQUENCY),
-        interference=_point(answers, Attribute.INTERFERENCE),
-        raw_answer=" | ".join(raw_answers),
-        checkin_id=int(checkin_id) if checkin_id else None,
+    checkin_id = _checkin_id(tracker)
+    earlier = (
+        checkin_symptom_reports(session=session, participant_id=owner, checkin_id=checkin_id).get(
+            symptom
+        )
+        if checkin_id is not None
+        else None
     )
+    points = {
+        "severity": _point(answers, Attribute.SEVERITY),
+        "frequency": _point(answers, Attribute.FREQUENCY),
+        "interference": _point(answers, Attribute.INTERFERENCE),
+    }
+    raw_answer = " | ".join(raw_answers)
+    previous = previous_symptom_grade(session=session, participant_id=owner, symptom=symptom)
+    if earlier is not None:
+        if grade is None or (earlier.grade is not None and grade <= earlier.grade):
+            return ALREADY_NOTED
+        previous = earlier.grade
+        regrade_symptom(report=earlier, grade=grade, raw_answer=raw_answer, **points)
+    else:
+        record_symptom(
+            session=session,
+            participant_id=owner,
+            symptom=symptom,
+            grade=grade,
+            raw_answer=raw_answer,
+            checkin_id=checkin_id,
+            **points,
+        )
     decision = decide(
         symptom=symptom,
         grade=grade,
@@ -170,7 +208,13 @@ def _store_and_decide(
             trigger_message_id=str(trigger) if trigger else None,
             concern=symptom,
         )
-    return decision.level
+    return OUTCOME_WORDING[decision.level]
+
+
+def _checkin_id(tracker: Tracker) -> int | None:
+    """The check-in this conversation is in (running or paused), if any."""
+    checkin_id = tracker.get_slot(CHECKIN_ID)
+    return int(checkin_id) if checkin_id else None
 
 
 def _point(answers: dict[Attribute, Answer], attribute: Attribute) -> int | None:
@@ -178,11 +222,35 @@ def _point(answers: dict[Attribute, Answer], attribute: Attribute) -> int | None
     return answer.point if answer else None
 
 
-OUTCOME_WORDING = {
-    EscalationLevel.URGENT: "symptom_urgent",
-    EscalationLevel.ROUTINE: "symptom_routine",
-    None: "symptom_noted",
-}
+# Words that point back to something told before ("the cough i told you", "lo mismo de
+# antes"), as `words_of` gives them; matched as whole words.
+POINTS_BACK = (
+    "i told you", "told you", "i said", "like i said", "already said", "already told",
+    "same as before", "same as earlier", "same thing", "same one", "the same",
+    "ya te dije", "ya le dije", "te dije", "le dije", "como te dije", "como le dije",
+    "lo mismo", "lo de antes", "ya lo dije", "ya te conte", "ya le conte",
+)  # fmt: skip
+
+
+def points_back(text: str) -> bool:
+    """True when the words point back to a report told before, not a new one."""
+    words = f" {words_of(text)} "
+    return any(f" {phrase} " in words for phrase in POINTS_BACK)
+
+
+async def _reported_in_checkin(tracker: Tracker) -> list[str]:
+    """The symptoms already stored in this conversation's check-in, oldest first."""
+    checkin_id = _checkin_id(tracker)
+    if checkin_id is None:
+        return []
+
+    def work(session: Session) -> list[str]:
+        owner = participant_id(session, tracker)
+        return list(
+            checkin_symptom_reports(session=session, participant_id=owner, checkin_id=checkin_id)
+        )
+
+    return await in_session_async(work)
 
 
 class SymptomInterview:
@@ -202,7 +270,24 @@ class SymptomInterview:
         """Queue the symptoms named; with none recognised, grade the problem as told."""
         if value is None:
             return {DESCRIPTION: None}
-        symptoms = symptoms_in_message(tracker.latest_message) or [OTHER]
+        symptoms = symptoms_in_message(tracker.latest_message)
+        if points_back(str(value)):
+            reported = await _reported_in_checkin(tracker)
+            symptoms = [symptom for symptom in symptoms if symptom not in reported]
+            if reported and not symptoms:  # all of it told before in this check-in
+                named = symptoms_in_message(tracker.latest_message) or reported[-1:]
+                language = language_of(tracker)
+                say(
+                    dispatcher,
+                    messages(
+                        current_study(),
+                        ALREADY_NOTED,
+                        language=language,
+                        symptom=symptom_label(named[0], language),
+                    ),
+                )
+                return {DESCRIPTION: value, DONE: True}
+        symptoms = symptoms or [OTHER]
         return {DESCRIPTION: value, CURRENT: symptoms[0], QUEUE: symptoms[1:]}
 
     async def _extract_attribute(self, tracker: Tracker, attribute: Attribute) -> dict[str, Any]:
@@ -275,13 +360,12 @@ class SymptomInterview:
         raw = [answer.text for answer in answers.values() if answer.text]
         if tracker.get_slot(DESCRIPTION):
             raw.insert(0, str(tracker.get_slot(DESCRIPTION)))
-        level = await in_session_async(
+        key = await in_session_async(
             lambda session: _store_and_decide(session, tracker, symptom, answers, raw)
         )
-        say(
-            dispatcher,
-            messages(current_study(), OUTCOME_WORDING[level], language=language_of(tracker)),
-        )
+        language = language_of(tracker)
+        label = symptom_label(symptom, language)
+        say(dispatcher, messages(current_study(), key, language=language, symptom=label))
         queue = list(tracker.get_slot(QUEUE) or [])
         if not queue:
             return {DONE: True}
@@ -344,14 +428,18 @@ class ActionStartSymptomReport(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Queue the named symptoms; with none named, a kind word first (the form asks)."""
+        """Queue the named symptoms; with none named, a kind word first (the form asks).
+
+        A check-in paused for this report keeps its ID: the report belongs to it, and the
+        check-in picks up where it stopped.
+        """
         symptoms = symptoms_in_message(tracker.latest_message)
         if not symptoms:
             say(
                 dispatcher,
                 messages(current_study(), "symptom_start_unwell", language=language_of(tracker)),
             )
-        return [SlotSet(CHECKIN_ID, None), *start_events(symptoms)]
+        return start_events(symptoms)
 
 
 class ValidateSymptomForm(SymptomInterview, FormValidationAction):
@@ -436,5 +524,6 @@ class ActionFinishSymptomReport(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        """Reset for the next report."""
-        return [*start_events([]), SlotSet(DONE, None), SlotSet("reasked_slot", None)]
+        """Reset for the next report; a paused check-in then skips "what is bothering you"."""
+        in_checkin = True if tracker.get_slot(CHECKIN_ID) else None
+        return [*start_events([]), SlotSet(DONE, in_checkin), SlotSet("reasked_slot", None)]

@@ -221,6 +221,42 @@ def record_symptom(
     return report
 
 
+def checkin_symptom_reports(
+    *, session: Session, participant_id: int, checkin_id: int
+) -> dict[str, SymptomReport]:
+    """The participant's reports stored in one check-in, by symptom, oldest first."""
+    reports = session.execute(
+        select(SymptomReport)
+        .where(
+            SymptomReport.participant_id == participant_id,
+            SymptomReport.checkin_id == checkin_id,
+        )
+        .order_by(SymptomReport.reported_at, SymptomReport.id)
+    ).scalars()
+    return {report.symptom: report for report in reports}
+
+
+def regrade_symptom(
+    *,
+    report: SymptomReport,
+    grade: int,
+    raw_answer: str,
+    severity: int | None = None,
+    frequency: int | None = None,
+    interference: int | None = None,
+) -> SymptomReport:
+    """Raise a report's grade to a higher one told later in the same check-in.
+
+    The answers become the new ones; the words of both tellings are kept.
+    """
+    report.grade = grade
+    report.severity = severity
+    report.frequency = frequency
+    report.interference = interference
+    report.raw_answer = " || ".join(part for part in (report.raw_answer, raw_answer) if part)
+    return report
+
+
 def previous_symptom_grade(*, session: Session, participant_id: int, symptom: str) -> int | None:
     """The grade of the participant's latest stored report of this symptom, if any."""
     return session.execute(

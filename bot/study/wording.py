@@ -140,6 +140,11 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "Thank you. I have noted it for the care team to look at. Tell me if it gets worse.",
     ),
     "symptom_noted": ("Thanks for telling me. I have noted it. Tell me if it gets worse.",),
+    # A symptom told again in the same check-in: kept once (bot/actions/symptoms.py).
+    "symptom_already_noted": (
+        "I already have your {symptom} from this check-in. Thank you for telling me. "
+        "Tell me if it gets worse.",
+    ),
     # SMS keywords and channel edge cases (bot/channels).
     "sms_opted_out": (
         "You will not get any more texts from the {study_name} helper. "

@@ -136,6 +136,10 @@ DEFAULTS_ES: dict[str, tuple[str, ...]] = {
         "Gracias. Lo anoté para que el equipo médico lo vea. Avíseme si se pone peor.",
     ),
     "symptom_noted": ("Gracias por decírmelo. Ya lo anoté. Avíseme si se pone peor.",),
+    "symptom_already_noted": (
+        "Ya tengo anotado lo de {symptom} de este chequeo. Gracias por decírmelo. "
+        "Avíseme si se pone peor.",
+    ),
     "sms_opted_out": (
         "Ya no va a recibir textos del asistente de {study_name}. "
         "Responda EMPEZAR para recibirlos otra vez. En una emergencia, llame al "

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.actions.symptoms import (
     ActionAskSymptomFrequency,
     ActionAskSymptomInterference,
+    ActionFinishSymptomReport,
     ActionStartSymptomReport,
     AskSymptomQuestion,
     ValidateSymptomForm,
@@ -22,7 +23,7 @@ from bot.actions.symptoms import (
     symptoms_in_message,
 )
 from bot.db.models import Channel, Escalation, EscalationLevel, EscalationType, SymptomReport
-from bot.db.repository import enroll_participant, record_symptom
+from bot.db.repository import enroll_participant, record_symptom, start_checkin
 from bot.nlp.analysis import symptom_names
 from bot.study.config import load_study_config
 from bot.study.plain_language import check_text
@@ -379,3 +380,145 @@ async def test_a_severe_symptom_in_spanish_is_urgent_and_told_in_spanish(
 
     assert texts(dispatcher)[0].startswith("Gracias por decírmelo. Le estoy mandando esto")
     assert session.execute(select(Escalation.level)).scalar_one() is EscalationLevel.URGENT
+
+
+def open_checkin(session: Session, sender_id: str) -> float:
+    """A participant with a check-in under way; the checkin_id slot's value."""
+    participant = enroll_participant(session=session, study_id=sender_id, channel=Channel.WEB)
+    checkin = start_checkin(session=session, participant_id=participant.id)
+    session.commit()
+    return float(checkin.id)
+
+
+async def tell_cough(
+    dispatcher: CollectingDispatcher,
+    make_tracker: TrackerFactory,
+    domain: dict,
+    checkin_id: float,
+    severity: int,
+) -> dict[str, Any]:
+    """Finish a cough (severity, then interference) in the check-in; the slot updates."""
+    tracker = make_tracker(
+        sender_id="P-020",
+        slots={
+            "checkin_id": checkin_id,
+            "current_symptom": "cough",
+            "requested_slot": "symptom_interference",
+            "symptom_severity": answer(str(severity), severity),
+        },
+    )
+    return await ValidateSymptomForm().validate_symptom_interference(
+        answer("a little", 1), dispatcher, tracker, domain
+    )
+
+
+async def test_a_cough_told_twice_in_one_checkin_is_one_report_and_one_alert(
+    session: Session, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    checkin_id = open_checkin(session, "P-020")
+    first, again = CollectingDispatcher(), CollectingDispatcher()
+
+    await tell_cough(first, make_tracker, domain, checkin_id, severity=4)
+    await tell_cough(again, make_tracker, domain, checkin_id, severity=4)
+
+    report = session.execute(select(SymptomReport)).scalar_one()
+    assert (report.symptom, report.grade, report.checkin_id) == ("cough", 4, checkin_id)
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert escalation.repeat_count == 0
+    assert texts(again) == [
+        "I already have your cough from this check-in. Thank you for telling me. "
+        "Tell me if it gets worse."
+    ]
+
+
+async def test_a_higher_grade_in_the_same_checkin_regrades_the_report_and_escalates(
+    session: Session, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    checkin_id = open_checkin(session, "P-020")
+
+    await tell_cough(CollectingDispatcher(), make_tracker, domain, checkin_id, severity=1)
+    worse = CollectingDispatcher()
+    await tell_cough(worse, make_tracker, domain, checkin_id, severity=4)
+
+    report = session.execute(select(SymptomReport)).scalar_one()
+    assert (report.grade, report.severity) == (4, 4)
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert escalation.level is EscalationLevel.URGENT
+    assert "A nurse will call you today" in texts(worse)[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "named", "expected"),
+    [
+        ("nothing, the cough i told you", ("cough",), "I already have your cough"),
+        ("same as before", (), "I already have your cough"),
+        ("lo mismo de antes", (), "Ya tengo anotado lo de la tos"),
+        ("ya te dije, la tos", ("cough",), "Ya tengo anotado lo de la tos"),
+    ],
+)
+async def test_words_pointing_back_after_a_resume_add_no_report(
+    session: Session,
+    dispatcher: CollectingDispatcher,
+    make_tracker: TrackerFactory,
+    domain: dict,
+    text: str,
+    named: tuple[str, ...],
+    expected: str,
+) -> None:
+    checkin_id = open_checkin(session, "P-020")
+    await tell_cough(CollectingDispatcher(), make_tracker, domain, checkin_id, severity=4)
+    spanish = expected.startswith("Ya")
+    tracker = make_tracker(
+        sender_id="P-020",
+        text=text,
+        entities=symptom_entities(*named),
+        slots={
+            "checkin_id": checkin_id,
+            "requested_slot": "symptom_description",
+            "language": "es" if spanish else "en",
+        },
+    )
+
+    updates = await ValidateSymptomForm().validate_symptom_description(
+        text, dispatcher, tracker, domain
+    )
+
+    assert updates == {"symptom_description": text, "symptoms_done": True}
+    assert texts(dispatcher)[0].startswith(expected)
+    assert len(session.execute(select(SymptomReport)).scalars().all()) == 1
+    assert len(session.execute(select(Escalation)).scalars().all()) == 1
+
+
+async def test_words_pointing_back_with_a_new_symptom_ask_about_the_new_one(
+    session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    checkin_id = open_checkin(session, "P-020")
+    await tell_cough(CollectingDispatcher(), make_tracker, domain, checkin_id, severity=4)
+    text = "the cough i told you and now a headache"
+    tracker = make_tracker(
+        sender_id="P-020",
+        text=text,
+        entities=symptom_entities("cough", "headache"),
+        slots={"checkin_id": checkin_id, "requested_slot": "symptom_description"},
+    )
+
+    updates = await ValidateSymptomForm().validate_symptom_description(
+        text, dispatcher, tracker, domain
+    )
+
+    assert updates["current_symptom"] == "headache"
+    assert updates["symptom_queue"] == []
+
+
+async def test_a_report_during_a_paused_checkin_keeps_it_and_its_answered_question(
+    dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    slots = {"checkin_id": 7.0}
+    tracker = make_tracker(intent="report_symptom", entities=symptom_entities("cough"), slots=slots)
+
+    started = await ActionStartSymptomReport().run(dispatcher, tracker, domain)
+    finished = await ActionFinishSymptomReport().run(dispatcher, make_tracker(slots=slots), domain)
+
+    assert "checkin_id" not in {event["name"] for event in started}
+    assert SlotSet("symptoms_done", True) in finished
+    assert interview_slots(make_tracker(slots={**slots, "symptoms_done": True})) == []
