@@ -205,6 +205,19 @@ async def test_withdrawal_is_respected_and_staff_told(
     assert reason.endswith(": wants to leave the study and asked for a call")
 
 
+async def test_withdrawal_asked_twice_is_one_open_item(
+    session: Session, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    for _ in range(2):
+        await ActionWithdrawInfo().run(
+            CollectingDispatcher(), make_tracker(intent="withdraw"), domain
+        )
+
+    session.expire_all()
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.type, escalation.repeat_count) == (EscalationType.WITHDRAWAL, 1)
+
+
 async def test_missed_dose_is_recorded_with_the_study_instruction(
     session: Session, dispatcher: CollectingDispatcher, make_tracker: TrackerFactory, domain: dict
 ) -> None:
