@@ -3,7 +3,9 @@
 Each figure is a small function that returns plain data; pages, the report and the plots
 only format it. Times are UTC. A period is half-open, [start, end): a report "from
 2025-03-01 to 2025-03-31" starts at 2025-03-01 00:00 UTC and ends at 2025-04-01 00:00 UTC.
-Weeks start on Monday 00:00 UTC.
+Weeks are ISO 8601 weeks in UTC (the study keeps no time zone of its own): Monday 00:00 to
+Sunday 24:00, numbered as ISO does (2024-12-30 starts 2025-W01). A weekly series lists
+every week the period touches, including weeks with nothing in them.
 
 The definitions, exactly:
 
@@ -34,6 +36,8 @@ The definitions, exactly:
   acknowledged, the median of `acknowledged_at - created_at` over those acknowledged, how
   many were acknowledged within the study's response target, and how many are open now.
 - Feedback: ratings (1-5) given in the period: count, mean and median.
+- Symptom grades per week: PRO-CTCAE severity grades are ordinal, so a week's reports of a
+  symptom are shown as the share at each grade 0-4 with their number (n), never a mean.
 - By language: the figures above split by the participants' language now
   (`participants.language`; bot.research.cohort.language_cohorts): enrolled, active,
   response rate, median time to reply, adherence, opted out now, at risk now, escalations
@@ -113,6 +117,12 @@ DEFINITIONS = (
     ),
     ("Feedback", "Ratings from 1 (poor) to 5 (great) given in the period."),
     (
+        "Symptom grades per week",
+        "PRO-CTCAE severity reports of each symptom in an ISO week (Monday to Sunday, UTC): "
+        "the share at each grade, 0 none to 4 very severe, out of that week's n reports. "
+        "Grades are ordinal, so they are never averaged.",
+    ),
+    (
         "By language",
         "The same figures for the participants of each language (the language they read "
         "now: English or Spanish).",
@@ -133,9 +143,15 @@ def _midnight(day: date) -> datetime:
 
 
 def week_start(moment: datetime) -> date:
-    """The Monday (UTC) of the week a moment falls in."""
+    """The Monday (UTC) of the ISO week a moment falls in."""
     day = moment.astimezone(timezone.utc).date()
     return day - timedelta(days=day.weekday())
+
+
+def iso_week_label(week: date) -> str:
+    """An ISO week as people read it: "2026-W48" (the ISO year, which may differ at New Year)."""
+    year, number, _ = week.isocalendar()
+    return f"{year}-W{number:02d}"
 
 
 @dataclass(frozen=True)
@@ -443,6 +459,8 @@ class WeekRate:
     week: date
     decided: int
     answered: int
+    # Who the decided prompts went to.
+    participants: frozenset[int] = frozenset()
 
     @property
     def rate(self) -> float | None:
@@ -454,12 +472,17 @@ def weekly_response_rates(outcomes: Sequence[PromptOutcome], period: Period) -> 
     """The response rate of each week of the period (a week with no prompts has rate None)."""
     decided: Counter[date] = Counter()
     answered: Counter[date] = Counter()
+    owners: dict[date, set[int]] = defaultdict(set)
     for outcome in outcomes:
         if outcome.decided:
             week = week_start(outcome.sent_at)
             decided[week] += 1
             answered[week] += int(outcome.answered)
-    return [WeekRate(week, decided[week], answered[week]) for week in period.weeks()]
+            owners[week].add(outcome.participant_id)
+    return [
+        WeekRate(week, decided[week], answered[week], frozenset(owners[week]))
+        for week in period.weeks()
+    ]
 
 
 # --- doses ------------------------------------------------------------------------------
@@ -693,6 +716,8 @@ class WeekEscalations:
 
     week: date
     counts: dict[EscalationLevel, int]
+    # Whose escalations they are.
+    participants: frozenset[int] = frozenset()
 
     @property
     def total(self) -> int:
@@ -709,7 +734,7 @@ def weekly_escalations(
 ) -> list[WeekEscalations]:
     """Escalations raised in each week of the period, by level."""
     rows = session.execute(
-        select(Escalation.level, Escalation.created_at).where(
+        select(Escalation.level, Escalation.created_at, Escalation.participant_id).where(
             *_in_period(Escalation.created_at, period),
             *_participant_filter(Escalation.participant_id, participant_id, include_test),
         )
@@ -717,8 +742,13 @@ def weekly_escalations(
     counts: Counter[tuple[date, EscalationLevel]] = Counter(
         (week_start(row[1]), row[0]) for row in rows
     )
+    owners: dict[date, set[int]] = defaultdict(set)
+    for _, created_at, owner in rows:
+        owners[week_start(created_at)].add(owner)
     return [
-        WeekEscalations(week, {level: counts[(week, level)] for level in LEVELS})
+        WeekEscalations(
+            week, {level: counts[(week, level)] for level in LEVELS}, frozenset(owners[week])
+        )
         for week in period.weeks()
     ]
 
@@ -768,7 +798,7 @@ def feedback_ratings(
 
 @dataclass(frozen=True)
 class GradePoint:
-    """A symptom grade (0-4) at a time; a weekly mean for the study-wide plot."""
+    """One symptom report's grade (0-4) at its time."""
 
     at: datetime
     grade: float
@@ -793,30 +823,69 @@ def symptom_grades(
     return dict(sorted(series.items()))
 
 
-def weekly_mean_grades(
+GRADES = range(5)
+
+
+@dataclass(frozen=True)
+class WeekGrades:
+    """One symptom's graded reports in one ISO week: how many at each grade 0-4, and by whom."""
+
+    week: date
+    # Reports at grade 0, 1, 2, 3 and 4.
+    counts: tuple[int, ...]
+    participants: frozenset[int] = frozenset()
+
+    @property
+    def n(self) -> int:
+        """Reports that week."""
+        return sum(self.counts)
+
+    @property
+    def shares(self) -> tuple[float, ...] | None:
+        """The share of the week's reports at each grade (summing to 1); None with no reports."""
+        if not self.n:
+            return None
+        return tuple(count / self.n for count in self.counts)
+
+
+def weekly_grade_distributions(
     *,
     session: Session,
     period: Period,
     limit: int = MAX_STUDY_SYMPTOMS,
     include_test: bool = False,
-) -> dict[str, list[GradePoint]]:
-    """Study-wide mean grade per week of the `limit` most reported symptoms (at the Monday)."""
+) -> dict[str, list[WeekGrades]]:
+    """Per ISO week of the period, the grades reported of the `limit` most reported symptoms.
+
+    Every week of the period is listed; a week without reports has n = 0 (a gap on a plot).
+    """
     rows = session.execute(
-        select(SymptomReport.symptom, SymptomReport.reported_at, SymptomReport.grade).where(
+        select(
+            SymptomReport.symptom,
+            SymptomReport.reported_at,
+            SymptomReport.grade,
+            SymptomReport.participant_id,
+        ).where(
             SymptomReport.grade.is_not(None),
             *_in_period(SymptomReport.reported_at, period),
             *owned_by_counted(SymptomReport.participant_id, include_test),
         )
     ).all()
-    grades: dict[tuple[str, date], list[int]] = defaultdict(list)
-    for symptom, reported_at, grade in rows:
-        grades[(symptom, week_start(reported_at))].append(int(grade))
+    counts: Counter[tuple[str, date, int]] = Counter()
+    owners: dict[tuple[str, date], set[int]] = defaultdict(set)
+    for symptom, reported_at, grade, owner in rows:
+        week = week_start(reported_at)
+        counts[(symptom, week, int(grade))] += 1
+        owners[(symptom, week)].add(owner)
     most = Counter(row[0] for row in rows).most_common(limit)
     return {
         symptom: [
-            GradePoint(_midnight(week), statistics.fmean(grades[(symptom, week)]))
+            WeekGrades(
+                week,
+                tuple(counts[(symptom, week, grade)] for grade in GRADES),
+                frozenset(owners[(symptom, week)]),
+            )
             for week in period.weeks()
-            if grades.get((symptom, week))
         ]
         for symptom in sorted(name for name, _ in most)
     }
@@ -933,7 +1002,7 @@ class StudyFigures:
     participants: list[ParticipantRow]
     weekly_response: list[WeekRate]
     weekly_escalations: list[WeekEscalations]
-    weekly_grades: dict[str, list[GradePoint]]
+    weekly_grades: dict[str, list[WeekGrades]]
     # The figures of each language's participants.
     by_language: list[LanguageFigures]
     # Test traffic (web-chat visitors) was counted too, as asked.
@@ -1021,7 +1090,7 @@ def study_figures(
         participants=rows,
         weekly_response=weekly_response_rates(outcomes, period),
         weekly_escalations=weekly_escalations(**counted),
-        weekly_grades=weekly_mean_grades(**counted),
+        weekly_grades=weekly_grade_distributions(**counted),
         by_language=figures_by_language(participants, rows, outcomes),
         include_test=include_test,
     )

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, select_autoescape
 from sqlalchemy.orm import Session
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 NOTHING = "\N{EN DASH}"
 RESPONSE_RATE_TITLE = "Check-in response rate per week"
 ESCALATIONS_TITLE = "Escalations per week, by level"
-SYMPTOMS_TITLE = "Symptom grades per week (mean of all reports)"
+SYMPTOMS_TITLE = "Symptom grades per ISO week: share of reports at each grade"
 
 
 def percent(rate: float | None) -> str:
@@ -156,7 +157,8 @@ Test traffic (web-chat visitors) is
 </table>
 
 <h2>Check-in response rate</h2>
-<img alt="Line chart: {{ response_alt }}" src="{{ images.response }}" width="900" height="400">
+<img alt="{{ alts.response }}" src="{{ images.response }}" width="900">
+<p class="note">{{ figure_notes.response }}</p>
 
 <h2>Escalations</h2>
 <table>
@@ -173,12 +175,12 @@ Test traffic (web-chat visitors) is
 {% endfor %}
 </tbody>
 </table>
-<img alt="Bar chart of escalations per week by level" src="{{ images.escalations }}"
-     width="900" height="400">
+<img alt="{{ alts.escalations }}" src="{{ images.escalations }}" width="900">
+<p class="note">{{ figure_notes.escalations }}</p>
 
 <h2>Symptoms</h2>
-<img alt="Line chart of mean symptom grades per week" src="{{ images.symptoms }}"
-     width="900" height="400">
+<img alt="{{ alts.symptoms }}" src="{{ images.symptoms }}" width="900">
+<p class="note">{{ figure_notes.symptoms }}</p>
 
 <h2>Participants</h2>
 <table>
@@ -207,7 +209,8 @@ Test traffic (web-chat visitors) is
 {% for name, text in definitions %}<dt>{{ name }}</dt><dd>{{ text }}</dd>
 {% endfor %}
 </dl>
-<p class="meta">All times are UTC; weeks start on Monday.</p>
+<p class="meta">All times are UTC; weeks are ISO weeks (Monday to Sunday, UTC).
+Test traffic (web-chat visitors) is {{ "included" if f.include_test else "left out" }}.</p>
 </body>
 </html>
 """
@@ -226,28 +229,24 @@ def _environment() -> Environment:
     return environment
 
 
-def _response_alt(figures: StudyFigures) -> str:
-    """The response-rate plot in words, for a screen reader."""
-    weeks = [f"{week.week:%d %b} {percent(week.rate)}" for week in figures.weekly_response]
-    return "weekly check-in response rate: " + ", ".join(weeks)
-
-
 def render_report(*, figures: StudyFigures, study: StudyConfig) -> str:
     """The report's HTML for figures already computed."""
     name = study.study.name
+    framed: dict[str, Any] = {"period": figures.period, "include_test": figures.include_test}
     images = {
         "response": data_uri(
-            plots.response_rate_png(figures.weekly_response, title=f"{name}: {RESPONSE_RATE_TITLE}")
+            plots.response_rate_png(
+                figures.weekly_response, title=f"{name}: {RESPONSE_RATE_TITLE}", **framed
+            )
         ),
         "escalations": data_uri(
-            plots.escalations_png(figures.weekly_escalations, title=f"{name}: {ESCALATIONS_TITLE}")
+            plots.escalations_png(
+                figures.weekly_escalations, title=f"{name}: {ESCALATIONS_TITLE}", **framed
+            )
         ),
         "symptoms": data_uri(
-            plots.symptom_grades_png(
-                figures.weekly_grades,
-                title=f"{name}: {SYMPTOMS_TITLE}",
-                y_label="Mean grade",
-                span=(figures.period.start, figures.period.end),
+            plots.grade_distribution_png(
+                figures.weekly_grades, title=f"{name}: {SYMPTOMS_TITLE}", **framed
             )
         ),
     }
@@ -257,7 +256,12 @@ def render_report(*, figures: StudyFigures, study: StudyConfig) -> str:
         study=study,
         images=images,
         definitions=DEFINITIONS,
-        response_alt=_response_alt(figures),
+        alts={
+            "response": plots.response_alt(figures.weekly_response),
+            "escalations": plots.escalations_alt(figures.weekly_escalations),
+            "symptoms": plots.grades_alt(figures.weekly_grades),
+        },
+        figure_notes=plots.FIGURE_NOTES,
     )
 
 

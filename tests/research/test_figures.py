@@ -34,7 +34,7 @@ from bot.research.figures import (
     Period,
     PromptOutcome,
     Streaks,
-    WeekRate,
+    WeekGrades,
 )
 from bot.study.config import StudyConfig
 
@@ -343,8 +343,12 @@ def test_weekly_response_rates(session: Session, data: dict) -> None:
 
     weeks = figures.weekly_response_rates(outcomes, PERIOD)
 
-    assert weeks == [WeekRate(date(2025, 3, 3), 7, 3), WeekRate(date(2025, 3, 10), 2, 1)]
+    assert [(week.week, week.decided, week.answered) for week in weeks] == [
+        (date(2025, 3, 3), 7, 3),
+        (date(2025, 3, 10), 2, 1),
+    ]
     assert [week.rate for week in weeks] == [pytest.approx(3 / 7), 0.5]
+    assert all(week.participants for week in weeks)
 
 
 def test_streaks_and_rates_of_plain_data() -> None:
@@ -455,14 +459,79 @@ def test_a_participants_symptom_grades(session: Session, data: dict) -> None:
     }
 
 
-def test_weekly_mean_grades(session: Session, data: dict) -> None:
-    series = figures.weekly_mean_grades(session=session, period=PERIOD)
+def test_weekly_grade_distributions_count_reports_per_grade(session: Session, data: dict) -> None:
+    series = figures.weekly_grade_distributions(session=session, period=PERIOD)
 
+    a, b = data["a"].id, data["b"].id
     assert series == {
-        "cough": [GradePoint(at(3, 0), 2.0), GradePoint(at(10, 0), 4.0)],
-        "nausea": [GradePoint(at(3, 0), 2.0)],
+        "cough": [
+            WeekGrades(date(2025, 3, 3), (0, 1, 0, 1, 0), frozenset({a})),
+            WeekGrades(date(2025, 3, 10), (0, 0, 0, 0, 1), frozenset({b})),
+        ],
+        "nausea": [
+            WeekGrades(date(2025, 3, 3), (0, 0, 1, 0, 0), frozenset({a})),
+            WeekGrades(date(2025, 3, 10), (0, 0, 0, 0, 0)),
+        ],
     }
-    assert figures.weekly_mean_grades(session=session, period=PERIOD, limit=1).keys() == {"cough"}
+    limited = figures.weekly_grade_distributions(session=session, period=PERIOD, limit=1)
+    assert limited.keys() == {"cough"}
+
+
+def test_a_weeks_grade_shares_sum_to_one_and_keep_n() -> None:
+    week = WeekGrades(date(2025, 3, 3), (1, 2, 0, 0, 1))
+
+    assert week.n == 4
+    assert week.shares == (0.25, 0.5, 0.0, 0.0, 0.25)
+    assert sum(week.shares) == pytest.approx(1.0)
+
+
+def test_a_week_without_reports_is_a_gap_not_a_zero() -> None:
+    week = WeekGrades(date(2025, 3, 10), (0, 0, 0, 0, 0))
+
+    assert (week.n, week.shares) == (0, None)
+
+
+def test_no_mean_of_grades_is_offered() -> None:
+    assert not hasattr(figures, "weekly_mean_grades")
+    assert "mean" not in " ".join(name.lower() for name in vars(WeekGrades))
+
+
+@pytest.mark.parametrize(
+    ("moment", "monday", "label"),
+    [
+        (datetime(2026, 11, 29, 23, 59, tzinfo=timezone.utc), date(2026, 11, 23), "2026-W48"),
+        (datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc), date(2026, 11, 30), "2026-W49"),
+        (datetime(2025, 12, 28, 12, tzinfo=timezone.utc), date(2025, 12, 22), "2025-W52"),
+        (datetime(2025, 12, 29, 12, tzinfo=timezone.utc), date(2025, 12, 29), "2026-W01"),
+        (datetime(2026, 1, 4, 23, tzinfo=timezone.utc), date(2025, 12, 29), "2026-W01"),
+        (datetime(2020, 12, 31, tzinfo=timezone.utc), date(2020, 12, 28), "2020-W53"),
+    ],
+)
+def test_weeks_are_iso_weeks(moment: datetime, monday: date, label: str) -> None:
+    assert figures.week_start(moment) == monday
+    assert figures.iso_week_label(figures.week_start(moment)) == label
+
+
+def test_a_sunday_and_the_next_monday_fall_in_different_weeks() -> None:
+    sunday = datetime(2026, 11, 29, 23, 30, tzinfo=timezone.utc)
+    monday = sunday + timedelta(hours=1)
+
+    assert figures.week_start(monday) - figures.week_start(sunday) == timedelta(days=7)
+
+
+def test_a_week_in_another_zone_is_binned_by_its_utc_time() -> None:
+    eastern = timezone(timedelta(hours=-5))
+    sunday_evening_there = datetime(2026, 11, 29, 20, 0, tzinfo=eastern)  # Monday 01:00 UTC
+
+    assert figures.week_start(sunday_evening_there) == date(2026, 11, 30)
+
+
+def test_a_period_across_new_year_lists_every_week_in_order() -> None:
+    period = Period.from_dates(date(2025, 12, 20), date(2026, 1, 10), now=NOW)
+
+    labels = [figures.iso_week_label(week) for week in period.weeks()]
+
+    assert labels == ["2025-W51", "2025-W52", "2026-W01", "2026-W02"]
 
 
 # --- the whole page -----------------------------------------------------------------------

@@ -71,7 +71,9 @@ def test_the_plots_are_embedded_pngs(html: str) -> None:
     for url in images:
         png = base64.b64decode(url.removeprefix("data:image/png;base64,"), validate=True)
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert 'alt="Line chart: weekly check-in response rate:' in html
+    assert 'alt="Line chart of the check-in response rate per ISO week: 2025-W07' in html
+    assert 'alt="Stacked 100% bars of the share of symptom reports at each grade' in html
+    assert "n = reports above each bar" in html  # the definition, as text beside the plot
 
 
 def test_the_report_names_the_study_the_period_and_when_it_was_made(html: str) -> None:

@@ -172,6 +172,12 @@ def figures_page(
         "choice": choice,
         "study_name": study.study.name,
         "definitions": figures.DEFINITIONS,
+        "figure_notes": plots.FIGURE_NOTES,
+        "alts": {
+            "response": plots.response_alt(result.weekly_response),
+            "escalations": plots.escalations_alt(result.weekly_escalations),
+            "symptoms": plots.grades_alt(result.weekly_grades),
+        },
     }
     return render(request, "research_figures.html", context, user=user)
 
@@ -189,7 +195,14 @@ def response_rate_png(
             include_test=choice.include_test,
         )
     weeks = figures.weekly_response_rates(outcomes, choice.period)
-    return _png(plots.response_rate_png(weeks, title=RESPONSE_RATE_TITLE))
+    return _png(
+        plots.response_rate_png(
+            weeks,
+            title=RESPONSE_RATE_TITLE,
+            period=choice.period,
+            include_test=choice.include_test,
+        )
+    )
 
 
 @router.get("/figures/escalations.png")
@@ -201,21 +214,26 @@ def escalations_png(
         weeks = figures.weekly_escalations(
             session=session, period=choice.period, include_test=choice.include_test
         )
-    return _png(plots.escalations_png(weeks, title=ESCALATIONS_TITLE))
+    return _png(
+        plots.escalations_png(
+            weeks, title=ESCALATIONS_TITLE, period=choice.period, include_test=choice.include_test
+        )
+    )
 
 
 @router.get("/figures/symptoms.png")
 def study_symptoms_png(
     choice: PeriodChoice = chosen_period, user: ConsoleUser = figures_viewer
 ) -> Response:
-    """The study's mean symptom grades per week."""
+    """The study's symptom grades per week, as the share of reports at each grade."""
     with session_scope() as session:
-        series = figures.weekly_mean_grades(
+        series = figures.weekly_grade_distributions(
             session=session, period=choice.period, include_test=choice.include_test
         )
-    span = (choice.period.start, choice.period.end)
     return _png(
-        plots.symptom_grades_png(series, title=SYMPTOMS_TITLE, y_label="Mean grade", span=span)
+        plots.grade_distribution_png(
+            series, title=SYMPTOMS_TITLE, period=choice.period, include_test=choice.include_test
+        )
     )
 
 
