@@ -94,7 +94,10 @@ async def test_ack_code_from_a_staff_phone_acknowledges_it(channels, raised, twi
         [event] = session.execute(
             select(AuditEvent).where(AuditEvent.action == "escalation.acknowledge")
         ).scalars()
-        assert (event.actor, event.detail) == ("joy", "acknowledged via sms")
+        assert (event.actor, event.detail) == (
+            "joy",
+            "acknowledged via sms; status: open -> acknowledged",
+        )
 
 
 async def test_a_second_acknowledgement_is_told_who_has_it(channels, raised, twilio_api) -> None:
