@@ -11,8 +11,8 @@ queue always shows the escalation, and the row marks the round as planned even w
 could be reached; the escalation page shows such a round as "nobody to page". Channels
 without credentials are left out (start-up says so; `bot.alerts.coverage` checks that every
 round still reaches someone). Test traffic (a participant marked `is_test`: every web-chat
-visitor) pages nobody: its escalations get the queue row only, in every round
-(`for_participant`).
+visitor) pages no phone and no chat: its escalations get the console rows only (the queue
+and the named staff), in every round (`for_participant`).
 """
 
 from __future__ import annotations
@@ -142,11 +142,13 @@ def _user_targets(users: Iterable[StaffUser], channels: Sequence[AlertChannel]) 
 
 
 def for_participant(targets: Sequence[Target], *, is_test: bool) -> list[Target]:
-    """The deliveries an escalation of this participant gets: the queue row only for test
-    traffic (nobody named, no SMS, no Telegram: a stranger on the web chat pages nobody)."""
+    """The deliveries an escalation of this participant gets: for test traffic the console
+    rows only (the queue and the named staff on the console, which is how a demo or a
+    training session sees who would be paged), never SMS or Telegram: a stranger on the
+    web chat reaches nobody's phone."""
     if not is_test:
         return list(targets)
-    return [target for target in targets if target == CONSOLE_TARGET]
+    return [target for target in targets if target.channel is AlertChannel.CONSOLE]
 
 
 def plan_round(

@@ -35,13 +35,15 @@ def test_a_web_chat_participant_is_test_traffic(visitor: Participant) -> None:
 
 
 def test_test_traffic_keeps_only_the_console_rows() -> None:
+    on_console = Target(AlertChannel.CONSOLE, "staff:joy", 1)
     targets = [
         CONSOLE_TARGET,
+        on_console,
         Target(AlertChannel.SMS, "staff:joy", 1),
         Target(AlertChannel.TELEGRAM, "group chat"),
     ]
 
-    assert for_participant(targets, is_test=True) == [CONSOLE_TARGET]
+    assert for_participant(targets, is_test=True) == [CONSOLE_TARGET, on_console]
     assert for_participant(targets, is_test=False) == targets
 
 
