@@ -17,6 +17,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no, words_of
+from bot.actions.questions import asked_instead
 from bot.actions.records import participant_id
 from bot.actions.replies import ONLY_NO, YES_NO, AskAction, choices, language_of, say
 from bot.actions.symptoms import (
@@ -165,6 +166,8 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         if value is None:
             return {FEELING: None}
         answer = Answer.from_slot(value)
+        if (asked := await asked_instead(FEELING, answer.fits, dispatcher, tracker)) is not None:
+            return asked
         symptoms = symptoms_in_message(tracker.latest_message)
         if not answer.fits and symptoms:
             return {
@@ -194,6 +197,9 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         if value is None:
             return {NEW_PROBLEM: None}
         answer = Answer.from_slot(value)
+        yes_or_no = read_yes_no(answer.text) is not None  # a symptom named is no answer to this
+        if (asked := await asked_instead(NEW_PROBLEM, yes_or_no, dispatcher, tracker)) is not None:
+            return asked
         if answer.value is True:
             return {
                 NEW_PROBLEM: answer.as_slot(),
@@ -221,9 +227,10 @@ class ValidateCheckinForm(SymptomInterview, FormValidationAction):
         """Accept the answer, or ask again once with an example."""
         if value is None:
             return {MEDICINE: None}
-        return _accept_or_reask(
-            Answer.from_slot(value), MEDICINE, "reask_medicine", dispatcher, tracker
-        )
+        answer = Answer.from_slot(value)
+        if (asked := await asked_instead(MEDICINE, answer.fits, dispatcher, tracker)) is not None:
+            return asked
+        return _accept_or_reask(answer, MEDICINE, "reask_medicine", dispatcher, tracker)
 
     async def extract_checkin_question(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -78,6 +78,11 @@ class StaffNotice:
     reason: str
 
 
+async def tell_staff(tracker: Tracker, notice: StaffNotice) -> None:
+    """Store an escalation for the message being handled."""
+    await escalate(tracker, level=notice.level, type=notice.type, reason=notice.reason)
+
+
 class WordingAction(Action):
     """Sends one of the study's configurable wordings (bot.study.wording); may tell staff first."""
 
@@ -94,9 +99,7 @@ class WordingAction(Action):
     ) -> list[EventType]:
         """Store the escalation (if any), then send the study's wording for this key."""
         if self.notice is not None:
-            await escalate(
-                tracker, level=self.notice.level, type=self.notice.type, reason=self.notice.reason
-            )
+            await tell_staff(tracker, self.notice)
         language = language_of(tracker)
         say(
             dispatcher,

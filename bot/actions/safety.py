@@ -28,6 +28,12 @@ POSSIBLE_EMERGENCY_REASON = (
     "found; the participant was given the emergency number and asked"
 )
 CONFIRMED_REASON = "said yes when asked if it is an emergency"
+# A treatment question passed to the care team (no advice given).
+QUESTION_FOR_TEAM = StaffNotice(
+    EscalationLevel.ROUTINE,
+    EscalationType.QUESTION,
+    "asked a question about their treatment or medicines (no advice given)",
+)
 
 
 def red_flag_categories(latest_message: dict[str, Any]) -> list[str]:
@@ -156,11 +162,7 @@ class ActionPassQuestionToTeam(WordingAction):
     """They accepted: store the treatment question for the care team, say who will answer."""
 
     wording_key = "medical_advice_passed"
-    notice = StaffNotice(
-        EscalationLevel.ROUTINE,
-        EscalationType.QUESTION,
-        "asked a question about their treatment or medicines (no advice given)",
-    )
+    notice = QUESTION_FOR_TEAM
 
     def name(self) -> str:
         """The action's name in the domain."""

@@ -19,6 +19,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from bot.actions.answers import Answer, read_choice, words_of
+from bot.actions.questions import asked_instead
 from bot.actions.records import participant_id
 from bot.actions.replies import Button, button, language_of, say
 from bot.core.languages import ENGLISH, SPANISH
@@ -326,6 +327,8 @@ class SymptomInterview:
         if value is None:  # cleared by an action, not answered
             return {slot: None}
         answer = Answer.from_slot(value)
+        if (asked := await asked_instead(slot, answer.fits, dispatcher, tracker)) is not None:
+            return asked
         if answer.needs_reask(tracker, slot):
             say(dispatcher, messages(current_study(), "reask_scale", language=language_of(tracker)))
             return {slot: None, "reasked_slot": slot}

@@ -55,6 +55,13 @@ DEFAULTS: dict[str, tuple[str, ...]] = {
         "OK, I will pass your question to the care team. Someone will get back to you. "
         "If it is urgent, call the study nurse at {nurse_phone}.",
     ),
+    # A treatment question typed in the middle of a form: no advice, passed on at once
+    # (a yes/no offer there would be read as the answer to the form's question).
+    "medical_question_in_form": (
+        "That is a good question. I can't give medical advice, "
+        "so I will pass it to the care team. Someone will get back to you. "
+        "If it is urgent, call the study nurse at {nurse_phone}.",
+    ),
     "medical_advice_declined": (
         "OK, that is fine. If you change your mind, just ask me again. "
         "You can also call the study nurse at {nurse_phone}.",

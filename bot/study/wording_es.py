@@ -49,6 +49,11 @@ DEFAULTS_ES: dict[str, tuple[str, ...]] = {
         "Bien, le paso su pregunta al equipo médico. Alguien le va a responder. "
         "Si es urgente, llame a la enfermera del estudio al {nurse_phone}.",
     ),
+    "medical_question_in_form": (
+        "Es una buena pregunta. No puedo dar consejos médicos, "
+        "así que se la paso al equipo médico. Alguien le va a responder. "
+        "Si es urgente, llame a la enfermera del estudio al {nurse_phone}.",
+    ),
     "medical_advice_declined": (
         "Está bien. Si cambia de idea, pregúnteme otra vez. "
         "También puede llamar a la enfermera del estudio al {nurse_phone}.",
