@@ -20,15 +20,6 @@ NEW_PASSWORD = "my own long passphrase"
 
 
 @pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
-
-
-@pytest.fixture
 def other(database_url: str) -> Iterator[TestClient]:
     """A second browser."""
     from bot.web.app import app

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,15 +15,6 @@ from bot.db.types import utcnow
 from bot.web.console import audit_log
 from tests.staff.factories import add_participant, add_user
 from tests.web.test_console import audit_events, signed_in
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

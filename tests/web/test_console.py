@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,6 @@ from tests.staff.factories import PASSWORD, add_escalation, add_participant, add
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 PHONE = "+13125550123"
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app (imported once the test's settings are in place)."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

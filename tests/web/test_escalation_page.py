@@ -6,7 +6,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -37,15 +36,6 @@ from tests.web.test_console import CSRF, PHONE, audit_events, csrf_of, signed_in
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
 TRIGGER_LI = re.compile(r'<li class="inbound trigger" id="trigger" data-trigger="1">\s*<strong')
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app (imported once the test's settings are in place)."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

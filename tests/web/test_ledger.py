@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -22,15 +20,6 @@ from bot.participants.enrollment import enroll
 from bot.study.config import current_study
 from tests.staff.factories import add_user
 from tests.web.test_research import csrf_of, signed_in
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

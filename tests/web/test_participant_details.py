@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import time
 
 import pytest
@@ -21,15 +20,6 @@ FORM = {
     "checkin_time": "09:15",
     "reason": "asked by phone to stop",
 }
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

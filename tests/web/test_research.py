@@ -7,7 +7,6 @@ import html
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -47,15 +46,6 @@ RESEARCH_PAGES = [
     "/console/research/participants/P-200/symptoms.png",
     "/console/research/export",
 ]
-
-
-@pytest.fixture
-def client(database_url: str) -> Iterator[TestClient]:
-    """A test client of the web app (imported once the test's settings are in place)."""
-    from bot.web.app import app
-
-    with TestClient(app, follow_redirects=False) as test_client:
-        yield test_client
 
 
 @pytest.fixture

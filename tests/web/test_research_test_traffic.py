@@ -20,7 +20,6 @@ from bot.db.repository import ensure_web_participant
 from bot.demo import simulation as demo_data
 from bot.study.config import current_study
 from tests.web.test_research import (
-    client,
     participant,
     people,
     post_export,
@@ -28,7 +27,7 @@ from tests.web.test_research import (
     unzipped,
 )
 
-__all__ = ["client", "participant", "people"]
+__all__ = ["participant", "people"]
 
 DATE_FIELD = re.compile(r'<input type="date" name="(\w+)" value="([^"]*)"')
 
