@@ -10,6 +10,7 @@ rules, and the participant is told what happens next.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -31,6 +32,7 @@ from bot.db.repository import (
     regrade_symptom,
 )
 from bot.db.session import in_session_async
+from bot.db.types import utcnow
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.escalation.rules import decide
 from bot.nlp.analysis import symptom_info, symptom_names
@@ -162,9 +164,9 @@ def _store_and_decide(
     grade = _grade(answers)
     checkin_id = _checkin_id(tracker)
     earlier = (
-        checkin_symptom_reports(session=session, participant_id=owner, checkin_id=checkin_id).get(
-            symptom
-        )
+        checkin_symptom_reports(
+            session=session, participant_id=owner, checkin_id=checkin_id, since=_same_checkin()
+        ).get(symptom)
         if checkin_id is not None
         else None
     )
@@ -212,6 +214,17 @@ def _store_and_decide(
     return OUTCOME_WORDING[decision.level]
 
 
+# A report counts as told "in this check-in" for this long: a check-in paused and never
+# finished keeps its ID in the conversation, and a report days later is a new one (its
+# alert rules run again: a severe symptom told again tomorrow pages staff again).
+SAME_CHECKIN = timedelta(hours=12)
+
+
+def _same_checkin() -> datetime:
+    """The earliest time a report still belongs to the running check-in."""
+    return utcnow() - SAME_CHECKIN
+
+
 def _checkin_id(tracker: Tracker) -> int | None:
     """The check-in this conversation is in (running or paused), if any."""
     checkin_id = tracker.get_slot(CHECKIN_ID)
@@ -248,7 +261,9 @@ async def _reported_in_checkin(tracker: Tracker) -> list[str]:
     def work(session: Session) -> list[str]:
         owner = participant_id(session, tracker)
         return list(
-            checkin_symptom_reports(session=session, participant_id=owner, checkin_id=checkin_id)
+            checkin_symptom_reports(
+                session=session, participant_id=owner, checkin_id=checkin_id, since=_same_checkin()
+            )
         )
 
     return await in_session_async(work)

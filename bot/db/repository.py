@@ -222,14 +222,16 @@ def record_symptom(
 
 
 def checkin_symptom_reports(
-    *, session: Session, participant_id: int, checkin_id: int
+    *, session: Session, participant_id: int, checkin_id: int, since: datetime
 ) -> dict[str, SymptomReport]:
-    """The participant's reports stored in one check-in, by symptom, oldest first."""
+    """The participant's reports stored in one check-in since `since`, by symptom, oldest
+    first (a check-in paused and never finished must not hold a report for days)."""
     reports = session.execute(
         select(SymptomReport)
         .where(
             SymptomReport.participant_id == participant_id,
             SymptomReport.checkin_id == checkin_id,
+            SymptomReport.reported_at >= since,
         )
         .order_by(SymptomReport.reported_at, SymptomReport.id)
     ).scalars()

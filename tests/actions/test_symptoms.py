@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.actions.symptoms import (
@@ -22,8 +23,16 @@ from bot.actions.symptoms import (
     symptom_label,
     symptoms_in_message,
 )
-from bot.db.models import Channel, Escalation, EscalationLevel, EscalationType, SymptomReport
+from bot.db.models import (
+    Channel,
+    Escalation,
+    EscalationLevel,
+    EscalationStatus,
+    EscalationType,
+    SymptomReport,
+)
 from bot.db.repository import enroll_participant, record_symptom, start_checkin
+from bot.db.types import utcnow
 from bot.nlp.analysis import symptom_names
 from bot.study.config import load_study_config
 from bot.study.plain_language import check_text
@@ -429,6 +438,28 @@ async def test_a_cough_told_twice_in_one_checkin_is_one_report_and_one_alert(
         "I already have your cough from this check-in. Thank you for telling me. "
         "Tell me if it gets worse."
     ]
+
+
+async def test_a_severe_symptom_told_again_a_day_later_in_an_unfinished_checkin_alerts_again(
+    session: Session, make_tracker: TrackerFactory, domain: dict
+) -> None:
+    """A check-in paused and never finished keeps its ID in the conversation: a report
+    told a day later is a new one, and its alert rules run again."""
+    checkin_id = open_checkin(session, "P-020")
+    await tell_cough(CollectingDispatcher(), make_tracker, domain, checkin_id, severity=4)
+    first = session.execute(select(SymptomReport)).scalar_one()
+    first.reported_at = utcnow() - timedelta(days=1)
+    session.execute(update(Escalation).values(status=EscalationStatus.RESOLVED))
+    session.commit()
+
+    later = CollectingDispatcher()
+    await tell_cough(later, make_tracker, domain, checkin_id, severity=4)
+
+    session.expire_all()
+    assert len(session.execute(select(SymptomReport)).scalars().all()) == 2
+    levels = session.execute(select(Escalation.level)).scalars().all()
+    assert levels == [EscalationLevel.URGENT, EscalationLevel.URGENT]
+    assert "A nurse will call you today" in texts(later)[0]
 
 
 async def test_a_higher_grade_in_the_same_checkin_regrades_the_report_and_escalates(
