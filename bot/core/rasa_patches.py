@@ -36,6 +36,11 @@ PATCH_MARK = "_trialbot_validator_built_once"
 def apply() -> bool:
     """Apply the patches to the installed Rasa; True if they are in place (idempotent)."""
     import rasa
+    from rasa.utils.common import update_tensorflow_log_level
+
+    # RemoteAction's module imports TensorFlow, earlier than `rasa run` would: quiet its
+    # start-up messages first, as Rasa does before its own first import of TensorFlow.
+    update_tensorflow_log_level()
     from rasa.core.actions.action import RemoteAction
 
     return patch_action_reply_validation(RemoteAction, rasa.__version__)
