@@ -2,8 +2,10 @@
 HTTP API token is read from the environment (RASA_API_TOKEN), never from the command line,
 where every user of the machine can read it (`ps`, /proc/<pid>/cmdline).
 
-Everything else is `rasa run` as Rasa ships it; the options are the ones `trialbot run`
-and the systemd unit pass (`bot.supervisor.process_commands`).
+Everything else is `rasa run` as Rasa ships it, with the project's small patches of Rasa
+applied first (`bot.core.rasa_patches`: the action server's replies checked by a validator
+built once); the options are the ones `trialbot run` and the systemd unit pass
+(`bot.supervisor.process_commands`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
+from bot.core import rasa_patches
 from bot.core.logs import protect_logs
 from bot.core.settings import get_settings
 
@@ -31,7 +34,7 @@ def rasa_arguments(argv: Sequence[str], environment: Mapping[str, str]) -> list[
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run `rasa run` in this process with the token added in memory only."""
+    """Run `rasa run` in this process, patched, with the token added in memory only."""
     arguments = rasa_arguments(sys.argv[1:] if argv is None else argv, os.environ)
     settings = get_settings()
     problems = settings.channel_problems()
@@ -44,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Sanic reads SANIC_* variables: a body over this is refused before it is read.
     os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(RASA_MAX_REQUEST_BYTES))
     protect_logs()
+    # Before Rasa starts: a Rasa the patches do not know is warned about and left as it is.
+    rasa_patches.apply()
     from rasa.__main__ import main as rasa_main
 
     sys.argv = ["rasa", *arguments]  # what Rasa parses; /proc/<pid>/cmdline is unchanged

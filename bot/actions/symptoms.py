@@ -35,7 +35,7 @@ from bot.db.session import in_session_async
 from bot.db.types import utcnow
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.escalation.rules import decide
-from bot.nlp.analysis import symptom_info, symptom_names
+from bot.nlp.symptoms import symptom_info, symptom_names
 from bot.study.config import current_study
 from bot.study.pro_ctcae import SCALES, Attribute, label, read_answer
 from bot.study.wording import messages

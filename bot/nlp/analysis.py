@@ -11,6 +11,8 @@ still report the symptom behind a red flag ("cant breathe" gives the red flag
 `breathing` and the symptom `shortness_of_breath`; "crushing chest pain" gives
 `chest_pain` and the general symptom `pain`). `doc.ents` (what Rasa sees) holds the
 non-negated SYMPTOM, BODY_PART and MEDICATION spans without overlaps.
+
+The symptoms' labels and attributes (`symptom_info`) are `bot.nlp.symptoms`: no spaCy.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import spacy
-import yaml
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -39,9 +40,7 @@ RED_FLAG_CATEGORIES: tuple[str, ...] = (
     "self_harm",
     "worst_headache",
 )
-SYMPTOM_ATTRIBUTES: tuple[str, ...] = ("frequency", "severity", "interference")
 DEFAULT_PIPELINE_DIR = Path(__file__).resolve().parents[2] / "build" / "spacy" / "trialbot_en"
-_SYMPTOMS_FILE = Path(__file__).resolve().parent / "lexicon" / "symptoms.yml"
 
 
 @dataclass(frozen=True)
@@ -60,15 +59,6 @@ class RedFlag:
 
     category: str
     text: str
-
-
-@dataclass(frozen=True)
-class SymptomInfo:
-    """How to ask about a symptom: a plain label and its PRO-CTCAE-style attributes."""
-
-    name: str
-    label: str
-    attributes: tuple[str, ...]
 
 
 @functools.lru_cache(maxsize=8)
@@ -106,27 +96,3 @@ def red_flags_in(doc: Doc) -> list[RedFlag]:
         if span.id_ not in seen:
             seen[span.id_] = RedFlag(span.id_, span.text)
     return list(seen.values())
-
-
-@functools.lru_cache(maxsize=1)
-def _symptom_table() -> dict[str, SymptomInfo]:
-    """Every symptom of the lexicon (read from lexicon/symptoms.yml, no pipeline needed)."""
-    with _SYMPTOMS_FILE.open(encoding="utf8") as handle:
-        data = yaml.safe_load(handle)
-    return {
-        name: SymptomInfo(name, info["label"], tuple(info["attributes"]))
-        for name, info in data.items()
-    }
-
-
-def symptom_names() -> tuple[str, ...]:
-    """The canonical names of every symptom in the lexicon."""
-    return tuple(_symptom_table())
-
-
-def symptom_info(name: str) -> SymptomInfo:
-    """The plain label and attributes of one symptom; KeyError for an unknown name."""
-    try:
-        return _symptom_table()[name]
-    except KeyError:
-        raise KeyError(f"unknown symptom {name!r}") from None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
-from bot.nlp.analysis import symptom_info, symptom_names
+from bot.nlp.symptoms import symptom_info, symptom_names
 from bot.study.config import current_study
 from bot.study.pro_ctcae import SCALES, Attribute
 

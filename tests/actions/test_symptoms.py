@@ -33,7 +33,7 @@ from bot.db.models import (
 )
 from bot.db.repository import enroll_participant, record_symptom, start_checkin
 from bot.db.types import utcnow
-from bot.nlp.analysis import symptom_names
+from bot.nlp.symptoms import symptom_names
 from bot.study.config import load_study_config
 from bot.study.plain_language import check_text
 from bot.study.pro_ctcae import Attribute

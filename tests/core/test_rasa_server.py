@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from bot.core.settings import Settings
@@ -53,6 +56,34 @@ def test_the_rasa_server_refuses_to_start_with_an_unsafe_channel(
     with pytest.raises(SystemExit, match="TELEGRAM_WEBHOOK_SECRET must be at least 32"):
         main(["--enable-api"])
     get_settings.cache_clear()
+
+
+def test_rasa_starts_with_the_projects_patches_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    import rasa.__main__
+    from rasa.core.actions.action import RemoteAction
+
+    from bot.core.rasa_patches import PATCH_MARK
+    from bot.core.settings import get_settings
+    from bot.rasa_server import main
+
+    # Rasa as shipped (another test may have patched it already in this process).
+    shipped = RemoteAction._validate_action_result
+    shipped = getattr(shipped, "__wrapped__", shipped)
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", shipped)
+    patched_when_rasa_starts: list[bool] = []
+
+    def rasa_main() -> None:
+        patched = getattr(RemoteAction._validate_action_result, PATCH_MARK, False)
+        patched_when_rasa_starts.append(patched)
+
+    monkeypatch.setattr(rasa.__main__, "main", rasa_main)
+    monkeypatch.setattr(sys, "argv", ["python -m bot.rasa_server"])
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # main() sets Rasa's variables
+    get_settings.cache_clear()
+    main(["--enable-api"])
+    get_settings.cache_clear()
+
+    assert patched_when_rasa_starts == [True]
 
 
 def test_public_and_internal_listeners_bind_separately() -> None:

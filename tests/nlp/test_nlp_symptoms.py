@@ -6,15 +6,9 @@ import pytest
 import yaml
 from spacy.language import Language
 
-from bot.nlp.analysis import (
-    SYMPTOM_ATTRIBUTES,
-    SymptomInfo,
-    red_flags_in,
-    symptom_info,
-    symptom_names,
-    symptoms_in,
-)
+from bot.nlp.analysis import red_flags_in, symptoms_in
 from bot.nlp.build_pipeline import LEXICON_DIR
+from bot.nlp.symptoms import SYMPTOM_ATTRIBUTES, SymptomInfo, symptom_info, symptom_names
 
 REQUIRED_SYMPTOMS = [
     "nausea",
