@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.answers import words_of
@@ -106,3 +107,20 @@ async def asked_instead(
         return None
     await answer_question(dispatcher, tracker)
     return {slot: None}
+
+
+class ActionAnswerQuestionInForm(Action):
+    """A question the model read as a question (faq or medical_advice) in the middle of a
+    form: answered or passed to the team; the rules then run the form, which asks its
+    question again (Rasa does not validate a form run after another action)."""
+
+    def name(self) -> str:
+        """The action's name in the domain."""
+        return "action_answer_question_in_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        """Answer from the study config, or pass the question to the care team."""
+        await answer_question(dispatcher, tracker)
+        return []

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.actions.checkin import ValidateCheckinForm
-from bot.actions.questions import looks_like_question
+from bot.actions.questions import ActionAnswerQuestionInForm, looks_like_question
 from bot.actions.symptoms import ValidateSymptomForm
 from bot.db.models import Escalation, EscalationLevel, EscalationType
 from bot.study.config import load_study_config
@@ -147,6 +147,42 @@ async def test_a_health_question_mid_form_gets_no_advice_and_goes_to_the_team(
     escalation = session.execute(select(Escalation)).scalar_one()
     assert escalation.level is EscalationLevel.ROUTINE
     assert escalation.type is EscalationType.QUESTION
+
+
+@pytest.mark.parametrize(
+    ("form", "slot", "text", "language"),
+    [
+        ("checkin_form", "checkin_new_problem", "is it ok to take tylenol with the study pills",
+         "en"),
+        ("symptom_form", "symptom_frequency", "debo dejar el medicamento del estudio", "es"),
+        ("feedback_form", "feedback_rating", "can i double my dose tonight", "en"),
+    ],
+)  # fmt: skip
+async def test_a_question_the_model_reads_as_medical_mid_form_is_passed_on_and_asked_again(
+    session: Session,
+    dispatcher: CollectingDispatcher,
+    make_tracker: TrackerFactory,
+    domain: dict,
+    form: str,
+    slot: str,
+    text: str,
+    language: str,
+) -> None:
+    """The rule for medical_advice mid-form runs this action and then the form, so the
+    form stays active and asks its question again (tests/test_conversations.yml)."""
+    tracker = in_form(
+        make_tracker, form, slot, text, slots={"language": language},
+        intent="medical_advice", confidence=0.93,
+        response_selector=selected_faq("other_medications", 0.6),
+    )  # fmt: skip
+
+    events = await ActionAnswerQuestionInForm().run(dispatcher, tracker, domain)
+
+    study = load_study_config(EXAMPLE_STUDY)
+    assert texts(dispatcher) == list(messages(study, "medical_question_in_form", language=language))
+    assert events == []  # no slot filled, the loop untouched: the form asks again
+    escalation = session.execute(select(Escalation)).scalar_one()
+    assert (escalation.level, escalation.type) == (EscalationLevel.ROUTINE, EscalationType.QUESTION)
 
 
 # An answer, parsed as one; the ResponseSelector always names some topic.

@@ -97,6 +97,35 @@ def test_a_checkin_end_to_end(stack: Stack) -> None:
     assert done[-1].startswith("Thank you! Your check-in is done.")
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "is it ok to take tylenol with the study pills",
+        "should i skip my dose tomorrow because of the surgery",
+        "can i have a glass of wine while im on this medicine?",
+    ],
+)
+def test_a_medical_question_mid_checkin_goes_to_the_team_and_the_checkin_goes_on(
+    stack: Stack, question: str
+) -> None:
+    """No advice, the question passed to the team, the same form question asked again, and
+    the check-in carries on to the end (issue 14, point 4)."""
+    sender = new_sender()
+    stack.texts(sender, "i want to do my check in")
+    stack.texts(sender, "4")  # asks: anything new?
+    reply = stack.texts(sender, question)
+    assert reply[0] == messages(STUDY, "medical_question_in_form")[0]
+    assert reply[-1] == messages(STUDY, "ask_checkin_new_problem")[-1]
+    with session_scope(stack.settings.database_url) as session:
+        escalation = session.execute(
+            select(Escalation).order_by(Escalation.id.desc()).limit(1)
+        ).scalar_one()
+        assert escalation.type is EscalationType.QUESTION
+    assert stack.texts(sender, "no") == messages(STUDY, "ask_checkin_medicine")
+    stack.texts(sender, "yes")
+    assert stack.texts(sender, "no")[-1].startswith("Thank you! Your check-in is done.")
+
+
 def test_two_symptoms_in_one_message_are_both_graded(stack: Stack) -> None:
     sender = new_sender()
     first = " ".join(stack.texts(sender, "i threw up 3 times and my head is killing me"))
