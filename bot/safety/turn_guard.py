@@ -333,10 +333,11 @@ def _latest_action(session: Session, sender_id: str) -> str | None:
     """The name of the conversation's latest action (ActionExecuted) in Rasa's SQL tracker
     store; None when it has none there.
 
-    What `tracker.latest_action_name` says, from one row: the tracker's latest action is
-    set only by ActionExecuted (a restart or a new session resets it to listening, and
-    step 3 checks the tracker itself before it changes anything). Rasa's index on
-    `sender_id` finds the conversation's rows; the newest is the turn just saved.
+    What `tracker.latest_action_name` says, from one row: only ActionExecuted sets the
+    tracker's latest action. (A restart or a new session clears it; Rasa follows both
+    with action_listen, and step 3 checks the tracker itself before it changes anything.)
+    Rasa's index on `sender_id` finds the conversation's rows; the newest is the turn
+    just saved.
     """
     events = tracker_events.c
     row = session.execute(
