@@ -18,6 +18,11 @@ HELP or INFO (AYUDA, INFORMACION) gets the study contact and STOP (PARAR, ALTO, 
 (`bot.channels.keywords`), in Spanish for a Spanish word, else in the conversation's
 language; everything else goes to the assistant through `bot.safety.turn_guard`, so even
 a failed turn answers (the safe reply, 200).
+
+The channel writes the message log in two transactions per message: the visitor's
+participant and the message's row together when it arrives, and the replies' rows
+together once the turn is over, before the response that carries them is sent (what is
+sent is logged; a turn that ends in an error sends nothing and logs no reply).
 """
 
 from __future__ import annotations
@@ -34,16 +39,17 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import OperationalError
 
-from bot.channels.keywords import WEB_WORDS, Keyword, keyword_of
+from bot.channels.keywords import WEB_WORDS, Keyword, KeywordMatch, keyword_of
 from bot.channels.limits import limit_body
 from bot.channels.replies import channel_texts
 from bot.core.languages import LANGUAGE_SLOT, LANGUAGES, language_or_default
+from bot.core.retry import with_retries
 from bot.core.settings import get_settings
 from bot.db.models import Channel, Direction
-from bot.db.repository import ensure_web_participant
+from bot.db.repository import ensure_web_participant, log_message, participant_language
 from bot.db.session import session_scope
-from bot.messaging.message_log import record_message
 from bot.participants.language import FROM_PARTICIPANT, set_language
 from bot.safety.turn_guard import guarded
 
@@ -67,43 +73,73 @@ class WebMessage:
 
 
 @dataclass(frozen=True)
-class WebVisitor:
-    """The web participant a message is from, and the conversation's language now."""
+class WebArrival:
+    """A logged chat message: its participant, log ID, keyword and the reply language."""
 
     participant_id: int
+    log_id: int
+    keyword: KeywordMatch | None
+    # The conversation's language now (a Spanish keyword's own for its confirmation).
     language: str
 
 
 class LoggedCollectingOutputChannel(CollectingOutputChannel):
-    """Collects the assistant's replies for the HTTP response and logs each one."""
+    """Collects the assistant's replies for the HTTP response; `record` logs them all."""
 
     def __init__(self, participant_id: int | None, language: str | None = None) -> None:
         super().__init__()
         self._participant_id = participant_id
         self._language = language
 
-    async def _persist_message(self, message: dict[str, Any]) -> None:
-        await super()._persist_message(message)
-        await record_message(
-            sender_id=message["recipient_id"],
-            channel=Channel.WEB,
-            direction=Direction.OUTBOUND,
-            text=message.get("text") or "",
-            participant_id=self._participant_id,
-            delivery_status="delivered",
-            language=self._language,
-        )
+    async def record(self) -> None:
+        """Log every collected reply, in one transaction (before they are sent)."""
+        if self.messages:
+            await asyncio.to_thread(with_retries, self._record, OperationalError)
+
+    def _record(self) -> None:
+        with session_scope() as session:
+            language = self._language
+            if language is None and self._participant_id is not None:
+                # The participant's language now, read once for all the rows.
+                language = participant_language(
+                    session=session, participant_id=self._participant_id
+                )
+            for message in self.messages:
+                log_message(
+                    session=session,
+                    sender_id=message["recipient_id"],
+                    channel=Channel.WEB,
+                    direction=Direction.OUTBOUND,
+                    text=message.get("text") or "",
+                    participant_id=self._participant_id,
+                    delivery_status="delivered",
+                    language=language,
+                )
 
 
-def _web_visitor(sender_id: str, chosen: str | None) -> WebVisitor:
-    """The sender's web participant (made on first contact), with the language they chose."""
+def _arrive(sender_id: str, text: str, chosen: str | None) -> WebArrival:
+    """In one transaction: the sender's web participant (made on first contact), with the
+    language they chose, and the message's row in the log."""
     with session_scope() as session:
         participant = ensure_web_participant(session=session, sender_id=sender_id)
         if participant.channel is not Channel.WEB:
             raise WebSenderRefused(sender_id)
         if chosen is not None:
             set_language(participant=participant, language=chosen, source=FROM_PARTICIPANT)
-        return WebVisitor(participant.id, language_or_default(participant.language))
+        current = language_or_default(participant.language)
+        match = keyword_of(text, WEB_WORDS)
+        language = match.reply_language(current) if match else current
+        entry = log_message(
+            session=session,
+            sender_id=sender_id,
+            channel=Channel.WEB,
+            direction=Direction.INBOUND,
+            text=text,
+            participant_id=participant.id,
+            delivery_status="received",
+            language=language,
+        )
+        return WebArrival(participant.id, entry.id, match, language)
 
 
 def _bad_request(reason: str) -> HTTPResponse:
@@ -168,30 +204,22 @@ class WebChatInput(RestInput):
                 return _bad_request(str(error))
             sender, text = message.sender, message.text
             try:
-                visitor = await asyncio.to_thread(_web_visitor, sender, message.language)
+                arrival = await asyncio.to_thread(
+                    with_retries, lambda: _arrive(sender, text, message.language), OperationalError
+                )
             except WebSenderRefused:
                 return response.json({"error": "this sender is not a web chat"}, status=403)
-            match = keyword_of(text, WEB_WORDS)
-            language = match.reply_language(visitor.language) if match else visitor.language
-            log_id = await record_message(
-                sender_id=sender,
-                channel=Channel.WEB,
-                direction=Direction.INBOUND,
-                text=text,
-                participant_id=visitor.participant_id,
-                delivery_status="received",
-                language=language,
-            )
+            match = arrival.keyword
             if match is not None:
-                collector = LoggedCollectingOutputChannel(visitor.participant_id, language)
+                collector = LoggedCollectingOutputChannel(arrival.participant_id, arrival.language)
                 reply = "help" if match.keyword is Keyword.HELP else "web_stop"
-                for line in await asyncio.to_thread(channel_texts, reply, language):
+                for line in await asyncio.to_thread(channel_texts, reply, arrival.language):
                     await collector.send_text_message(sender, line)
-                return response.json(collector.messages)
-            metadata: dict[str, Any] = {"message_log_id": log_id}
+                return await _answer(collector, sender)
+            metadata: dict[str, Any] = {"message_log_id": arrival.log_id}
             if message.language is not None:
                 metadata[LANGUAGE_SLOT] = message.language
-            collector = LoggedCollectingOutputChannel(visitor.participant_id)
+            collector = LoggedCollectingOutputChannel(arrival.participant_id)
             try:
                 await on_new_message(
                     UserMessage(
@@ -204,13 +232,26 @@ class WebChatInput(RestInput):
                 )
             except Exception:
                 logger.exception("web chat: the assistant failed on a message of %s", sender)
-                return response.json(
-                    {"error": "the assistant could not answer; the message was saved"},
-                    status=503,
-                )
-            return response.json(collector.messages)
+                return _not_answered()
+            return await _answer(collector, sender)
 
         return web_chat
+
+
+async def _answer(collector: LoggedCollectingOutputChannel, sender: str) -> HTTPResponse:
+    """The replies, once they are logged (none is sent that the log does not have)."""
+    try:
+        await collector.record()
+    except Exception:
+        logger.exception("web chat: the replies to %s could not be logged: not sent", sender)
+        return _not_answered()
+    return response.json(collector.messages)
+
+
+def _not_answered() -> HTTPResponse:
+    return response.json(
+        {"error": "the assistant could not answer; the message was saved"}, status=503
+    )
 
 
 def _json_body(request: Request) -> Any:

@@ -15,7 +15,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
+    Table,
     Text,
     Time,
     UniqueConstraint,
@@ -41,6 +43,20 @@ class Base(metaclass=DeclarativeMeta):
 
 # Tables that belong to Rasa, not to our migrations.
 RASA_TABLES = frozenset({"events"})
+# Rasa's SQLTrackerStore table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), for
+# queries only: Rasa creates it, with an index on `sender_id`, and it is kept out of the
+# project's metadata and migrations on purpose.
+tracker_events = Table(
+    "events",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
 # Inbound messages acknowledged but not handled yet (the partial index's condition).
 UNHANDLED_INBOUND = "handled_at IS NULL AND direction = 'in'"
 # Tables whose rows the database refuses to change or delete (triggers made in migration 0005).

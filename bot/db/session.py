@@ -1,8 +1,19 @@
-"""Engines and sessions (SQLAlchemy 1.4 in the 2.0 style), and schema migrations."""
+"""Engines and sessions (SQLAlchemy 1.4 in the 2.0 style), and schema migrations.
+
+One engine per database URL and process, with a pool that keeps its connections: a
+session takes an open connection instead of opening one (for SQLite, a new connection
+also meant its PRAGMAs again). SQLite files use a QueuePool (SQLAlchemy 1.4's default for
+them is no pool at all); its connections may move between threads (`check_same_thread`
+off: sessions run on `asyncio.to_thread` workers), one thread at a time, and the PRAGMAs
+are set once per connection when it is opened. PostgreSQL uses a QueuePool whose
+connections are checked before use (`pool_pre_ping`: a server restart costs no request).
+A process that finds engines made by another (a fork) makes its own.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.core.settings import get_settings
 
@@ -19,12 +31,21 @@ T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+# Connections kept open per engine, and how many more it may open when all are in use
+# (sessions run on asyncio.to_thread workers: a few at a time per process).
+POOL_SIZE = 5
+MAX_OVERFLOW = 10
+
 _lock = threading.Lock()
 _sessionmakers: dict[str, sessionmaker] = {}
+_owner_pid = os.getpid()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """WAL lets the Rasa server, action server and web app share one SQLite file."""
+    """WAL lets the Rasa server, action server and web app share one SQLite file.
+
+    Run once per new connection (the pool's `connect` event); the pool keeps them set.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -33,19 +54,42 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _create_engine(url: str) -> Engine:
+    """A pooled engine for the URL (see the module doc)."""
     parsed = make_url(url)
+    pooled: dict[str, Any] = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, future=True, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True, connect_args={"check_same_thread": False})
+        return create_engine(url, future=True, poolclass=QueuePool, pool_pre_ping=True, **pooled)
+    in_file = bool(parsed.database) and parsed.database != ":memory:"
+    if in_file:
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        future=True,
+        connect_args={"check_same_thread": False},
+        # An in-memory database lives in its one connection: SQLAlchemy's own pool for it.
+        **({"poolclass": QueuePool, **pooled} if in_file else {}),
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _forget_inherited_engines() -> None:
+    """In a forked child, drop the parent's engines without closing the parent's
+    connections (they are the parent's to use); this process opens its own. Call with
+    `_lock` held."""
+    global _owner_pid
+    if os.getpid() == _owner_pid:
+        return
+    for factory in _sessionmakers.values():
+        factory.kw["bind"].dispose(close=False)
+    _sessionmakers.clear()
+    _owner_pid = os.getpid()
 
 
 def _sessionmaker(url: str | None) -> sessionmaker:
     url = url or get_settings().database_url
     with _lock:
+        _forget_inherited_engines()
         factory = _sessionmakers.get(url)
         if factory is None:
             factory = sessionmaker(bind=_create_engine(url), future=True, expire_on_commit=False)

@@ -76,6 +76,21 @@ def active_handoff(*, session: Session, participant_id: int) -> HandoffView | No
     return found[0] if found else None
 
 
+def in_handoff(*, session: Session, sender_id: str) -> bool:
+    """True while a staff member has the conversation of this Rasa sender ID.
+
+    One query on two indexes (the turn guard asks after every turn): the unique
+    `participants.sender_id`, and `ux_handoffs_active` (partial: active handoffs only).
+    """
+    found = session.execute(
+        select(Handoff.id)
+        .join(Participant, Participant.id == Handoff.participant_id)
+        .where(Participant.sender_id == sender_id, Handoff.ended_at.is_(None))
+        .limit(1)
+    ).first()
+    return found is not None
+
+
 def active_handoffs_of(*, session: Session, staff_user_id: int) -> list[HandoffView]:
     """The conversations a staff member has taken over and not handed back."""
     return _views(session, Handoff.staff_user_id == staff_user_id, Handoff.ended_at.is_(None))

@@ -21,13 +21,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
     and_,
     case,
     cast,
@@ -50,6 +43,7 @@ from bot.db.models import (
     MessageLog,
     Participant,
     ParticipantStatus,
+    tracker_events,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,21 +64,6 @@ HIDDEN_EVENTS = frozenset({"user_featurization"})
 MATCH_WINDOW = timedelta(minutes=5)
 DEFAULT_PAGE_SIZE = 50
 MAX_SLOT_VALUE_LENGTH = 200
-
-# Rasa's SQLTrackerStore table, for queries only: Rasa creates it (bot.db.models.RASA_TABLES)
-# and it is kept out of the project's metadata and migrations on purpose.
-tracker_events = Table(
-    "events",
-    MetaData(),
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255), nullable=False),
-    Column("type_name", String(255), nullable=False),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
-
 
 # --- reading the tracker store in SQL -------------------------------------------------
 

@@ -20,6 +20,15 @@ dialogue did:
 4. When a staff member has the conversation, they are told the participant wrote
    (`bot.handoff.notify`: a notice with a link, not the words).
 
+What the turn left behind is read cheaply, so a normal turn never loads the tracker a
+second time: whether a person has the conversation is one indexed query of the handoffs
+table, and whether the conversation listens is one indexed query of the latest action in
+Rasa's tracker store (its `events` table, `bot.db.models.tracker_events`), in one
+transaction. The tracker itself is loaded only when there is something to make good: a
+silent turn (is Rasa's conversation paused without a handoff?), a conversation to repair
+(step 3, which checks the tracker again under the conversation's lock), or when those
+queries could not answer (another tracker store, a database error).
+
 Nothing here raises into the channel: a failure of one step is logged and the next runs.
 """
 
@@ -36,17 +45,18 @@ from rasa.core.channels.channel import OutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet
 from sanic import Blueprint, Sanic
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGE_SLOT
 from bot.core.retry import with_retries
-from bot.db.models import EscalationLevel, EscalationType
+from bot.db.models import EscalationLevel, EscalationType, tracker_events
 from bot.db.repository import ensure_web_participant, get_participant_by_sender
 from bot.db.session import session_scope
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.handoff.notify import notify_staff_of_message
-from bot.handoff.repository import active_handoff
+from bot.handoff.repository import in_handoff
 from bot.nlp.language import detect_language, metadata_language
 from bot.participants.language import LanguageTurn, settle_language
 from bot.safety.detection import red_flags_in_text
@@ -127,11 +137,22 @@ class Turn:
 
 @dataclass(frozen=True)
 class ConversationState:
-    """What the turn left behind in the conversation."""
+    """What the turn left behind in the conversation.
+
+    `in_handoff` is None when the handoffs table could not be read.
+    """
 
     paused: bool = False
     listening: bool = True
-    in_form: bool = False
+    in_handoff: bool | None = False
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the database says after a turn, without loading the tracker (None: not read)."""
+
+    in_handoff: bool | None = None
+    latest_action: str | None = None
 
 
 def guarded(on_new_message: Handler, blueprint: Blueprint) -> Handler:
@@ -172,10 +193,12 @@ async def guard_turn(on_new_message: Handler, message: UserMessage, agent: Any) 
         await _step(turn, "emergency check", _make_good_emergency(turn))
     elif not turn.output.sent and not state.paused:
         await _step(turn, "safe reply", _make_good_silence(turn))
-    end_form = answered_here and state.in_form  # as action_emergency would have
-    if end_form or not state.listening:
-        await _step(turn, "conversation repair", _repair(agent, turn, end_form=end_form))
-    await _step(turn, "staff notice", notify_staff_of_message(sender_id=turn.sender_id))
+    # An emergency answered here ends the form, as action_emergency would have (_repair
+    # looks whether there is one).
+    if answered_here or not state.listening:
+        await _step(turn, "conversation repair", _repair(agent, turn, end_form=answered_here))
+    if state.in_handoff is not False:  # nobody to tell when no handoff is active
+        await _step(turn, "staff notice", notify_staff_of_message(sender_id=turn.sender_id))
 
 
 def _through(turn: Turn) -> UserMessage:
@@ -250,31 +273,80 @@ def _is_rasa_agent(agent: Any) -> bool:
 
 async def _state_after(agent: Any, turn: Turn) -> ConversationState:
     """Whether a person has the conversation (a handoff, or Rasa's pause), and whether it
-    listens."""
-    in_handoff = await asyncio.to_thread(_in_handoff, turn.sender_id)
-    if not _is_rasa_agent(agent):
-        return ConversationState(paused=in_handoff)
+    listens; the tracker is loaded only when the database's answer is not enough."""
+    rasa = _is_rasa_agent(agent)
+    stored = await asyncio.to_thread(_stored_state, turn.sender_id, latest_action=rasa)
+    handoff = bool(stored.in_handoff)
+    if not rasa:
+        return ConversationState(paused=handoff, in_handoff=stored.in_handoff)
+    # Rasa's own pause matters only to a silent turn (a paused conversation gets no safe
+    # reply); a handoff pauses Rasa too, so then the handoff says it.
+    silent = not turn.output.sent and not turn.red_flags
+    if stored.latest_action is not None and (handoff or not silent):
+        return ConversationState(
+            paused=handoff,
+            listening=stored.latest_action == ACTION_LISTEN_NAME,
+            in_handoff=stored.in_handoff,
+        )
     try:
         tracker = await agent.tracker_store.retrieve(turn.sender_id)
     except Exception:
         logger.exception("conversation %s: state after the turn not read", turn.sender_id)
-        return ConversationState(paused=in_handoff)
+        return ConversationState(paused=handoff, in_handoff=stored.in_handoff)
     if tracker is None:
-        return ConversationState(paused=in_handoff)
+        return ConversationState(paused=handoff, in_handoff=stored.in_handoff)
     return ConversationState(
-        paused=in_handoff or tracker.is_paused(),
+        paused=handoff or tracker.is_paused(),
         listening=tracker.latest_action_name == ACTION_LISTEN_NAME,
-        in_form=bool(tracker.active_loop_name),
+        in_handoff=stored.in_handoff,
     )
 
 
-def _in_handoff(sender_id: str) -> bool:
-    """True when a staff member has taken the conversation over (the handoffs table)."""
-    with session_scope() as session:
-        participant = get_participant_by_sender(session=session, sender_id=sender_id)
-        if participant is None:
-            return False
-        return active_handoff(session=session, participant_id=participant.id) is not None
+def _stored_state(sender_id: str, *, latest_action: bool) -> StoredState:
+    """Whether a handoff is active and (`latest_action`) the name of the conversation's
+    latest action in Rasa's tracker store: two indexed queries in one transaction.
+
+    Never raises: what could not be read is None (and the guard loads the tracker).
+    """
+    handoff: bool | None = None
+    try:
+        with session_scope() as session:
+            handoff = in_handoff(session=session, sender_id=sender_id)
+            if not latest_action:
+                return StoredState(handoff)
+            try:
+                return StoredState(handoff, _latest_action(session, sender_id))
+            except SQLAlchemyError as error:  # no `events` table: another tracker store
+                session.rollback()
+                logger.warning(
+                    "conversation %s: Rasa's latest action not read (%s): tracker loaded",
+                    sender_id,
+                    type(error).__name__,
+                )
+                return StoredState(handoff)
+    except Exception:
+        logger.exception("conversation %s: the handoffs table was not read", sender_id)
+        return StoredState(handoff)
+
+
+def _latest_action(session: Session, sender_id: str) -> str | None:
+    """The name of the conversation's latest action (ActionExecuted) in Rasa's SQL tracker
+    store; None when it has none there.
+
+    What `tracker.latest_action_name` says, from one row: only ActionExecuted sets the
+    tracker's latest action. (A restart or a new session clears it; Rasa follows both
+    with action_listen, and step 3 checks the tracker itself before it changes anything.)
+    Rasa's index on `sender_id` finds the conversation's rows; the newest is the turn
+    just saved.
+    """
+    events = tracker_events.c
+    row = session.execute(
+        select(events.action_name)
+        .where(events.sender_id == sender_id, events.type_name == ActionExecuted.type_name)
+        .order_by(events.id.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else row.action_name
 
 
 async def _send(turn: Turn, texts: list[str]) -> None:
@@ -383,7 +455,8 @@ async def _repair(agent: Any, turn: Turn, *, end_form: bool) -> None:
 
     `action_emergency` ends any form; when the channel layer gave the emergency reply
     instead (the conversation was paused, the action failed), the form is ended here, so
-    after hand-back the check-in does not carry on as if nothing had happened.
+    after hand-back the check-in does not carry on as if nothing had happened. The tracker
+    is read here, under the conversation's lock: it says whether there is anything to do.
     """
     if not _is_rasa_agent(agent):
         return
@@ -392,7 +465,8 @@ async def _repair(agent: Any, turn: Turn, *, end_form: bool) -> None:
         if tracker is None:
             return
         events: list[Event] = []
-        if end_form and tracker.active_loop_name:
+        ends_form = end_form and bool(tracker.active_loop_name)
+        if ends_form:
             events += [ActiveLoop(None), SlotSet(REQUESTED_SLOT, None)]
         if tracker.latest_action_name != ACTION_LISTEN_NAME:
             events.append(ActionExecuted(ACTION_LISTEN_NAME))
@@ -405,5 +479,5 @@ async def _repair(agent: Any, turn: Turn, *, end_form: bool) -> None:
         "conversation %s: after message %s the channel layer %s",
         turn.sender_id,
         turn.message_id,
-        "ended the form" if end_form else "set the conversation listening again",
+        "ended the form" if ends_form else "set the conversation listening again",
     )

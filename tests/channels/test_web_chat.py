@@ -15,13 +15,13 @@ import httpx
 import pytest
 from rasa.core.channels.channel import UserMessage, register
 from sanic import Sanic
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 import bot.channels.replies
 from bot.channels.web_chat import WebChatInput, parse_web_message
 from bot.core.settings import get_settings
 from bot.db.models import MessageLog, Participant
-from bot.db.session import session_scope
+from bot.db.session import get_engine, session_scope
 from bot.study.config import current_study
 from bot.study.wording import messages
 
@@ -194,3 +194,33 @@ async def test_spanish_that_may_mean_the_check_in_goes_to_the_assistant(
     await chat.texts(text, "es")  # the turn guard may add the emergency reply
 
     assert [message.text for message in chat.assistant.received] == [text]
+
+
+async def test_the_message_and_its_replies_are_logged_in_one_transaction_each(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await chat.texts("hello")  # first contact enrols the visitor
+    replies = ["One.", "Two.", "Three."]
+
+    async def three_replies(message: UserMessage) -> None:
+        for text in replies:
+            await message.output_channel.send_text_message(message.sender_id, text)
+
+    monkeypatch.setattr(chat.assistant, "handle_message", three_replies)
+    engine = get_engine()
+    transactions: list[list[str]] = []
+    event.listen(engine, "begin", lambda connection: transactions.append([]))
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda connection, cursor, statement, *rest: transactions[-1].append(statement),
+    )
+
+    assert await chat.texts("what is a placebo") == replies
+
+    log_writes = [
+        sum(statement.startswith("INSERT INTO message_log") for statement in statements)
+        for statements in transactions
+    ]
+    assert [count for count in log_writes if count] == [1, len(replies)]
+    assert chat.log_languages()[-4:] == ["en"] * 4
