@@ -67,6 +67,8 @@ DEFAULT_WINDOW_TURNS = 20
 # Dialogue states that must agree after a cut: more than any policy's max_history (TEDPolicy
 # and MemoizationPolicy: 5) and than the longest rule.
 DEFAULT_HISTORY = 10
+# The index a window's query needs on PostgreSQL (Rasa's own covers only sender_id).
+EVENTS_INDEX = "ix_events_sender_id_id ON events (sender_id, id)"
 # Set on each tracker this store reads or saves: which stored events it holds.
 WINDOW_ATTRIBUTE = "_trialbot_window"
 
@@ -113,11 +115,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             # SQLite's index on sender_id already holds the rowid (events.id); PostgreSQL
             # needs both columns for `sender_id = ? AND id >= ?` to read only the window.
             with self.engine.begin() as connection:
-                connection.execute(
-                    sa.text(
-                        "CREATE INDEX IF NOT EXISTS ix_events_sender_id_id ON events (sender_id, id)"
-                    )
-                )
+                connection.execute(sa.text(f"CREATE INDEX IF NOT EXISTS {EVENTS_INDEX}"))
 
     # Reading
 

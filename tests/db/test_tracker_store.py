@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 from rasa.core.actions.action import ActionSessionStart
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, TrackerStore
+from rasa.core.utils import AvailableEndpoints
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, REQUESTED_SLOT
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -31,13 +32,13 @@ from rasa.shared.core.events import (
     FollowupAction,
     SessionStarted,
     SlotSet,
-    UserUttered,
     UserUtteranceReverted,
+    UserUttered,
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy import create_engine, text
 
-from bot.core.settings import PROJECT_ROOT
+from bot.core.settings import PROJECT_ROOT, Settings
 from bot.db.tracker_store import WindowedSQLTrackerStore
 
 # The longest max_history of config.yml's policies (TEDPolicy: 5; MemoizationPolicy: 5).
@@ -303,3 +304,73 @@ async def test_every_event_is_stored_once_in_order(
         e for e in theirs if e[0] != SlotSet.type_name
     ]
     assert len(full.events) == len(ours)
+
+
+async def test_saving_twice_and_a_tracker_not_read_here(
+    stores: tuple[Any, Any], database_url: str, domain: Domain
+) -> None:
+    windowed, _ = stores
+    for step in conversation()[:12]:
+        await run_turn(windowed, "p3", step, domain)
+    count = len(stored_events(database_url, "p3"))
+    # The same tracker saved again, with and without new events: only the new ones land.
+    tracker = await windowed.retrieve("p3")
+    await windowed.save(tracker)
+    tracker.update(user("greet"), domain)
+    await windowed.save(tracker)
+    await windowed.save(tracker)
+    assert len(stored_events(database_url, "p3")) == count + 1
+    assert stored_events(database_url, "p3")[-1]["event"] == "user"
+    # A tracker the store did not read (Rasa's PUT …/tracker/events builds one from the
+    # request) is saved as Rasa saves it, and the conversation is read from Rasa's query.
+    full = await windowed.retrieve_full_tracker("p3")
+    replaced = DialogueStateTracker.from_dict(
+        "p3", [e.as_dict() for e in full.events] + [user("thank").as_dict()], domain.slots
+    )
+    rasa_store = SQLTrackerStore(domain, host=database_url)
+    in_session = len((await rasa_store.retrieve("p3")).events)  # what Rasa's save counts
+    await windowed.save(replaced)
+    rows = stored_events(database_url, "p3")
+    assert len(rows) == count + 1 + len(replaced.events) - in_session
+    assert rows[-1]["parse_data"]["intent"]["name"] == "thank"
+    again = await windowed.retrieve("p3")
+    assert [e.as_dict() for e in again.events] == [
+        e.as_dict() for e in (await rasa_store.retrieve("p3")).events
+    ]
+    rasa_store.engine.dispose()
+    # retrieve_full_tracker is every stored event, whatever the window.
+    assert len((await windowed.retrieve_full_tracker("p3")).events) == len(rows)
+
+
+async def test_two_servers_on_one_database_see_the_same_conversation(
+    stores: tuple[Any, Any], database_url: str, domain: Domain
+) -> None:
+    windowed, plain = stores
+    other = WindowedSQLTrackerStore(domain=domain, host=database_url, window_turns=2, history=5)
+    try:
+        for number, step in enumerate(conversation()):
+            # Turns alternate between the two servers (Rasa's lock store orders them).
+            server = (windowed, other)[number % 2]
+            events = await run_turn(plain, "p4", step, domain)
+            await run_turn(server, "p4", step, domain, same_as=events)
+            mine, theirs = await windowed.retrieve("p4"), await other.retrieve("p4")
+            assert [e.as_dict() for e in mine.events] == [e.as_dict() for e in theirs.events]
+            assert view(mine, domain) == view(await plain.retrieve("p4"), domain)
+        assert len(stored_events(database_url, "p4")) == len(
+            (await windowed.retrieve_full_tracker("p4")).events
+        )
+    finally:
+        other.engine.dispose()
+
+
+def test_endpoints_give_rasa_the_windowed_store_with_the_settings_window(
+    database_url: str, domain: Domain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(database_url=database_url, tracker_window_turns=7)
+    for name, value in settings.child_environment().items():
+        monkeypatch.setenv(name, value)
+    endpoints = AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.yml"))
+    store = TrackerStore.create(endpoints.tracker_store, domain)
+    assert isinstance(store, WindowedSQLTrackerStore)
+    assert (store.window_turns, str(store.engine.url)) == (7, database_url)
+    store.engine.dispose()
