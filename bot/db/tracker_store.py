@@ -79,8 +79,10 @@ class _Window:
 
     store: int  # id() of the store that read it
     sender_id: str
-    # The row this tracker was read with (None: there was none).
+    # The row's first event when the tracker was read (None: there was no row), and
+    # whether the tracker was read from it (else from Rasa's query: the row is written).
     first_event_id: int | None
+    from_row: bool
     # The stored prefix (JSON-ready events) and where, in tracker.events, the events read
     # from the table begin.
     prefix: list[dict[str, Any]]
@@ -129,9 +131,8 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             ).first()
             rows: list[Any] = []
             prefix: list[dict[str, Any]] = []
-            first_event_id = None
+            first_event_id = None if row is None else row.first_event_id
             if row is not None:
-                first_event_id = row.first_event_id
                 prefix = json.loads(row.prefix)
                 rows = (
                     session.query(self.SQLEvent.id, self.SQLEvent.data)
@@ -142,9 +143,10 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                     .order_by(self.SQLEvent.id)
                     .all()
                 )
+            from_row = bool(rows)
             if not rows:
                 # No window yet (or its events are gone): Rasa's own query.
-                prefix, first_event_id = [], None
+                prefix = []
                 rows = (
                     self._event_query(session, sender_id, fetch_events_from_all_sessions=False)
                     .with_entities(self.SQLEvent.id, self.SQLEvent.data)
@@ -163,11 +165,13 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         ]
         if later_starts:
             data, ids, prefix = data[later_starts[-1] :], ids[later_starts[-1] :], []
+            from_row = False
         tracker = DialogueStateTracker.from_dict(sender_id, prefix + data, self.domain.slots)
         window = _Window(
             store=id(self),
             sender_id=sender_id,
             first_event_id=first_event_id,
+            from_row=from_row,
             prefix=prefix,
             start=len(prefix),
             saved=len(tracker.events),
@@ -250,7 +254,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
             if prefix is not None:
                 self._write_window(window, cut=cut, prefix=prefix)
                 return
-        if window.first_event_id is None and window.ids:
+        if not window.from_row and window.ids:
             self._write_window(window, cut=0, prefix=window.prefix)
 
     def _write_window(self, window: _Window, *, cut: int, prefix: list[dict[str, Any]]) -> None:
@@ -265,11 +269,6 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
         table = self._windows
         with self.session_scope() as session:
             if window.first_event_id is None:
-                exists = session.execute(
-                    sa.select(table.c.sender_id).where(table.c.sender_id == window.sender_id)
-                ).first()
-                if exists is not None:
-                    return  # another writer made it; the next read uses theirs
                 try:
                     session.execute(sa.insert(table).values(sender_id=window.sender_id, **values))
                     session.commit()
@@ -289,6 +288,7 @@ class WindowedSQLTrackerStore(SQLTrackerStore):
                 if not changed:
                     return
         window.first_event_id = first_event_id
+        window.from_row = True
         window.prefix = prefix
         window.start += cut
         window.ids = window.ids[cut:]

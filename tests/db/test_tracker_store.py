@@ -374,3 +374,29 @@ def test_endpoints_give_rasa_the_windowed_store_with_the_settings_window(
     assert isinstance(store, WindowedSQLTrackerStore)
     assert (store.window_turns, str(store.engine.url)) == (7, database_url)
     store.engine.dispose()
+
+
+async def test_a_window_outrun_by_other_writers_is_read_as_rasa_reads(
+    stores: tuple[Any, Any], database_url: str, domain: Domain
+) -> None:
+    windowed, _ = stores
+    rasa_store = SQLTrackerStore(domain, host=database_url)
+    for step in conversation()[:14]:
+        await run_turn(windowed, "p5", step, domain)
+    # Something that does not know the window (Rasa's own store) starts a new session.
+    await run_turn(rasa_store, "p5", session_start, domain)
+    await run_turn(rasa_store, "p5", turn("greet", "utter_greet"), domain)
+    ours, theirs = await windowed.retrieve("p5"), await rasa_store.retrieve("p5")
+    assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in theirs.events]
+    # The conversation's events gone (and only them): read as Rasa reads, row rewritten.
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM events WHERE sender_id = 'p5'"))
+    engine.dispose()
+    assert await windowed.retrieve("p5") is None
+    for step in conversation()[:3]:
+        await run_turn(windowed, "p5", step, domain)
+    ours, theirs = await windowed.retrieve("p5"), await rasa_store.retrieve("p5")
+    assert [e.as_dict() for e in ours.events] == [e.as_dict() for e in theirs.events]
+    assert len(ours.events) == len(stored_events(database_url, "p5"))
+    rasa_store.engine.dispose()
