@@ -7,7 +7,7 @@ Rasa writes), then a turn is timed several times: `retrieve`, the policies' feat
 of the history (`past_states`), the tracker sent to the action server
 (`current_state(ALL)` as JSON), one new turn's events and `save`. Prints the medians (ms).
 
-    python -m bench.tracker_store_window [--repeats 40] [--window 20]
+    python -m bench.tracker_store_window [--repeats 40] [--window 10]
 """
 
 from __future__ import annotations
@@ -122,6 +122,6 @@ async def main(repeats: int, window: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=40)
-    parser.add_argument("--window", type=int, default=20)
+    parser.add_argument("--window", type=int, default=10)
     arguments = parser.parse_args()
     asyncio.run(main(arguments.repeats, arguments.window))

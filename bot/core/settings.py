@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     redis_url: str = Field("", env="REDIS_URL")
     # Rasa's tracker store reads a long conversation's last turns (at least this many, at
     # most twice as many) after a prefix that keeps its state (bot/db/tracker_store.py).
-    tracker_window_turns: int = Field(20, env="TRACKER_WINDOW_TURNS", ge=1)
+    tracker_window_turns: int = Field(10, env="TRACKER_WINDOW_TURNS", ge=1)
 
     # Closed to strangers (web app and console)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs; empty: none).

@@ -63,7 +63,7 @@ from bot.db.types import utcnow
 logger = logging.getLogger(__name__)
 
 # Turns a tracker keeps after a cut (it is cut again at twice as many).
-DEFAULT_WINDOW_TURNS = 20
+DEFAULT_WINDOW_TURNS = 10
 # Dialogue states that must agree after a cut: more than any policy's max_history (TEDPolicy
 # and MemoizationPolicy: 5) and than the longest rule.
 DEFAULT_HISTORY = 10
