@@ -91,6 +91,9 @@ class Settings(BaseSettings):
 
     # Rasa's RedisLockStore (several Rasa servers serving the same participants in order).
     redis_url: str = Field("", env="REDIS_URL")
+    # Rasa's tracker store reads a long conversation's last turns (at least this many, at
+    # most twice as many) after a prefix that keeps its state (bot/db/tracker_store.py).
+    tracker_window_turns: int = Field(10, env="TRACKER_WINDOW_TURNS", ge=1)
 
     # Closed to strangers (web app and console)
     # Proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs; empty: none).
@@ -255,6 +258,7 @@ class Settings(BaseSettings):
             "ACTION_ENDPOINT_URL": self.action_endpoint_url,
             "ACTION_SERVER_TOKEN": self.action_server_token,
             "LOG_LEVEL": self.log_level,
+            "TRACKER_WINDOW_TURNS": str(self.tracker_window_turns),
             **self.lock_store_environment(),
             **self.closed_to_strangers_environment(),
         }

@@ -720,3 +720,21 @@ class Handoff(Base):
     started_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
     ended_at: Mapped[datetime | None] = Column(UTCDateTime)
     ended_by: Mapped[str | None] = Column(String(128))
+
+
+class TrackerWindow(Base):
+    """Where Rasa's tracker of a conversation starts reading (bot.db.tracker_store).
+
+    A long conversation is read as a compact prefix that reproduces its state at a cut
+    point (JSON events, never written to `events`) plus the events from `first_event_id`
+    on. No row: the conversation is read the way Rasa's own SQLTrackerStore reads it.
+    """
+
+    __tablename__ = "tracker_windows"
+
+    sender_id: Mapped[str] = Column(String(255), primary_key=True)
+    # Rasa's events.id of the first event read from the table.
+    first_event_id: Mapped[int] = Column(Integer, nullable=False)
+    # The prefix's events, as Rasa serialises them (a JSON list; empty at a session start).
+    prefix: Mapped[str] = Column(Text, nullable=False)
+    updated_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
