@@ -299,6 +299,7 @@ class OutreachWorker(Worker):
 
     async def aclose(self) -> None:
         await close_clients(self.clients)
+        await self._rasa.aclose()
 
     # --- steps -----------------------------------------------------------------------
 
@@ -375,9 +376,12 @@ class OutreachWorker(Worker):
         pending: put back)."""
         now = self._clock()
         try:
-            job = await in_session_async(
-                lambda session: self._prepare(session, message_id, study, now)
-            )
+            job = await self._hand_over(message_id, study, now)
+            if job is None:
+                logger.warning(
+                    "outreach %s: the claim ran out before sending; not sent", message_id
+                )
+                return None
             if job is WAIT:
                 await self._release(message_id, WAITS)
                 return OutreachStatus.PENDING
@@ -385,11 +389,6 @@ class OutreachWorker(Worker):
                 return await self._finish(
                     message_id, OutreachStatus.SKIPPED, job.note, level=job.level
                 )
-            if not await self._hand_over(job, study, now):
-                logger.warning(
-                    "outreach %s: the claim ran out before sending; not sent", message_id
-                )
-                return None
             if job.kind is Kind.CHECKIN_PROMPT:
                 return await self._send_prompt(job, study, now)
             status = await self._send_texts(job, now)
@@ -557,8 +556,23 @@ class OutreachWorker(Worker):
             now=sent_at,
         )
 
-    async def _hand_over(self, job: Job, study: StudyConfig, now: datetime) -> bool:
-        """Note what is about to go out (see the module docstring); False: the claim is lost."""
+    async def _hand_over(
+        self, message_id: int, study: StudyConfig, now: datetime
+    ) -> Job | Skip | Wait | None:
+        """Check a claimed message and, if it is to go out, note what is about to go out
+        (see the module docstring), in one transaction; None: the claim is lost."""
+
+        def work(session: Session) -> Job | Skip | Wait | None:
+            job = self._prepare(session, message_id, study, now)
+            if not isinstance(job, Job):
+                return job
+            return job if self._note_handover(session, job, study, now) else None
+
+        result: Job | Skip | Wait | None = await in_session_async(work)
+        return result
+
+    def _note_handover(self, session: Session, job: Job, study: StudyConfig, now: datetime) -> bool:
+        """Note on a claimed message what is about to go out; False: the claim is lost."""
         texts = job.texts
         if job.kind is Kind.CHECKIN_PROMPT:
             texts = [
@@ -566,23 +580,18 @@ class OutreachWorker(Worker):
                 for key in PROMPT_WORDINGS
                 for text in messages(study, key, language=job.participant.language)
             ]
-
-        def work(session: Session) -> bool:
-            handover = {
-                "at": now.isoformat(),
-                "log_after": last_log_id(session=session),
-                "texts": list(texts),
-            }
-            return hand_over(
-                session=session,
-                message_id=job.message_id,
-                token=self._token,
-                now=now,
-                handover=handover,
-            )
-
-        handed_over: bool = await in_session_async(work)
-        return handed_over
+        handover = {
+            "at": now.isoformat(),
+            "log_after": last_log_id(session=session),
+            "texts": list(texts),
+        }
+        return hand_over(
+            session=session,
+            message_id=job.message_id,
+            token=self._token,
+            now=now,
+            handover=handover,
+        )
 
     async def _reconcile(
         self, message_id: int, study: StudyConfig, now: datetime
