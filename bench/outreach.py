@@ -22,8 +22,15 @@ Rasa's `twilio` output channel does: message log, delivery, the Twilio client), 
 NLU, policies, tracker or action-server calls. It measures the outreach worker and the
 sending path alone, and runs without a trained model.
 
+What bounds it: each prompt is one Rasa `trigger_intent` turn (no NLU, but three
+action-server calls: action_start_checkin, the form's validation and its first question;
+each reply re-checked by Rasa's jsonschema validation, three policy predictions, a
+tracker load and save), and its two SMS are sent by Rasa's output channel. The table's
+CPU per prompt shows where the time goes; 10,000 prompts in 60 s on 2 cores leaves about
+12 ms of CPU per prompt for everything, less than one such turn.
+
     python -m bench.outreach [--participants 10000] [--database-url postgresql://...]
-                             [--rasa stand-in]
+                             [--rasa stand-in] [--profile-worker FILE] [--profile-rasa FILE]
 """
 
 from __future__ import annotations
@@ -347,6 +354,7 @@ def main() -> None:
             actions_port=free_port(),
             web_port=free_port(),
             rasa_api_token=secrets.token_urlsafe(16),
+            action_server_token=secrets.token_urlsafe(16),
         )
         os.environ["TWILIO_WEBHOOK_BASE_URL"] = settings.rasa_url
         get_settings.cache_clear()

@@ -323,10 +323,13 @@ class OutreachWorker(Worker):
         """
         held_back: set[int] = set()
         while not self.stopping:
+            # Each batch's lease runs from its own claim (a long tick's later batches would
+            # otherwise look expired to other workers), and takes what is due by then.
+            at = max(now, self._clock())
             claimed = await in_session_async(
-                lambda session: claim_due(
+                lambda session, at=at: claim_due(  # type: ignore[misc]
                     session=session,
-                    now=now,
+                    now=at,
                     token=self._token,
                     limit=self._batch,
                     skip=held_back,
