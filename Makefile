@@ -115,6 +115,7 @@ eval: setup ## 5-fold cross-validation of the NLU; prints intent and FAQ macro-F
 bench: setup ## Conversation latency/throughput vs /model/parse alone; message-to-alert latency
 	$(BIN)/python -m bench.conversations
 	$(BIN)/python -m bench.alert_latency
+	$(BIN)/python -m bench.outreach
 
 .PHONY: export-nlu
 export-nlu: $(VENV)/.installed ## Write the messages researchers labelled to var/exports/nlu-reviewed-<date>.yml, for review

@@ -29,6 +29,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.clients.base import SendError, Sent
+from bot.clients.pace import Pace, provider_pace
 from bot.core.crypto import address_digest
 from bot.core.settings import Settings, SettingsError, get_settings, require_secret
 
@@ -117,8 +118,16 @@ class TelegramClient:
 
     channel = "telegram"
 
-    def __init__(self, token: str, *, api_base_url: str = "https://api.telegram.org") -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_base_url: str = "https://api.telegram.org",
+        pace: Pace | None = None,
+    ) -> None:
         api = api_base_url.rstrip("/")
+        # Telegram's limits per bot and per chat (bot.clients.pace): a send waits for them.
+        self._pace = pace or provider_pace(self.channel)
         self._requests = (
             HTTPXRequest(connection_pool_size=1, read_timeout=REQUEST_TIMEOUT_SECONDS),
             HTTPXRequest(read_timeout=REQUEST_TIMEOUT_SECONDS),
@@ -155,6 +164,7 @@ class TelegramClient:
         self, chat_id: str, text: str, buttons: Sequence[Mapping[str, Any]] = ()
     ) -> Sent:
         """Send plain text (no markup parsing), buttons as an inline keyboard under it."""
+        await self._pace.wait(chat_key(chat_id))
         message: Message = await self._call(
             self._bot.send_message(
                 chat_id=chat_id, text=text, reply_markup=inline_keyboard(buttons)

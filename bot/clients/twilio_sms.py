@@ -28,6 +28,7 @@ from twilio.rest import Client
 
 from bot.clients.base import SendError, Sent
 from bot.clients.numbered_options import options_line, with_options
+from bot.clients.pace import Pace, provider_pace
 from bot.core.settings import Settings, get_settings, require_secret
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,13 @@ def sms_units(text: str) -> tuple[int, bool]:
     if all(character in GSM7_BASIC or character in GSM7_EXTENDED for character in text):
         return len(text) + sum(text.count(character) for character in GSM7_EXTENDED), True
     return len(text.encode("utf-16-le")) // 2, False
+
+
+def segments(text: str) -> int:
+    """How many SMS segments a text is sent as (Twilio's throughput counts these)."""
+    units, gsm = sms_units(text)
+    single, part = (160, 153) if gsm else (70, 67)
+    return 1 if units <= single else -(-units // part)
 
 
 def fits_two_segments(text: str) -> bool:
@@ -185,8 +193,12 @@ class TwilioSmsClient:
 
     channel = "sms"
 
-    def __init__(self, config: TwilioConfig, *, rest_client: Client | None = None) -> None:
+    def __init__(
+        self, config: TwilioConfig, *, rest_client: Client | None = None, pace: Pace | None = None
+    ) -> None:
         self.config = config
+        # Twilio's queue per sender (bot.clients.pace): beyond it a send waits here.
+        self._pace = pace or provider_pace(self.channel)
         self._rest = rest_client or Client(
             config.account_sid,
             config.auth_token,
@@ -210,6 +222,7 @@ class TwilioSmsClient:
         """Send one SMS, buttons as numbered options in the participant's language; raise
         SendError when Twilio refuses."""
         body = with_options(text, buttons, language)
+        await self._pace.wait(self._sender, segments(body))
         return await asyncio.to_thread(self._create, address, body)
 
     async def sent_since(
@@ -228,7 +241,16 @@ class TwilioSmsClient:
 
     async def send_sms(self, to: str, text: str) -> list[Sent]:
         """Send a plain text (split if long) to any number, e.g. a staff alert."""
-        return [await asyncio.to_thread(self._create, to, part) for part in split_for_sms(text)]
+        sent = []
+        for part in split_for_sms(text):
+            await self._pace.wait(self._sender, segments(part))
+            sent.append(await asyncio.to_thread(self._create, to, part))
+        return sent
+
+    @property
+    def _sender(self) -> str:
+        """What Twilio queues by: the messaging service, or the number sent from."""
+        return self.config.messaging_service_sid or self.config.from_number
 
     def _list(self, to: str, body: str, since: datetime) -> list[Sent]:
         """One blocking Messages.json list request: the latest messages to `to` from us."""

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = Field("", env="TELEGRAM_WEBHOOK_SECRET")
     telegram_webhook_base_url: str = Field("", env="TELEGRAM_WEBHOOK_BASE_URL")
     telegram_api_base_url: str = Field("https://api.telegram.org", env="TELEGRAM_API_BASE_URL")
+    # How fast messages are handed to the providers (bot.clients.pace): Telegram's ~30 a
+    # second per bot and ~1 a second per chat; Twilio's queue per sender (throughput in
+    # message segments a second x how long its queue may hold them). Empty or 0: no limit.
+    telegram_rate_limit: str = Field("30/second", env="TELEGRAM_RATE_LIMIT")
+    telegram_chat_rate_limit: str = Field("5/5seconds", env="TELEGRAM_CHAT_RATE_LIMIT")
+    twilio_mps: float = Field(1.0, env="TWILIO_MPS", ge=0)
+    twilio_queue_seconds: int = Field(14400, env="TWILIO_QUEUE_SECONDS", ge=0)
 
     # Rasa's RedisLockStore (several Rasa servers serving the same participants in order).
     redis_url: str = Field("", env="REDIS_URL")
@@ -290,6 +297,9 @@ class Settings(BaseSettings):
     # An outreach worker's claim on a message it is sending; a message still 'sending' after
     # it belongs to a worker that stopped, and is reconciled (bot.outreach.worker).
     outreach_lease_seconds: float = Field(300.0, env="OUTREACH_LEASE_SECONDS", gt=0)
+    # How many due messages one outreach worker sends at once (each participant's one after
+    # another); the providers' own limits are kept by the clients (bot.clients.pace).
+    outreach_concurrency: int = Field(16, env="OUTREACH_CONCURRENCY", ge=1)
 
 
 def require_secret(name: str, value: str) -> str:

@@ -3,20 +3,24 @@
 A row goes pending -> sending (claimed by one worker with a conditional UPDATE that writes
 its token and `claimed_at`) -> sent, skipped or failed. Only a claim moves a row out of
 pending, and only the claim's holder records its result (every later UPDATE names the
-token), so two workers never send the same message. A claim is a lease: a row still
-'sending' once `claimed_at + lease` has passed belongs to a worker that stopped; another
-worker takes it over (`take_over`) and reconciles it from the message log.
+token), so two workers never send the same message. `claim_due` claims a batch in one
+statement: on PostgreSQL its rows are picked with `FOR UPDATE SKIP LOCKED`, so workers
+claiming at the same moment take different rows instead of waiting for each other; on
+SQLite, where one writer at a time holds the database, the conditional UPDATE does it. A
+claim is a lease: a row still 'sending' once `claimed_at + lease` has passed belongs to a
+worker that stopped; another worker takes it over (`take_over`) and reconciles it from
+the message log.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -74,9 +78,14 @@ def insert_planned(*, session: Session, items: Sequence[Planned], now: datetime)
     return added
 
 
+def _dialect(session: Session) -> str:
+    """The session's database: "postgresql" or "sqlite"."""
+    return str(session.get_bind().dialect.name)
+
+
 def _insert(session: Session) -> Any:
     """INSERT for the session's database, with its ON CONFLICT DO NOTHING."""
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(session)
     if dialect == "postgresql":
         return postgresql.insert(ScheduledMessage)
     if dialect == "sqlite":
@@ -93,6 +102,96 @@ def due_message_ids(*, session: Session, now: datetime, limit: int = 100) -> lis
         .limit(limit)
     ).scalars()
     return list(rows)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message a worker claimed: its ID and whose it is."""
+
+    id: int
+    participant_id: int
+
+
+def claim_due(
+    *,
+    session: Session,
+    now: datetime,
+    token: str,
+    limit: int,
+    skip: Collection[int] = (),
+) -> list[Claimed]:
+    """Claim up to `limit` pending messages due by `now` (oldest first, not those in
+    `skip`) for the worker with this token; the claimed ones, oldest first.
+
+    A row another worker is claiming at the same moment is left to it (PostgreSQL: SKIP
+    LOCKED; SQLite serialises writers), so each row is claimed by one worker only.
+    """
+    postgres = _dialect(session) == "postgresql"
+    candidates = select(ScheduledMessage.id).where(
+        ScheduledMessage.status == OutreachStatus.PENDING, ScheduledMessage.due_at <= now
+    )
+    if skip:
+        candidates = candidates.where(ScheduledMessage.id.not_in(list(skip)))
+    candidates = candidates.order_by(ScheduledMessage.due_at, ScheduledMessage.id).limit(limit)
+    if postgres:
+        candidates = candidates.with_for_update(skip_locked=True)
+    # A CTE, not `IN (subquery)`: PostgreSQL may run a LIMIT subquery more than once in
+    # an UPDATE (then SKIP LOCKED lets it take more rows than the limit); a CTE that locks
+    # rows runs once.
+    due = candidates.cte("due")
+    statement = (
+        update(ScheduledMessage)
+        .add_cte(due)
+        .where(
+            ScheduledMessage.id.in_(select(due.c.id)),
+            ScheduledMessage.status == OutreachStatus.PENDING,
+        )
+        .values(
+            status=OutreachStatus.SENDING,
+            attempts=ScheduledMessage.attempts + 1,
+            claimed_by=token,
+            claimed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    columns = (ScheduledMessage.id, ScheduledMessage.participant_id, ScheduledMessage.due_at)
+    if postgres:
+        rows = session.execute(statement.returning(*columns)).all()
+    else:
+        # SQLAlchemy 1.4 has no RETURNING for SQLite: read back what this token holds. The
+        # worker settles every claim of a batch before it claims the next, so these are
+        # the rows just claimed.
+        session.execute(statement)
+        rows = session.execute(
+            select(*columns).where(
+                ScheduledMessage.status == OutreachStatus.SENDING,
+                ScheduledMessage.claimed_by == token,
+                ScheduledMessage.claimed_at == now,
+            )
+        ).all()
+    ordered = sorted(rows, key=lambda row: (row.due_at, row.id))
+    return [Claimed(row.id, row.participant_id) for row in ordered]
+
+
+def earlier_unsent(*, session: Session, message: ScheduledMessage, now: datetime) -> bool:
+    """True when another of the participant's messages, due before this one, is still
+    pending or being sent (by another worker): this one must wait for it."""
+    earlier = or_(
+        ScheduledMessage.due_at < message.due_at,
+        and_(ScheduledMessage.due_at == message.due_at, ScheduledMessage.id < message.id),
+    )
+    found = session.execute(
+        select(ScheduledMessage.id)
+        .where(
+            ScheduledMessage.participant_id == message.participant_id,
+            ScheduledMessage.id != message.id,
+            ScheduledMessage.status.in_([OutreachStatus.PENDING, OutreachStatus.SENDING]),
+            ScheduledMessage.due_at <= now,
+            earlier,
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def get_message(*, session: Session, message_id: int) -> ScheduledMessage | None:

@@ -7,9 +7,10 @@ Every tick (30 s by default):
    again are cleared;
 2. reconcile: each message still 'sending' past its lease (below) is settled from the
    message log;
-3. send: each pending message due by now is claimed with a conditional UPDATE
-   (pending -> sending, with this worker's token; a claim another worker won is left
-   alone), checked, sent, and recorded as sent, skipped or failed;
+3. send: the pending messages due by now are claimed in batches with a conditional
+   UPDATE (pending -> sending, with this worker's token; PostgreSQL's SKIP LOCKED leaves
+   rows another worker is claiming to it), then checked, sent, and recorded as sent,
+   skipped or failed, concurrently (below);
 4. retry: `bot.messaging.delivery.retry_failed` for each enabled channel.
 
 At most once, and never failed blindly. Just before a claimed message is sent, the worker
@@ -62,6 +63,20 @@ skipped. After each sent prompt the participant's missed check-ins in a row are 
 (`bot.outreach.engagement`); at `missed_in_a_row_for_risk` they are flagged at risk and
 one routine escalation is stored.
 
+Concurrency: a batch is sent OUTREACH_CONCURRENCY messages at a time (a check-in prompt
+mostly waits for its Rasa turn), each participant's messages one after another, oldest
+first. A message whose participant has an earlier one still pending or held by another
+worker goes back to pending (note `WAITS`) and waits for the next tick, so a participant's
+messages never overlap or overtake each other across workers either.
+
+The providers' limits are kept where the message is handed to the provider, not here: a
+check-in prompt's texts are sent by Rasa's output channel (the Rasa server's
+`TwilioSmsOutput` / `TelegramOutput`, through `bot.messaging.delivery`), a reminder's by
+this worker, both through the same clients, and the clients wait for `bot.clients.pace`
+(Telegram: ~30 a second per bot, ~1 a second per chat; Twilio: what one sender's queue
+can hold, as Twilio itself sends each sender's queue at its throughput). With REDIS_URL
+set, every process spends the same budget.
+
 Several workers may run on one database (`trialbot run` starts one): claims keep them
 apart, so no scheduled message is sent twice, and a worker never reconciles a message
 another one is still sending (its lease holds) nor records over a claim it lost (every
@@ -73,6 +88,7 @@ the lease is far longer than a send takes.
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -107,10 +123,11 @@ from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
 from bot.outreach.planner import PLAN_AHEAD, plannable_participants, sync_plan
 from bot.outreach.repository import (
     HANDOVER,
+    Claimed,
     Kind,
     Planned,
-    claim,
-    due_message_ids,
+    claim_due,
+    earlier_unsent,
     expired_claims,
     finish,
     get_message,
@@ -152,6 +169,12 @@ NOT_HANDED_OVER = "interrupted before it was sent (worker stopped): back to pend
 RECONCILED = "found in the message log after the worker stopped mid-send"
 # A message-log entry whose send result was never recorded (no provider message ID).
 UNKNOWN = "unknown"
+WAITS = "waits for an earlier message of the participant's, still being sent: back to pending"
+STOPPED = "the worker stopped before sending it: back to pending"
+# How many due messages a worker sends at once (OUTREACH_CONCURRENCY in `from_settings`).
+CONCURRENCY = 16
+# How many due messages a worker claims at a time.
+BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -160,6 +183,15 @@ class Skip:
 
     note: str
     level: int = logging.INFO
+
+
+class Wait(enum.Enum):
+    """A claimed message that must wait for an earlier one of the participant's."""
+
+    WAIT = "wait"
+
+
+WAIT = Wait.WAIT
 
 
 @dataclass(frozen=True)
@@ -208,8 +240,9 @@ class OutreachWorker(Worker):
         clock: Clock = utcnow,
         study: StudySource = current_study,
         ahead: timedelta = PLAN_AHEAD,
-        batch: int = 200,
+        batch: int = BATCH,
         lease: timedelta = CLAIM_LEASE,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         super().__init__()
         self._rasa = rasa
@@ -219,6 +252,7 @@ class OutreachWorker(Worker):
         self._ahead = ahead
         self._batch = batch
         self._lease = lease
+        self._concurrency = max(1, concurrency)
         self._token = claim_token("outreach")
 
     @classmethod
@@ -230,6 +264,7 @@ class OutreachWorker(Worker):
             clients=channel_clients(settings),
             clock=clock,
             lease=timedelta(seconds=settings.outreach_lease_seconds),
+            concurrency=settings.outreach_concurrency,
         )
 
     @property
@@ -246,17 +281,7 @@ class OutreachWorker(Worker):
             lambda session: expired_claims(session=session, now=now, lease=self._lease)
         ):
             report.count(await self._reconcile(message_id, study, now))
-        seen: set[int] = set()
-        while True:
-            due = await in_session_async(self._due_ids(now))
-            fresh = [message_id for message_id in due if message_id not in seen]
-            if not fresh:
-                break
-            for message_id in fresh:
-                if self.stopping:
-                    return report
-                seen.add(message_id)
-                report.count(await self._process(message_id, study))
+        await self._send_due(study, now, report)
         report.retried = await self._retry_failed()
         return report
 
@@ -274,6 +299,7 @@ class OutreachWorker(Worker):
 
     async def aclose(self) -> None:
         await close_clients(self.clients)
+        await self._rasa.aclose()
 
     # --- steps -----------------------------------------------------------------------
 
@@ -288,32 +314,84 @@ class OutreachWorker(Worker):
         added: int = in_session(work)
         return added
 
-    def _due_ids(self, now: datetime) -> Callable[[Session], list[int]]:
-        return lambda session: due_message_ids(session=session, now=now, limit=self._batch)
+    async def _send_due(self, study: StudyConfig, now: datetime, report: TickReport) -> None:
+        """Claim what is due in batches and send each batch concurrently (see `_dispatch`).
 
-    async def _process(self, message_id: int, study: StudyConfig) -> OutreachStatus | None:
-        """Claim, check and send one message; its final status (None: not ours, or back)."""
-        now = self._clock()
-        claimed = await in_session_async(
-            lambda session: claim(
-                session=session, message_id=message_id, token=self._token, now=now
+        A message put back to pending in this tick (Rasa unreachable, or waiting for an
+        earlier message of the participant's that another worker holds) is not claimed
+        again until the next tick.
+        """
+        held_back: set[int] = set()
+        while not self.stopping:
+            # Each batch's lease runs from its own claim (a long tick's later batches would
+            # otherwise look expired to other workers), and takes what is due by then.
+            at = max(now, self._clock())
+            claimed = await in_session_async(
+                lambda session, at=at: claim_due(  # type: ignore[misc]
+                    session=session,
+                    now=at,
+                    token=self._token,
+                    limit=self._batch,
+                    skip=held_back,
+                )
+            )
+            if not claimed:
+                return
+            for message_id, status in await self._dispatch(claimed, study):
+                if status is OutreachStatus.PENDING:
+                    held_back.add(message_id)
+                report.count(status)
+
+    async def _dispatch(
+        self, claimed: Sequence[Claimed], study: StudyConfig
+    ) -> list[tuple[int, OutreachStatus | None]]:
+        """Send claimed messages, at most `concurrency` at once; each participant's one
+        after another, in order (oldest first). Each message's final status."""
+        chains: dict[int, list[int]] = {}
+        for message in claimed:
+            chains.setdefault(message.participant_id, []).append(message.id)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def chain(message_ids: list[int]) -> list[tuple[int, OutreachStatus | None]]:
+            done: list[tuple[int, OutreachStatus | None]] = []
+            for message_id in message_ids:
+                async with slots:
+                    if self.stopping:
+                        await self._release(message_id, STOPPED)
+                        done.append((message_id, OutreachStatus.PENDING))
+                        continue
+                    done.append((message_id, await self._process(message_id, study)))
+            return done
+
+        results = await asyncio.gather(*(chain(ids) for ids in chains.values()))
+        return [pair for done in results for pair in done]
+
+    async def _release(self, message_id: int, note: str) -> None:
+        """Put a claimed message back to pending: it was not sent."""
+        await in_session_async(
+            lambda session: release(
+                session=session, message_id=message_id, token=self._token, note=note
             )
         )
-        if not claimed:
-            return None
+
+    async def _process(self, message_id: int, study: StudyConfig) -> OutreachStatus | None:
+        """Check and send one claimed message; its final status (None: the claim was lost;
+        pending: put back)."""
+        now = self._clock()
         try:
-            job = await in_session_async(
-                lambda session: self._prepare(session, message_id, study, now)
-            )
-            if isinstance(job, Skip):
-                return await self._finish(
-                    message_id, OutreachStatus.SKIPPED, job.note, level=job.level
-                )
-            if not await self._hand_over(job, study, now):
+            job = await self._hand_over(message_id, study, now)
+            if job is None:
                 logger.warning(
                     "outreach %s: the claim ran out before sending; not sent", message_id
                 )
                 return None
+            if job is WAIT:
+                await self._release(message_id, WAITS)
+                return OutreachStatus.PENDING
+            if isinstance(job, Skip):
+                return await self._finish(
+                    message_id, OutreachStatus.SKIPPED, job.note, level=job.level
+                )
             if job.kind is Kind.CHECKIN_PROMPT:
                 return await self._send_prompt(job, study, now)
             status = await self._send_texts(job, now)
@@ -328,11 +406,13 @@ class OutreachWorker(Worker):
 
     def _prepare(
         self, session: Session, message_id: int, study: StudyConfig, now: datetime
-    ) -> Job | Skip:
-        """What to send for a claimed message, or why not to send it."""
+    ) -> Job | Skip | Wait:
+        """What to send for a claimed message, or why not to send it (or not yet)."""
         message = get_message(session=session, message_id=message_id)
         if message is None:
             return Skip("message not found")
+        if earlier_unsent(session=session, message=message, now=now):
+            return WAIT
         grace = timedelta(minutes=study.outreach.late_grace_minutes)
         late = now - message.due_at
         if late > grace:
@@ -382,11 +462,7 @@ class OutreachWorker(Worker):
         except RasaUnavailable as error:
             note = str(error)
             logger.warning("outreach %s: %s; will try again", job.message_id, note)
-            await in_session_async(
-                lambda session: release(
-                    session=session, message_id=job.message_id, token=self._token, note=note
-                ),
-            )
+            await self._release(job.message_id, note)
             return OutreachStatus.PENDING
         except RasaApiError as error:
             logger.error("outreach %s not sent: %s", job.message_id, error)
@@ -483,8 +559,23 @@ class OutreachWorker(Worker):
             now=sent_at,
         )
 
-    async def _hand_over(self, job: Job, study: StudyConfig, now: datetime) -> bool:
-        """Note what is about to go out (see the module docstring); False: the claim is lost."""
+    async def _hand_over(
+        self, message_id: int, study: StudyConfig, now: datetime
+    ) -> Job | Skip | Wait | None:
+        """Check a claimed message and, if it is to go out, note what is about to go out
+        (see the module docstring), in one transaction; None: the claim is lost."""
+
+        def work(session: Session) -> Job | Skip | Wait | None:
+            job = self._prepare(session, message_id, study, now)
+            if not isinstance(job, Job):
+                return job
+            return job if self._note_handover(session, job, study, now) else None
+
+        result: Job | Skip | Wait | None = await in_session_async(work)
+        return result
+
+    def _note_handover(self, session: Session, job: Job, study: StudyConfig, now: datetime) -> bool:
+        """Note on a claimed message what is about to go out; False: the claim is lost."""
         texts = job.texts
         if job.kind is Kind.CHECKIN_PROMPT:
             texts = [
@@ -492,23 +583,18 @@ class OutreachWorker(Worker):
                 for key in PROMPT_WORDINGS
                 for text in messages(study, key, language=job.participant.language)
             ]
-
-        def work(session: Session) -> bool:
-            handover = {
-                "at": now.isoformat(),
-                "log_after": last_log_id(session=session),
-                "texts": list(texts),
-            }
-            return hand_over(
-                session=session,
-                message_id=job.message_id,
-                token=self._token,
-                now=now,
-                handover=handover,
-            )
-
-        handed_over: bool = await in_session_async(work)
-        return handed_over
+        handover = {
+            "at": now.isoformat(),
+            "log_after": last_log_id(session=session),
+            "texts": list(texts),
+        }
+        return hand_over(
+            session=session,
+            message_id=job.message_id,
+            token=self._token,
+            now=now,
+            handover=handover,
+        )
 
     async def _reconcile(
         self, message_id: int, study: StudyConfig, now: datetime
