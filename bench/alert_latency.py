@@ -73,8 +73,8 @@ WARM_UP = 2
 TIMEOUT_SECONDS = 15.0
 MAX_PAUSE_SECONDS = 1.0
 POLL_SECONDS = 0.02
-# A phrase of the handoff answer (domain/: the reply to a request for a person).
-EXPECTED_REPLY = ("person",)
+# A phrase of the handoff answer (bot/study/wording.py: the reply to a request for a person).
+EXPECTED_REPLY = ("asked the study nurse",)
 
 T = TypeVar("T")
 
@@ -149,12 +149,14 @@ def _environment(
     return {
         "ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "TELEGRAM_BOT_TOKEN": telegram.token,
-        "TELEGRAM_WEBHOOK_SECRET": "bench-secret",
+        "TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
         "TELEGRAM_API_BASE_URL": telegram.base_url,
         "TWILIO_ACCOUNT_SID": twilio.account_sid,
         "TWILIO_AUTH_TOKEN": twilio.auth_token,
         "TWILIO_FROM_NUMBER": TWILIO_FROM,
         "TWILIO_API_BASE_URL": twilio.base_url,
+        # Required when SMS is on; nothing calls it here (no inbound SMS in this benchmark).
+        "TWILIO_WEBHOOK_BASE_URL": "https://bench.example.org",
         "DATA_DIR": str(data_dir),
     }
 
