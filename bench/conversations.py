@@ -34,6 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from cryptography.fernet import Fernet
 
 from bench.processes import MemoryWatch, fresh_postgres, plain_rasa
 from bench.stats import Turn, median, nearest_rank, throughput
@@ -378,6 +379,10 @@ def main() -> None:
         args.rounds, args.sequential, args.warm_up, args.lengths = 1, 1, 3, "10,50"
     lengths = [int(part) for part in args.lengths.split(",")]
     started_at = datetime.now(timezone.utc)
+    # Required with any database but the embedded SQLite; each process reads its secrets
+    # from the environment it inherits (new ones for every run).
+    os.environ["ENCRYPTION_KEY"] = Fernet.generate_key().decode()
+    os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="trialbot-bench-")))
         url = stack.enter_context(fresh_postgres(args.database_url)) if args.database_url else ""
