@@ -10,6 +10,8 @@ RASA        := $(BIN)/rasa
 SPACY_DIR   := build/spacy/trialbot_en
 MODEL       := models/trialbot.tar.gz
 RESULTS     := build/results
+# A PostgreSQL server `make bench` may create (and drop) a bench_<random> database on.
+BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 # Python 3.10 is the only version Rasa 3.6 and this project support. Take the first
 # python3.10 that really runs: on PATH, or any pyenv install of 3.10.x.
@@ -112,8 +114,9 @@ eval: setup ## 5-fold cross-validation of the NLU; prints intent and FAQ macro-F
 	$(BIN)/python -m bot.nlp.report $(RESULTS)/nlu-cv --nlu data/nlu
 
 .PHONY: bench
-bench: setup ## Conversation latency/throughput vs /model/parse alone; message-to-alert latency
+bench: setup ## The stack vs plain Rasa on the same model (SQLite, PostgreSQL); message-to-alert latency
 	$(BIN)/python -m bench.conversations
+	$(BIN)/python -m bench.conversations --database-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.alert_latency
 	$(BIN)/python -m bench.outreach
 
