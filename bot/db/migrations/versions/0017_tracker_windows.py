@@ -5,7 +5,7 @@ saved: the id of the first `events` row a turn reads, and the prefix (Rasa event
 JSON) that reproduces the conversation's state before it. Rasa's `events` table is not
 ours (Rasa creates it); the store adds its (sender_id, id) index on PostgreSQL itself.
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-07 16:30:00.000000
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
