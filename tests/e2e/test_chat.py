@@ -102,7 +102,7 @@ def test_a_checkin_end_to_end(stack: Stack) -> None:
     [
         "is it ok to take tylenol with the study pills",
         "should i skip my dose tomorrow because of the surgery",
-        "can i have a glass of wine while im on this medicine?",
+        "is it safe to take ibuprofen with the study medicine?",
     ],
 )
 def test_a_medical_question_mid_checkin_goes_to_the_team_and_the_checkin_goes_on(
