@@ -32,6 +32,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.fernet import Fernet
@@ -131,14 +132,19 @@ class Series:
         )
 
 
+def _json_body(reply: httpx.Response) -> Any:
+    """The reply's JSON body (None for a non-200 reply or one that is not JSON)."""
+    if reply.status_code != 200:
+        return None
+    try:
+        return reply.json()
+    except ValueError:
+        return None
+
+
 def reply_texts(reply: httpx.Response) -> str:
     """The reply's message texts joined, lower-cased ("" for anything but a JSON list)."""
-    if reply.status_code != 200:
-        return ""
-    try:
-        body = reply.json()
-    except ValueError:
-        return ""
+    body = _json_body(reply)
     if not isinstance(body, list):
         return ""
     return " ".join(str(message.get("text") or "") for message in body).lower()
@@ -146,12 +152,7 @@ def reply_texts(reply: httpx.Response) -> str:
 
 def parsed_intent(reply: httpx.Response) -> str:
     """The intent /model/parse found ("" when the reply is not a parse result)."""
-    if reply.status_code != 200:
-        return ""
-    try:
-        body = reply.json()
-    except ValueError:
-        return ""
+    body = _json_body(reply)
     intent = body.get("intent") if isinstance(body, dict) else None
     return str(intent.get("name") or "") if isinstance(intent, dict) else ""
 

@@ -266,6 +266,18 @@ def _serve_stand_in(port: int) -> None:
     app.run(host="127.0.0.1", port=port, access_log=False)
 
 
+def _start_logged(command: str, settings: Settings, log_path: Path) -> subprocess.Popen:
+    """Start one of the stack's commands (as `trialbot run` would) with output to a file."""
+    with log_path.open("w") as log:
+        return subprocess.Popen(  # noqa: S603 - our own command, quoted with shlex
+            shlex.split(command),
+            cwd=PROJECT_ROOT,
+            env=process_environment(settings),
+            stdout=log,
+            stderr=log,
+        )
+
+
 @contextmanager
 def _stand_in(settings: Settings, logs: Path) -> Iterator[list[subprocess.Popen]]:
     """The stand-in Rasa server as a process (in place of Rasa and the action server)."""
@@ -294,14 +306,7 @@ def _profiled_rasa(settings: Settings, logs: Path, into: str) -> Iterator[list[s
         " -m bot.rasa_server", f" -m cProfile -o {shlex.quote(into)} -m bot.rasa_server"
     )
     with started(settings, logs, ["actions"], readiness_urls(settings)[1:2]) as actions:
-        with (logs / "rasa.log").open("w") as log:
-            rasa = subprocess.Popen(  # noqa: S603 - our own command, quoted with shlex
-                shlex.split(command),
-                cwd=PROJECT_ROOT,
-                env=process_environment(settings),
-                stdout=log,
-                stderr=log,
-            )
+        rasa = _start_logged(command, settings, logs / "rasa.log")
         try:
             deadline = time.monotonic() + 300
             while not responds(readiness_urls(settings)[0]):
@@ -388,14 +393,7 @@ def main() -> None:
                     " -m bot.outreach.worker",
                     f" -m cProfile -o {shlex.quote(args.profile_worker)} -m bot.outreach.worker",
                 )
-            with (logs / "worker.log").open("w") as log:
-                worker = subprocess.Popen(  # noqa: S603 - our own command, quoted with shlex
-                    shlex.split(command),
-                    cwd=PROJECT_ROOT,
-                    env=process_environment(settings),
-                    stdout=log,
-                    stderr=log,
-                )
+            worker = _start_logged(command, settings, logs / "worker.log")
             try:
                 figures = _measure(settings, twilio, servers, worker, due, args)
             finally:

@@ -199,25 +199,6 @@ def get_message(*, session: Session, message_id: int) -> ScheduledMessage | None
     return session.get(ScheduledMessage, message_id)
 
 
-def claim(*, session: Session, message_id: int, token: str, now: datetime) -> bool:
-    """Take a pending message for sending; False when it is not pending (someone else has it)."""
-    result = session.execute(
-        update(ScheduledMessage)
-        .where(
-            ScheduledMessage.id == message_id,
-            ScheduledMessage.status == OutreachStatus.PENDING,
-        )
-        .values(
-            status=OutreachStatus.SENDING,
-            attempts=ScheduledMessage.attempts + 1,
-            claimed_by=token,
-            claimed_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)
-
-
 def _held(message_id: int, token: str) -> list[ColumnElement]:
     """The message is 'sending' under this token's claim."""
     return [

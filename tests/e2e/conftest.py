@@ -5,8 +5,10 @@ and web app, on free ports, with a fresh database. Started once per test session
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,13 +41,16 @@ class Stack:
         return [m["text"] for m in self.chat(sender, message) if m.get("text")]
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Start the three processes the way `trialbot run` does, and stop them afterwards."""
+@contextmanager
+def stack_started(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **settings_overrides: Any
+) -> Iterator[Stack]:
+    """Start the three processes the way `trialbot run` does (fresh SQLite database, free
+    ports, `settings_overrides` on top), and stop them afterwards."""
     model = PROJECT_ROOT / "models" / "trialbot.tar.gz"
     if not model.exists():
         pytest.fail(f"no trained model at {model}: run `make train` first")
-    data_dir: Path = tmp_path_factory.mktemp("stack")
+    data_dir: Path = tmp_path_factory.mktemp(name)
     settings = Settings(
         data_dir=data_dir,
         database_url=f"sqlite:///{data_dir / 'trialbot.db'}",
@@ -56,6 +61,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         chat_rate_limit="",
         chat_new_sender_limit="",
         rasa_api_token="e2e-token",
+        **settings_overrides,
     )
     migrate(settings.database_url)
     try:
@@ -63,3 +69,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             yield Stack(settings, f"http://127.0.0.1:{settings.web_port}", settings.rasa_url)
     except StartError as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The assistant for the end-to-end tests, started once per test session."""
+    with stack_started(tmp_path_factory, "stack") as started:
+        yield started

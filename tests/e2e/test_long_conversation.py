@@ -11,18 +11,15 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from bot.core.settings import PROJECT_ROOT, Settings
-from bot.db.session import migrate, session_scope
+from bot.db.session import session_scope
 from bot.study.config import load_study_config
 from bot.study.wording import messages
 from tests.conftest import EXAMPLE_STUDY
-from tests.e2e.conftest import Stack
-from tests.stand_ins.stack import StartError, free_port, running
+from tests.e2e.conftest import Stack, stack_started
 
 pytestmark = pytest.mark.slow
 STUDY = load_study_config(EXAMPLE_STUDY)
@@ -31,26 +28,8 @@ STUDY = load_study_config(EXAMPLE_STUDY)
 @pytest.fixture(scope="module")
 def short_window(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The assistant with a tracker window of 2 turns (cut again after 4)."""
-    if not (PROJECT_ROOT / "models" / "trialbot.tar.gz").exists():
-        pytest.fail("no trained model: run `make train` first")
-    data_dir: Path = tmp_path_factory.mktemp("short-window")
-    settings = Settings(
-        data_dir=data_dir,
-        database_url=f"sqlite:///{data_dir / 'trialbot.db'}",
-        rasa_port=free_port(),
-        actions_port=free_port(),
-        web_port=free_port(),
-        chat_rate_limit="",
-        chat_new_sender_limit="",
-        rasa_api_token="e2e-token",
-        tracker_window_turns=2,
-    )
-    migrate(settings.database_url)
-    try:
-        with running(settings, data_dir / "logs"):
-            yield Stack(settings, f"http://127.0.0.1:{settings.web_port}", settings.rasa_url)
-    except StartError as error:
-        pytest.fail(str(error))
+    with stack_started(tmp_path_factory, "short-window", tracker_window_turns=2) as started:
+        yield started
 
 
 def window(stack: Stack, sender: str) -> tuple[int, int]:
