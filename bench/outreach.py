@@ -59,7 +59,13 @@ from sqlalchemy import func, select, text, update
 
 from bot.clients.twilio_sms import segments
 from bot.core.settings import PROJECT_ROOT, Settings, get_settings
-from bot.db.models import Channel, OutreachStatus, Participant, ScheduledMessage
+from bot.db.models import (
+    Channel,
+    DeferredTurn,
+    OutreachStatus,
+    Participant,
+    ScheduledMessage,
+)
 from bot.db.session import migrate, session_scope
 from bot.outreach.repository import Kind
 from bot.participants.enrollment import enroll
@@ -178,6 +184,15 @@ def _statuses(settings: Settings, due: datetime) -> dict[str, int]:
             .group_by(ScheduledMessage.status)
         ).all()
     return {OutreachStatus(status).value: int(count) for status, count in rows}
+
+
+def _turn_statuses(settings: Settings) -> dict[str, int]:
+    """How many of the openings' Rasa turns (bot.outreach.deferred) are in each status."""
+    with session_scope(settings.database_url) as session:
+        rows = session.execute(
+            select(DeferredTurn.status, func.count()).group_by(DeferredTurn.status)
+        ).all()
+    return {status: count for status, count in rows}
 
 
 def _cpu_seconds(processes: dict[str, psutil.Process]) -> dict[str, float]:
@@ -331,6 +346,7 @@ def main() -> None:
     )
     parser.add_argument("--concurrency", type=int, default=get_settings().outreach_concurrency)
     parser.add_argument("--interval", type=float, default=5.0, help="the worker's tick (s)")
+    parser.add_argument("--workers", type=int, default=1, help="outreach worker processes")
     parser.add_argument("--lead", type=float, default=45.0, help="seconds from start to due")
     parser.add_argument("--timeout", type=float, default=3600.0, help="give up after (s)")
     parser.add_argument(
@@ -393,15 +409,20 @@ def main() -> None:
                     " -m bot.outreach.worker",
                     f" -m cProfile -o {shlex.quote(args.profile_worker)} -m bot.outreach.worker",
                 )
-            worker = _start_logged(command, settings, logs / "worker.log")
+            workers = [
+                _start_logged(command, settings, logs / f"worker{index}.log")
+                for index in range(1, max(1, args.workers) + 1)
+            ]
             try:
-                figures = _measure(settings, twilio, servers, worker, due, args)
+                figures = _measure(settings, twilio, servers, workers, due, args)
             finally:
-                worker.terminate()
-                try:
-                    worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    try:
+                        worker.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        worker.kill()
         _print(figures, args, database_url)
 
 
@@ -417,13 +438,14 @@ class Figures:
     statuses: dict[str, int]
     participants: int
     timed_out: bool
+    turns: dict[str, int] = field(default_factory=dict)
 
 
 def _measure(
     settings: Settings,
     twilio: TwilioApiStandIn,
     servers: list[subprocess.Popen],
-    worker: subprocess.Popen,
+    workers: list[subprocess.Popen],
     due: datetime,
     args: argparse.Namespace,
 ) -> Figures:
@@ -431,7 +453,10 @@ def _measure(
     processes = {
         "rasa": psutil.Process(servers[0].pid),
         **({"actions": psutil.Process(servers[1].pid)} if servers[1] is not servers[0] else {}),
-        "worker": psutil.Process(worker.pid),
+        **{
+            f"worker{index}" if len(workers) > 1 else "worker": psutil.Process(worker.pid)
+            for index, worker in enumerate(workers, start=1)
+        },
     }
     print(f"check-in time {due:%H:%M:%S} UTC; waiting for the worker to plan ...", flush=True)
     planned_at = float("nan")
@@ -448,7 +473,8 @@ def _measure(
     timed_out = False
     with ArrivalWatch(twilio) as watch:
         while len(watch.arrivals.second) < args.participants:
-            if time.perf_counter() > deadline or worker.poll() is not None:
+            stopped = any(worker.poll() is not None for worker in workers)
+            if time.perf_counter() > deadline or stopped:
                 timed_out = True
                 break
             time.sleep(0.5)
@@ -461,6 +487,7 @@ def _measure(
         due_perf=due_perf,
         cpu={name: after[name] - before[name] for name in processes},
         statuses=_statuses(settings, due),
+        turns=_turn_statuses(settings),
         participants=args.participants,
         timed_out=timed_out,
     )
@@ -478,9 +505,9 @@ def _print(figures: Figures, args: argparse.Namespace, database_url: str) -> Non
         f"{psutil.cpu_count()} CPU cores, OUTREACH_CONCURRENCY={args.concurrency}, "
         f"worker tick {args.interval:g} s, "
         + (
-            "1 Rasa server, 1 action server, 1 worker"
+            f"1 Rasa server, 1 action server, {args.workers} worker(s)"
             if args.rasa == "real"
-            else "Rasa STAND-IN (no dialogue turn), 1 worker"
+            else f"Rasa STAND-IN (no dialogue turn), {args.workers} worker(s)"
         )
     )
     if figures.timed_out:
@@ -502,6 +529,7 @@ def _print(figures: Figures, args: argparse.Namespace, database_url: str) -> Non
         per = seconds / count * 1000 if count else float("nan")
         print(f"{'CPU ' + name + ' (s; ms per prompt)':<44} {seconds:>10.1f} {per:>8.1f}")
     print(f"{'prompt statuses':<44} {figures.statuses}")
+    print(f"{'Rasa turns of the openings, by the last one':<44} {figures.turns}")
     print(
         f"At Twilio's own pace: {arrivals.segments} SMS segments from one long code (1 segment/s) "
         f"take {arrivals.segments / 3600:.1f} h to leave Twilio's queue."

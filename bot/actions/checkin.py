@@ -7,7 +7,6 @@ Everything is stored when it ends.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -19,7 +18,14 @@ from sqlalchemy.orm import Session
 from bot.actions.answers import REASKED, Answer, read_choice, read_yes_no, words_of
 from bot.actions.questions import asked_instead
 from bot.actions.records import participant_id
-from bot.actions.replies import ONLY_NO, YES_NO, AskAction, choices, language_of, say
+from bot.actions.replies import (
+    ONLY_NO,
+    YES_NO,
+    AskAction,
+    choices,
+    language_of,
+    say,
+)
 from bot.actions.symptoms import (
     CHECKIN_ID,
     DONE,
@@ -34,6 +40,8 @@ from bot.db.repository import finish_checkin, get_checkin, record_dose, start_ch
 from bot.db.session import in_session_async
 from bot.db.types import utcnow
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
+from bot.outreach.deferred import RESUME_WITHIN
+from bot.study.choices import FEELING_CHOICES
 from bot.study.config import current_study
 from bot.study.wording import messages
 
@@ -44,15 +52,7 @@ QUESTION = "checkin_question"
 CHECKIN_SLOTS = (FEELING, NEW_PROBLEM, MEDICINE, QUESTION)
 FORM = "checkin_form"
 # A paused check-in older than this is closed and a new one started.
-RESUME_WITHIN = timedelta(hours=12)
 
-FEELING_CHOICES = choices(
-    ("1", "1 Very bad", "1 Muy mal"),
-    ("2", "2 Not good", "2 Mal"),
-    ("3", "3 OK", "3 Regular"),
-    ("4", "4 Good", "4 Bien"),
-    ("5", "5 Great", "5 Muy bien"),
-)
 FEELING_WORDS = {
     "very bad": 1, "terrible": 1, "awful": 1, "horrible": 1, "really bad": 1, "worst": 1,
     "not good": 2, "bad": 2, "poor": 2, "not great": 2, "not so good": 2, "meh": 2,

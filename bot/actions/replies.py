@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,47 +13,25 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.records import escalate
-from bot.core.languages import ENGLISH, LANGUAGE_SLOT, SPANISH, language_or_default
+from bot.core.languages import LANGUAGE_SLOT, language_or_default
 from bot.db.models import EscalationLevel, EscalationType
+from bot.study.choices import (  # noqa: F401 (the actions' vocabulary, kept here)
+    NO_BUTTONS,
+    ONLY_NO,
+    YES_NO,
+    Button,
+    Choices,
+    button,
+    buttons_in,
+    choices,
+)
 from bot.study.config import current_study
 from bot.study.wording import messages
-
-Button = dict[str, str]
-# The same buttons in each language, by language code.
-Choices = Mapping[str, tuple[Button, ...]]
 
 
 def language_of(tracker: Tracker) -> str:
     """The conversation's language (the `language` slot): "en" or "es", "en" when unset."""
     return language_or_default(tracker.get_slot(LANGUAGE_SLOT))
-
-
-def button(title: str, payload: str) -> Button:
-    """A quick-reply button (shown as a numbered option over SMS)."""
-    return {"title": title, "payload": payload}
-
-
-def choices(*options: tuple[str, str, str]) -> Choices:
-    """Buttons in each language from (payload, English title, Spanish title) for each one.
-
-    The payload is the same in every language, so a tap reads the same whatever the language.
-    """
-    return {
-        ENGLISH: tuple(button(english, payload) for payload, english, _ in options),
-        SPANISH: tuple(button(spanish, payload) for payload, _, spanish in options),
-    }
-
-
-def buttons_in(options: Choices, language: str) -> tuple[Button, ...]:
-    """The buttons in a language (English when that language has none)."""
-    if language in options:
-        return options[language]
-    return options.get(ENGLISH, ())
-
-
-NO_BUTTONS = choices()
-YES_NO = choices(("yes", "Yes", "Sí"), ("no", "No", "No"))
-ONLY_NO = choices(("no", "No", "No"))
 
 
 def say(

@@ -71,7 +71,7 @@ from bot.db.repository import get_participant_by_sender, log_message
 from bot.db.session import session_scope
 from bot.db.types import utcnow
 from bot.handoff.staff_telegram import handle_staff_update, staff_update_for
-from bot.messaging.delivery import FAILED, ReplyTo, deliver
+from bot.messaging.delivery import FAILED, ReplyTo, deliver, deliver_bot_message
 from bot.messaging.inbound import Claimant, RetryState, Stored, lock_queue, take_next
 from bot.messaging.message_log import record_message
 from bot.messaging.numbered_choices import resolve_numbered_reply
@@ -335,10 +335,10 @@ class TelegramOutput(OutputChannel):
             return
         # A reply to the participant's own message goes out after STOP too; what the
         # assistant sends on its own (a prompt, a reminder) does not.
-        await deliver(
+        await deliver_bot_message(
             self._telegram_client(),
             participant,
-            [text],
+            text,
             buttons,
             reply_to=self._reply_to,
             ignore_opt_out=self._reply_to is not None,

@@ -67,14 +67,14 @@ from bot.channels.sms_inbox import (
     receive_sms,
     update_delivery_status,
 )
-from bot.clients.twilio_sms import TwilioConfig, TwilioSmsClient, split_for_sms
+from bot.clients.twilio_sms import TwilioConfig, TwilioSmsClient
 from bot.core.settings import Settings, get_settings
 from bot.db.models import Channel, Participant
 from bot.db.repository import get_participant_by_sender
 from bot.db.session import in_session_async, session_scope
 from bot.db.types import utcnow
 from bot.handoff.staff_sms import handle_staff_sms
-from bot.messaging.delivery import Outcome, ReplyTo, deliver
+from bot.messaging.delivery import Outcome, ReplyTo, deliver_bot_message
 from bot.messaging.inbound import RetryState, Stored
 from bot.safety.turn_guard import guarded
 
@@ -167,13 +167,11 @@ async def send_to_participant(
     `language`: the text's, when it is not the participant's (logged with it, and the
     numbered options are written in it). `reply_to`: the participant's message it answers.
     """
-    parts = split_for_sms(text, buttons, language or participant.language)
-    choices = [dict(button) for button in buttons]
-    return await deliver(
+    return await deliver_bot_message(
         sms_client(),
         participant,
-        parts,
-        choices,
+        text,
+        [dict(button) for button in buttons],
         ignore_opt_out=ignore_opt_out,
         language=language,
         reply_to=reply_to,

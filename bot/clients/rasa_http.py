@@ -90,6 +90,15 @@ class RasaHttpApi:
                 f"Rasa has no output channel {output_channel!r}: the replies were not sent"
             )
 
+    async def run_unsent(
+        self, *, sender_id: str, intent: str, entities: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run `intent` in the conversation with its replies collected, not sent; they are
+        returned (a turn whose replies someone else already sent: bot.outreach.deferred)."""
+        body = {"name": intent, "entities": dict(entities or {})}
+        payload = await self._request("POST", sender_id, "trigger_intent", json=body)
+        return list(payload.get("messages") or [])
+
     async def pause(self, sender_id: str) -> None:
         """Stop the assistant answering in this conversation."""
         await self._request("POST", sender_id, "tracker/events", json={"event": "pause"})

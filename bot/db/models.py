@@ -738,3 +738,43 @@ class TrackerWindow(Base):
     # The prefix's events, as Rasa serialises them (a JSON list; empty at a session start).
     prefix: Mapped[str] = Column(Text, nullable=False)
     updated_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class DeferredTurn(Base):
+    """A Rasa turn whose replies were already sent by someone else (bot.outreach.deferred).
+
+    The outreach worker sends a scheduled check-in's opening itself (the prompt and the
+    first question) and leaves Rasa's `trigger_intent` turn that would have said the same
+    to run later, unsent: before the participant's next message is handled (in the Rasa
+    server, bot.safety.turn_guard), or by the worker when it has time. `said` holds what
+    was sent; the turn's own replies are compared with it.
+
+    Status: `held` (noted before the send: not yet armed), `pending` (sent: to run),
+    `running` (claimed by `claimed_by` since `claimed_at`: a lease), `done`, `differs`
+    (ran; Rasa would have said something else), `failed`.
+    """
+
+    __tablename__ = "deferred_turns"
+    __table_args__ = (
+        Index("ix_deferred_turns_participant", "participant_id", "status"),
+        Index("ix_deferred_turns_status", "status", "id"),
+    )
+
+    id: Mapped[int] = Column(Integer, primary_key=True)
+    participant_id: Mapped[int] = Column(
+        Integer, ForeignKey("participants.id", ondelete="CASCADE"), nullable=False
+    )
+    sender_id: Mapped[str] = Column(String(255), nullable=False)
+    # The scheduled message whose opening was sent (one turn per message).
+    scheduled_message_id: Mapped[int | None] = Column(
+        Integer, ForeignKey("scheduled_messages.id", ondelete="CASCADE"), unique=True
+    )
+    intent: Mapped[str] = Column(String(64), nullable=False)
+    entities: Mapped[dict] = Column(JSON, nullable=False)
+    said: Mapped[list] = Column(JSON, nullable=False)
+    status: Mapped[str] = Column(String(16), nullable=False)
+    claimed_by: Mapped[str | None] = Column(String(64))
+    claimed_at: Mapped[datetime | None] = Column(UTCDateTime)
+    note: Mapped[str | None] = Column(Text)
+    created_at: Mapped[datetime] = Column(UTCDateTime, nullable=False, default=utcnow)
+    done_at: Mapped[datetime | None] = Column(UTCDateTime)

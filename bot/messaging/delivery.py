@@ -326,6 +326,37 @@ async def deliver(
     return outcomes
 
 
+async def deliver_bot_message(
+    client: ChannelClient,
+    participant: Participant,
+    text: str,
+    buttons: Sequence[Button] = (),
+    *,
+    ignore_opt_out: bool = False,
+    language: str | None = None,
+    reply_to: ReplyTo | None = None,
+) -> list[Outcome]:
+    """Deliver one of the assistant's messages as the participant's channel shows it: by
+    SMS split into parts that fit, its buttons as numbered options in the text's language;
+    on Telegram as it is, its buttons as an inline keyboard. Rasa's output channels and the
+    outreach worker's check-in openings both send through here."""
+    if participant.channel is Channel.SMS:
+        from bot.clients.twilio_sms import split_for_sms  # the Twilio library, only for SMS
+
+        parts = split_for_sms(text, buttons, language or participant.language)
+    else:
+        parts = [text]
+    return await deliver(
+        client,
+        participant,
+        parts,
+        [dict(button) for button in buttons],
+        ignore_opt_out=ignore_opt_out,
+        language=language,
+        reply_to=reply_to,
+    )
+
+
 @dataclass(frozen=True)
 class _Earlier:
     """The row a first run of a handling wrote for the same reply."""

@@ -116,8 +116,15 @@ from bot.db.models import (
 )
 from bot.db.session import database_check, in_session, in_session_async
 from bot.db.types import utcnow
-from bot.messaging.delivery import FAILED, SUPPRESSED, Outcome, deliver, retry_failed
-from bot.outreach import engagement
+from bot.messaging.delivery import (
+    FAILED,
+    SUPPRESSED,
+    Outcome,
+    deliver,
+    deliver_bot_message,
+    retry_failed,
+)
+from bot.outreach import deferred, engagement
 from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_clients
 from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
 from bot.outreach.planner import PLAN_AHEAD, plannable_participants, sync_plan
@@ -175,6 +182,12 @@ STOPPED = "the worker stopped before sending it: back to pending"
 CONCURRENCY = 16
 # How many due messages a worker claims at a time.
 BATCH = 500
+# The handover's mark of a prompt whose opening the worker sends itself.
+FAST = "fast"
+# Deferred turns (bot.outreach.deferred) a worker runs in Rasa at once, and for how long
+# per tick at most: few, so participants' own turns keep most of Rasa's time.
+CATCH_UP_CONCURRENCY = 2
+CATCH_UP_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -203,6 +216,8 @@ class Job:
     participant: Participant
     texts: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+    # A check-in prompt the worker sends itself (bot.outreach.deferred): Rasa's opening.
+    opening: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -214,6 +229,7 @@ class TickReport:
     skipped: int = 0
     failed: int = 0
     retried: int = 0
+    caught_up: int = 0
 
     def count(self, status: OutreachStatus | None) -> None:
         """Add one message's final status."""
@@ -243,6 +259,8 @@ class OutreachWorker(Worker):
         batch: int = BATCH,
         lease: timedelta = CLAIM_LEASE,
         concurrency: int = CONCURRENCY,
+        catch_up_concurrency: int = CATCH_UP_CONCURRENCY,
+        catch_up_seconds: float = CATCH_UP_SECONDS,
     ) -> None:
         super().__init__()
         self._rasa = rasa
@@ -253,6 +271,8 @@ class OutreachWorker(Worker):
         self._batch = batch
         self._lease = lease
         self._concurrency = max(1, concurrency)
+        self._catch_up_concurrency = max(1, catch_up_concurrency)
+        self._catch_up_seconds = catch_up_seconds
         self._token = claim_token("outreach")
 
     @classmethod
@@ -283,6 +303,7 @@ class OutreachWorker(Worker):
             report.count(await self._reconcile(message_id, study, now))
         await self._send_due(study, now, report)
         report.retried = await self._retry_failed()
+        report.caught_up = await self.catch_up()
         return report
 
     def describe(self) -> str:
@@ -445,19 +466,60 @@ class OutreachWorker(Worker):
             return "no address (Telegram chat not linked)"
         return None
 
+    @staticmethod
+    def _prompt_entities(job: Job) -> dict[str, str]:
+        """The entities of a prompt's `start_checkin` trigger."""
+        return {
+            **SCHEDULE_TRIGGER,
+            PROMPT_ENTITY: str(job.message_id),
+            LANGUAGE_SLOT: job.participant.language,
+        }
+
+    async def _send_opening(self, job: Job, study: StudyConfig, now: datetime) -> OutreachStatus:
+        """Send Rasa's opening of a scheduled check-in, then arm its deferred turn (or drop
+        it when nothing went out)."""
+        participant, client = job.participant, self._clients[job.participant.channel]
+        outcomes = []
+        for message in job.opening or ():
+            outcomes += await deliver_bot_message(
+                client, participant, str(message["text"]), message.get("buttons") or ()
+            )
+        status, note = _delivery_result(outcomes)
+        detail = {**job.detail, "message_log_ids": [outcome.log_id for outcome in outcomes]}
+
+        def record(session: Session) -> None:
+            if status is OutreachStatus.SKIPPED:
+                deferred.drop(session=session, message_id=job.message_id)
+            else:  # sent, or failed and retried from the message log: Rasa runs the turn
+                deferred.arm(session=session, message_id=job.message_id)
+            if status is OutreachStatus.SENT:
+                self._prompt_sent(session, job.message_id, participant.id, study, now, note)
+            else:
+                finish(
+                    session=session,
+                    message_id=job.message_id,
+                    token=self._token,
+                    status=status,
+                    note=note,
+                    detail=detail,
+                )
+
+        await in_session_async(record)
+        logger.info("outreach %s (check-in prompt) %s", job.message_id, status.value)
+        return status
+
     async def _send_prompt(self, job: Job, study: StudyConfig, now: datetime) -> OutreachStatus:
-        """Start the check-in in Rasa, on the participant's channel."""
+        """Start the check-in: its opening sent here (idle conversation), or in Rasa on the
+        participant's channel."""
+        if job.opening is not None:
+            return await self._send_opening(job, study, now)
         participant = job.participant
         try:
             await self._rasa.trigger_intent(
                 sender_id=participant.sender_id,
                 intent=CHECKIN_INTENT,
                 output_channel=RASA_OUTPUT_CHANNELS[participant.channel],
-                entities={
-                    **SCHEDULE_TRIGGER,
-                    PROMPT_ENTITY: str(job.message_id),
-                    LANGUAGE_SLOT: participant.language,
-                },
+                entities=self._prompt_entities(job),
             )
         except RasaUnavailable as error:
             note = str(error)
@@ -577,7 +639,9 @@ class OutreachWorker(Worker):
     def _note_handover(self, session: Session, job: Job, study: StudyConfig, now: datetime) -> bool:
         """Note on a claimed message what is about to go out; False: the claim is lost."""
         texts = job.texts
-        if job.kind is Kind.CHECKIN_PROMPT:
+        if job.opening is not None:
+            texts = [str(message["text"]) for message in job.opening]
+        elif job.kind is Kind.CHECKIN_PROMPT:
             texts = [
                 text
                 for key in PROMPT_WORDINGS
@@ -587,14 +651,27 @@ class OutreachWorker(Worker):
             "at": now.isoformat(),
             "log_after": last_log_id(session=session),
             "texts": list(texts),
+            # The worker sends the opening itself: the message log has all it sent.
+            FAST: job.opening is not None,
         }
-        return hand_over(
+        handed = hand_over(
             session=session,
             message_id=job.message_id,
             token=self._token,
             now=now,
             handover=handover,
         )
+        if handed and job.opening is not None:
+            deferred.hold(
+                session=session,
+                participant_id=job.participant.id,
+                sender_id=job.participant.sender_id,
+                message_id=job.message_id,
+                intent=CHECKIN_INTENT,
+                entities=self._prompt_entities(job),
+                said=job.opening,
+            )
+        return handed
 
     async def _reconcile(
         self, message_id: int, study: StudyConfig, now: datetime
@@ -626,7 +703,13 @@ class OutreachWorker(Worker):
                 )
                 if _is_one_of(entry.text, handover["texts"])
             ]
-            status, note = _reconciled(logged, prompt=message.kind == Kind.CHECKIN_PROMPT.value)
+            prompt = message.kind == Kind.CHECKIN_PROMPT.value
+            fast = bool(handover.get(FAST))  # the worker itself sent (and logged) the opening
+            status, note = _reconciled(logged, prompt=prompt and not fast)
+            if fast and status in (OutreachStatus.PENDING, OutreachStatus.SKIPPED):
+                deferred.drop(session=session, message_id=message_id)
+            elif fast:
+                deferred.arm(session=session, message_id=message_id)
             sent_at = datetime.fromisoformat(handover["at"])
             if note == INTERRUPTED and not logged and message.kind == Kind.CHECKIN_PROMPT.value:
                 return OutreachStatus.SENDING, ASK_RASA  # settled below, from the conversation
@@ -692,6 +775,80 @@ class OutreachWorker(Worker):
         )
         return OutreachStatus.PENDING, note
 
+    async def catch_up(self, seconds: float | None = None) -> int:
+        """Run in Rasa the turns of openings this or another worker sent (oldest first),
+        their replies collected, not sent (bot.outreach.deferred); for at most `seconds`
+        (the worker's `catch_up_seconds`). How many ran."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + (self._catch_up_seconds if seconds is None else seconds)
+        ran = 0
+        while not self.stopping and loop.time() < until:
+            ids = await in_session_async(
+                lambda session: deferred.due(session=session, limit=self._batch)
+            )
+            if not ids:
+                break
+            results = await self._run_turns(ids, until)
+            ran += sum(results)
+            if not any(results):
+                break  # Rasa unreachable, or every one taken by someone else
+        return ran
+
+    async def _run_turns(self, ids: Sequence[int], until: float) -> list[bool]:
+        """Run deferred turns, `catch_up_concurrency` at a time, until `until`."""
+        loop = asyncio.get_running_loop()
+        queue = list(ids)
+        results: list[bool] = []
+
+        async def runner() -> None:
+            while queue and not self.stopping and loop.time() < until:
+                results.append(await self._catch_up_one(queue.pop(0)))
+
+        await asyncio.gather(*(runner() for _ in range(self._catch_up_concurrency)))
+        return results
+
+    async def _catch_up_one(self, turn_id: int) -> bool:
+        """Claim and run one deferred turn through Rasa's API; True when it ran."""
+        now = self._clock()
+        turn = await in_session_async(
+            lambda session: deferred.claim(
+                session=session, turn_id=turn_id, token=self._token, now=now
+            )
+        )
+        if turn is None:
+            return False
+        try:
+            said = await self._rasa.run_unsent(
+                sender_id=turn.sender_id, intent=turn.intent, entities=turn.entities
+            )
+        except RasaUnavailable as error:
+            unavailable = str(error)
+            await in_session_async(
+                lambda session: deferred.release(
+                    session=session, turn_id=turn_id, token=self._token, note=unavailable
+                )
+            )
+            return False
+        except RasaApiError as error:
+            failure = str(error)
+            logger.error("deferred turn %s failed in Rasa: %s", turn_id, failure)
+            await in_session_async(
+                lambda session: deferred.finish(
+                    session=session,
+                    turn_id=turn_id,
+                    token=self._token,
+                    said_now=None,
+                    note=failure,
+                )
+            )
+            return False
+        await in_session_async(
+            lambda session: deferred.finish(
+                session=session, turn_id=turn_id, token=self._token, said_now=said
+            )
+        )
+        return True
+
     async def _retry_failed(self) -> int:
         """Send again failed deliveries that are due, on every enabled channel."""
         retried = 0
@@ -717,7 +874,7 @@ def _job_for(
         return Skip(f"unknown kind {message.kind}")
     job = Job(message.id, kind, participant, detail=dict(message.detail or {}))
     if kind is Kind.CHECKIN_PROMPT:
-        return _prompt_job(session, job, now)
+        return _prompt_job(session, job, study, now)
     if kind is Kind.CHECKIN_NUDGE:
         return _nudge_job(session, job, study)
     if kind is Kind.VISIT_REMINDER:
@@ -761,13 +918,21 @@ def _plan_milestones(
     return insert_planned(session=session, items=items, now=now) if items else 0
 
 
-def _prompt_job(session: Session, job: Job, now: datetime) -> Job | Skip:
-    """A prompt, unless they completed a check-in of their own accord recently."""
+def _prompt_job(session: Session, job: Job, study: StudyConfig, now: datetime) -> Job | Skip:
+    """A prompt, unless they completed a check-in of their own accord recently. When the
+    conversation is idle, the worker sends Rasa's opening itself (bot.outreach.deferred)."""
+    participant = job.participant
     if engagement.completed_checkin_between(
-        session=session, participant_id=job.participant.id, start=now - RECENT_CHECKIN
+        session=session, participant_id=participant.id, start=now - RECENT_CHECKIN
     ):
         return Skip("checked in already")
-    return job
+    busy = deferred.idle_for_opening(
+        session=session, participant_id=participant.id, sender_id=participant.sender_id, now=now
+    )
+    if busy is not None:
+        logger.info("outreach %s: through Rasa now, since %s", job.message_id, busy)
+        return job
+    return replace(job, opening=deferred.scheduled_opening(study, participant.language))
 
 
 def _nudge_job(session: Session, job: Job, study: StudyConfig) -> Job | Skip:

@@ -20,6 +20,11 @@ dialogue did:
 4. When a staff member has the conversation, they are told the participant wrote
    (`bot.handoff.notify`: a notice with a link, not the words).
 
+Before the turn, a Rasa turn whose replies the outreach worker already sent (a check-in
+opening, `bot.outreach.deferred`) and that has not run yet is run first, its replies
+collected and not sent, so the participant's answer meets the check-in form. Whether
+there is one is read in the same transaction as the participant's language.
+
 What the turn left behind is read cheaply, so a normal turn never loads the tracker a
 second time: whether a person has the conversation is one indexed query of the handoffs
 table, and whether the conversation listens is one indexed query of the latest action in
@@ -41,7 +46,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import CollectingOutputChannel, OutputChannel, UserMessage
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, SlotSet
 from sanic import Blueprint, Sanic
@@ -49,15 +54,18 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from bot.core.claims import claim_token
 from bot.core.languages import DEFAULT_LANGUAGE, LANGUAGE_SLOT
 from bot.core.retry import with_retries
 from bot.db.models import EscalationLevel, EscalationType, tracker_events
 from bot.db.repository import ensure_web_participant, get_participant_by_sender
 from bot.db.session import session_scope
+from bot.db.types import utcnow
 from bot.escalation.records import latest_inbound_message_id, raise_escalation
 from bot.handoff.notify import notify_staff_of_message
 from bot.handoff.repository import in_handoff
 from bot.nlp.language import detect_language, metadata_language
+from bot.outreach import deferred
 from bot.participants.language import LanguageTurn, settle_language
 from bot.safety.detection import red_flags_in_text
 from bot.safety.emergency import emergency_replies, emergency_texts, record_emergency
@@ -69,6 +77,10 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[UserMessage], Awaitable[Any]]
 
 NO_REPLY_REASON = "the assistant sent no reply to a message; please check the conversation"
+# The claim token of deferred turns run in this process, and how often one another
+# process runs is looked at.
+DEFERRED_TOKEN = claim_token("rasa-server")
+DEFERRED_POLL_SECONDS = 0.05
 
 
 class WatchedOutput(OutputChannel):
@@ -174,8 +186,10 @@ async def guard_turn(on_new_message: Handler, message: UserMessage, agent: Any) 
     """Run one participant turn and make good what it left undone (see the module doc)."""
     turn = Turn(message, WatchedOutput(message.output_channel))
     turn.red_flags = _red_flags(turn)
-    settled = await _settle_language(turn)
+    settled, waiting = await _settle_language(turn)
     turn.language = settled.language
+    if waiting:
+        await _step(turn, "deferred turns", _run_deferred(agent, turn, waiting))
     try:
         if settled.changed_to is not None and not turn.red_flags:
             await _send(turn, messages(current_study(), "language_changed", language=turn.language))
@@ -215,8 +229,9 @@ def _through(turn: Turn) -> UserMessage:
     )
 
 
-async def _settle_language(turn: Turn) -> LanguageTurn:
-    """The turn's language (the participant's; detected or changed by this message).
+async def _settle_language(turn: Turn) -> tuple[LanguageTurn, list[int]]:
+    """The turn's language (the participant's; detected or changed by this message), and
+    the participant's deferred turns still to run (bot.outreach.deferred).
 
     Never fails the turn: when the participant's record cannot be read, the channel's
     choice or the text's own language is used, else the default.
@@ -226,20 +241,81 @@ async def _settle_language(turn: Turn) -> LanguageTurn:
     if text.startswith("/"):  # a button's payload says nothing about the language
         text = ""
 
-    def settle() -> LanguageTurn:
+    def settle() -> tuple[LanguageTurn, list[int]]:
         with session_scope() as session:
             participant = get_participant_by_sender(session=session, sender_id=turn.sender_id)
             if participant is None:
                 participant = ensure_web_participant(session=session, sender_id=turn.sender_id)
-            return settle_language(
+            settled = settle_language(
                 session=session, participant=participant, text=text, chosen=chosen
             )
+            return settled, deferred.waiting_for(session=session, participant_id=participant.id)
 
     try:
         return await asyncio.to_thread(settle)
     except Exception:
         logger.exception("conversation %s: the language was not settled", turn.sender_id)
-        return LanguageTurn(chosen or detect_language(text) or DEFAULT_LANGUAGE)
+        return LanguageTurn(chosen or detect_language(text) or DEFAULT_LANGUAGE), []
+
+
+async def _run_deferred(agent: Any, turn: Turn, waiting: list[int]) -> None:
+    """Run the conversation's deferred turns before its participant's message (module doc):
+    each one claimed, then run as Rasa's `trigger_intent` endpoint runs it, under the
+    conversation's lock, with its replies collected. One another process holds is waited
+    for (up to its lease), so the message never overtakes it."""
+    if not _is_rasa_agent(agent):
+        return
+    for turn_id in waiting:
+        now = utcnow()
+        claimed = await asyncio.to_thread(
+            _in_new_session,
+            lambda session, turn_id=turn_id, now=now: deferred.claim(  # type: ignore[misc]
+                session=session, turn_id=turn_id, token=DEFERRED_TOKEN, now=now
+            ),
+        )
+        if claimed is None:
+            await _wait_settled(turn_id)
+            continue
+        said: list[dict[str, Any]] | None = None
+        note = None
+        try:
+            collector = CollectingOutputChannel()
+            async with agent.lock_store.lock(turn.sender_id):
+                tracker = await agent.processor.fetch_tracker_and_update_session(turn.sender_id)
+                await agent.trigger_intent(
+                    intent_name=claimed.intent,
+                    entities=claimed.entities,
+                    output_channel=collector,
+                    tracker=tracker,
+                )
+            said = list(collector.messages)
+        except Exception as error:
+            note = f"failed before message {turn.message_id}: {type(error).__name__}"
+            logger.exception("conversation %s: deferred turn %s failed", turn.sender_id, turn_id)
+        await asyncio.to_thread(
+            _in_new_session,
+            lambda session, turn_id=turn_id, said=said, note=note: deferred.finish(  # type: ignore[misc]
+                session=session, turn_id=turn_id, token=DEFERRED_TOKEN, said_now=said, note=note
+            ),
+        )
+
+
+async def _wait_settled(turn_id: int) -> None:
+    """Wait while another process runs a deferred turn (up to its lease)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deferred.LEASE.total_seconds()
+    while loop.time() < until:
+        if await asyncio.to_thread(
+            _in_new_session, lambda session: deferred.settled(session=session, turn_id=turn_id)
+        ):
+            return
+        await asyncio.sleep(DEFERRED_POLL_SECONDS)
+    logger.warning("deferred turn %s still running after its lease; going on", turn_id)
+
+
+def _in_new_session(work: Callable[[Session], Any]) -> Any:
+    with session_scope() as session:
+        return work(session)
 
 
 def _red_flags(turn: Turn) -> list[str]:

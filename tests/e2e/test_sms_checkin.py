@@ -1,6 +1,11 @@
 """A participant enrolled with the CLI gets their first check-in prompt at their local time,
 by SMS, and the conversation goes on over SMS: the real assistant (trained model, action
 server), the outreach worker on a controlled clock, and the stand-in Twilio API.
+
+The worker sends the opening of a check-in itself and Rasa runs the check-in's turn later
+(bot.outreach.deferred): each test runs once with the worker running that turn right
+after its sends, and once with the Rasa server running it when the participant answers
+first. Either way the turn must say exactly what was sent.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from twilio.request_validator import RequestValidator
 
 from bot.clients.rasa_http import RasaHttpApi
 from bot.core.settings import PROJECT_ROOT, get_settings
+from bot.db.models import DeferredTurn, Participant
+from bot.db.session import session_scope
+from bot.outreach import deferred
 from bot.outreach.channels import channel_clients, close_clients
 from bot.outreach.worker import OutreachWorker
 from bot.study.wording import messages
@@ -33,7 +41,8 @@ from tests.handoff.test_stack import (  # noqa: F401 - fixtures used by name
 
 pytestmark = pytest.mark.slow
 
-PHONE = "+15555550188"
+PHONES = {"worker": "+15555550188", "rasa-server": "+15555550187"}
+SPANISH_PHONES = {"worker": "+15555550189", "rasa-server": "+15555550186"}
 CHICAGO = ZoneInfo("America/Chicago")
 
 
@@ -64,9 +73,29 @@ def text_from(stack: Running, phone: str, body: str) -> None:
     httpx.post(url, data=params, headers={"X-Twilio-Signature": signature}).raise_for_status()
 
 
-async def enroll_and_prompt(stack: Running, study_id: str, phone: str, *extra: str) -> None:
+# Who runs the check-in's turn in Rasa: the worker right after its sends, or the Rasa
+# server before the participant's answer.
+RUNNERS = ("worker", "rasa-server")
+
+
+def turn_statuses(stack: Running, study_id: str) -> list[str]:
+    """The statuses of the deferred turns of a participant's prompts (bot.outreach.deferred)."""
+    with session_scope(stack.url) as session:
+        participant = session.query(Participant).filter_by(study_id=study_id).one()
+        return [
+            row.status
+            for row in session.query(DeferredTurn)
+            .filter_by(participant_id=participant.id)
+            .order_by(DeferredTurn.id)
+        ]
+
+
+async def enroll_and_prompt(
+    stack: Running, study_id: str, phone: str, *extra: str, runner: str = "worker"
+) -> None:
     """Enroll with the CLI (check-ins at 18:30 Chicago time), then run the outreach worker on
-    a clock at 16:30 (nothing due) and at 18:30 (the prompt goes out)."""
+    a clock at 16:30 (nothing due) and at 18:30 (the prompt goes out). `runner`: who runs
+    the check-in's turn in Rasa (RUNNERS)."""
     enrolled = subprocess.run(  # noqa: S603 - our own CLI
         [
             sys.executable, "-m", "bot.cli", "enroll", "--study-id", study_id,
@@ -84,7 +113,10 @@ async def enroll_and_prompt(stack: Running, study_id: str, phone: str, *extra: s
     now = [next(moments)]
     clients = channel_clients(get_settings())
     worker = OutreachWorker(
-        rasa=RasaHttpApi(stack.settings.rasa_url, TOKEN), clients=clients, clock=lambda: now[0]
+        rasa=RasaHttpApi(stack.settings.rasa_url, TOKEN),
+        clients=clients,
+        clock=lambda: now[0],
+        catch_up_seconds=20.0 if runner == "worker" else 0.0,
     )
     try:
         await worker.tick()  # 16:30 local: planned, nothing sent yet
@@ -96,29 +128,40 @@ async def enroll_and_prompt(stack: Running, study_id: str, phone: str, *extra: s
         await close_clients(clients)
 
 
+@pytest.mark.parametrize("runner", RUNNERS)
 async def test_cli_enrolled_participant_gets_the_prompt_at_local_time_and_answers_by_sms(
     assistant: Running,  # noqa: F811 - the fixture imported above
+    runner: str,
 ) -> None:
-    await enroll_and_prompt(assistant, "P-CLI-1", PHONE)
+    study_id, phone = f"P-CLI-1-{runner}", PHONES[runner]
+    await enroll_and_prompt(assistant, study_id, phone, runner=runner)
+    assert turn_statuses(assistant, study_id) == [
+        deferred.DONE if runner == "worker" else deferred.PENDING
+    ]
 
-    prompt = wait_for(lambda: texts_to(assistant, PHONE))
+    prompt = wait_for(lambda: texts_to(assistant, phone))
     assert prompt[0] == messages(STUDY, "checkin_prompt")[0]
-    question = wait_for(lambda: texts_to(assistant, PHONE)[1:])[0]
+    question = wait_for(lambda: texts_to(assistant, phone)[1:])[0]
     assert question.startswith(messages(STUDY, "ask_checkin_feeling")[0])
     assert "Reply 1 for Very bad" in question
 
-    text_from(assistant, PHONE, "4")
+    text_from(assistant, phone, "4")
 
-    follow_up = wait_for(lambda: texts_to(assistant, PHONE)[2:])[0]
+    follow_up = wait_for(lambda: texts_to(assistant, phone)[2:])[0]
     assert follow_up.startswith(messages(STUDY, "ask_checkin_new_problem")[0])
     assert "Reply 1 for Yes, 2 for No" in follow_up
+    # Rasa's own turn said exactly the opening the worker sent (not "differs").
+    assert turn_statuses(assistant, study_id) == [deferred.DONE]
+    assert len(texts_to(assistant, phone)) == 3  # nothing sent twice
 
 
+@pytest.mark.parametrize("runner", RUNNERS)
 async def test_a_spanish_participant_is_prompted_in_spanish_answers_in_spanish_and_can_stop(
     assistant: Running,  # noqa: F811 - the fixture imported above
+    runner: str,
 ) -> None:
-    phone = "+15555550189"
-    await enroll_and_prompt(assistant, "P-CLI-ES", phone, "--language", "es")
+    study_id, phone = f"P-CLI-ES-{runner}", SPANISH_PHONES[runner]
+    await enroll_and_prompt(assistant, study_id, phone, "--language", "es", runner=runner)
 
     def spanish(key: str) -> str:
         return messages(STUDY, key, language="es")[0]
@@ -134,6 +177,7 @@ async def test_a_spanish_participant_is_prompted_in_spanish_answers_in_spanish_a
     follow_up = wait_for(lambda: texts_to(assistant, phone)[2:])[0]
     assert follow_up.startswith(spanish("ask_checkin_new_problem"))
     assert "Responda 1 para Sí, 2 para No" in follow_up
+    assert turn_statuses(assistant, study_id) == [deferred.DONE]
 
     text_from(assistant, phone, "no")  # in words, as they would say it
     medicine = wait_for(lambda: texts_to(assistant, phone)[3:])[0]

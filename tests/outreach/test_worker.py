@@ -80,6 +80,7 @@ async def make_worker(clock: FakeClock, rasa: RasaApiStandIn) -> AsyncIterator[W
         study: StudyConfig = PROMPTS_ONLY,
         *,
         rasa_api: RasaHttpApi | None = None,
+        **options: Any,
     ) -> OutreachWorker:
         clients = channel_clients(get_settings())
         made.append(clients)
@@ -88,6 +89,7 @@ async def make_worker(clock: FakeClock, rasa: RasaApiStandIn) -> AsyncIterator[W
             clients=clients,
             clock=clock,
             study=lambda: study,
+            **options,
         )
 
     yield build

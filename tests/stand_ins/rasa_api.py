@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -58,6 +58,10 @@ class _State:
     requests: list[TriggerCall] = field(default_factory=list)
     failures: deque[int] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # What a turn with no output channel says (its replies are returned, not sent).
+    collected: Callable[[str, dict[str, Any]], list[dict[str, Any]]] = lambda _sender, _e: [
+        {"text": "(collected)"}
+    ]
 
 
 class RasaApiStandIn:
@@ -102,6 +106,12 @@ class RasaApiStandIn:
         with self._state.lock:
             self._state.failures.extend([status] * count)
 
+    def says(self, replies: Callable[[str, dict[str, Any]], list[dict[str, Any]]]) -> None:
+        """What a turn with no output channel says, from the conversation and the entities
+        (like Rasa, it returns those replies instead of sending them)."""
+        with self._state.lock:
+            self._state.collected = replies
+
     def start(self) -> RasaApiStandIn:
         """Start serving in a background thread."""
         self._thread.start()
@@ -145,7 +155,8 @@ def _answer(
         return _error(404, "NotFound", f"The intent {intent} does not exist in the domain.")
     reply: dict[str, Any] = {"tracker": {"sender_id": conversation_id}}
     if query.get("output_channel") not in state.channels:
-        reply["messages"] = [{"recipient_id": conversation_id, "text": "(collected)"}]
+        said = state.collected(conversation_id, dict(body.get("entities") or {}))
+        reply["messages"] = [{"recipient_id": conversation_id, **message} for message in said]
     return 200, reply
 
 
