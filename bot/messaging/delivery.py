@@ -164,48 +164,88 @@ def log_outbound(
     the participant's message this answers, and the row's number in that handling.
     """
     with session_scope() as session:
-        entry = MessageLog(
-            participant_id=participant.id,
-            sender_id=participant.sender_id,
-            channel=participant.channel,
-            direction=Direction.OUTBOUND,
-            text=text,
-            buttons=list(buttons) or None,
-            delivery_status=status,
+        return add_outbound(
+            session,
+            participant,
+            text,
+            status,
+            buttons=buttons,
             error=error,
             sent_by=sent_by,
-            language=language or participant.language,
-            attempts=0,
-            reply_to_id=reply[0] if reply else None,
-            reply_index=reply[1] if reply else None,
+            language=language,
+            reply=reply,
         )
-        session.add(entry)
-        session.flush()
-        return entry.id
 
 
-def _record_result(
-    log_id: int,
+def add_outbound(
+    session: Session,
+    participant: Participant,
+    text: str,
+    status: str,
     *,
-    attempts: int,
-    sent: Sent | None = None,
+    buttons: Sequence[Button] = (),
     error: str | None = None,
-    retry_at: datetime | None = None,
-) -> None:
+    sent_by: str | None = None,
+    language: str | None = None,
+    reply: tuple[int, int] | None = None,
+) -> int:
+    """`log_outbound` in the caller's transaction."""
+    entry = MessageLog(
+        participant_id=participant.id,
+        sender_id=participant.sender_id,
+        channel=participant.channel,
+        direction=Direction.OUTBOUND,
+        text=text,
+        buttons=list(buttons) or None,
+        delivery_status=status,
+        error=error,
+        sent_by=sent_by,
+        language=language or participant.language,
+        attempts=0,
+        reply_to_id=reply[0] if reply else None,
+        reply_index=reply[1] if reply else None,
+    )
+    session.add(entry)
+    session.flush()
+    return entry.id
+
+
+@dataclass(frozen=True)
+class Tried:
+    """What sending one logged message came to: the provider's record, or the last error
+    and when to try again (None: never); `attempts` counts every try so far."""
+
+    log_id: int
+    attempts: int
+    sent: Sent | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome(self.log_id, self.sent.status if self.sent is not None else FAILED)
+
+
+def record_tried(session: Session, tried: Tried) -> None:
+    """Write a send's result to its log row."""
+    entry = session.get(MessageLog, tried.log_id)
+    if entry is None:
+        return
+    entry.attempts = tried.attempts
+    if tried.sent is not None:
+        entry.external_id = tried.sent.external_id
+        entry.delivery_status = tried.sent.status
+        entry.error = None
+        entry.next_attempt_at = None
+    else:
+        entry.delivery_status = FAILED
+        entry.error = tried.error
+        entry.next_attempt_at = tried.retry_at
+
+
+def _record(tried: Tried) -> None:
     with session_scope() as session:
-        entry = session.get(MessageLog, log_id)
-        if entry is None:
-            return
-        entry.attempts = attempts
-        if sent is not None:
-            entry.external_id = sent.external_id
-            entry.delivery_status = sent.status
-            entry.error = None
-            entry.next_attempt_at = None
-        else:
-            entry.delivery_status = FAILED
-            entry.error = error
-            entry.next_attempt_at = retry_at
+        record_tried(session, tried)
 
 
 async def _attempt(
@@ -219,7 +259,35 @@ async def _attempt(
     *,
     uncertain_since: datetime | None = None,
 ) -> Outcome:
-    """Send with immediate retries; record the result and when to try again if it failed.
+    """Send with immediate retries (`try_send`); record the result and when to try again
+    if it failed."""
+    tried = await try_send(
+        client,
+        address,
+        text,
+        buttons,
+        log_id,
+        previous_attempts,
+        language,
+        uncertain_since=uncertain_since,
+    )
+    await asyncio.to_thread(_record, tried)
+    return tried.outcome
+
+
+async def try_send(
+    client: ChannelClient,
+    address: str,
+    text: str,
+    buttons: Sequence[Button],
+    log_id: int,
+    previous_attempts: int,
+    language: str,
+    *,
+    uncertain_since: datetime | None = None,
+) -> Tried:
+    """Send a logged message with immediate retries; what came of it, not yet recorded
+    (`record_tried` writes it).
 
     A try whose outcome is unknown (`SendError.maybe_sent`) is looked up before the next
     one; `uncertain_since` (an earlier try's time) looks up before the first.
@@ -251,18 +319,14 @@ async def _attempt(
     )
     attempts = previous_attempts + tries.attempts
     if tries.result is not None:
-        await asyncio.to_thread(_record_result, log_id, attempts=attempts, sent=tries.result)
-        return Outcome(log_id, tries.result.status)
+        return Tried(log_id, attempts, sent=tries.result)
     failure = tries.last_error
-    retry_at = _next_retry(attempts, permanent=bool(failure and failure.permanent))
-    await asyncio.to_thread(
-        _record_result,
+    return Tried(
         log_id,
-        attempts=attempts,
+        attempts,
         error=str(failure or "not sent"),
-        retry_at=retry_at,
+        retry_at=_next_retry(attempts, permanent=bool(failure and failure.permanent)),
     )
-    return Outcome(log_id, FAILED)
 
 
 def _next_retry(attempts: int, *, permanent: bool) -> datetime | None:
@@ -326,6 +390,19 @@ async def deliver(
     return outcomes
 
 
+def message_parts(
+    participant: Participant, text: str, buttons: Sequence[Button], language: str | None = None
+) -> list[str]:
+    """The parts one of the assistant's messages goes out in on the participant's channel:
+    SMS-sized parts (the last with the buttons as numbered options), or the text as it is.
+    Its buttons go with the last part."""
+    if participant.channel is Channel.SMS:
+        from bot.clients.twilio_sms import split_for_sms  # the Twilio library, only for SMS
+
+        return split_for_sms(text, buttons, language or participant.language)
+    return [text]
+
+
 async def deliver_bot_message(
     client: ChannelClient,
     participant: Participant,
@@ -340,16 +417,10 @@ async def deliver_bot_message(
     SMS split into parts that fit, its buttons as numbered options in the text's language;
     on Telegram as it is, its buttons as an inline keyboard. Rasa's output channels and the
     outreach worker's check-in openings both send through here."""
-    if participant.channel is Channel.SMS:
-        from bot.clients.twilio_sms import split_for_sms  # the Twilio library, only for SMS
-
-        parts = split_for_sms(text, buttons, language or participant.language)
-    else:
-        parts = [text]
     return await deliver(
         client,
         participant,
-        parts,
+        message_parts(participant, text, buttons, language),
         [dict(button) for button in buttons],
         ignore_opt_out=ignore_opt_out,
         language=language,
@@ -461,9 +532,7 @@ async def retry_failed(client: ChannelClient, *, now: datetime | None = None) ->
     for log_id, attempts, text, buttons, logged_at, participant in await asyncio.to_thread(load):
         address = address_of(participant) if participant else None
         if participant is None or address is None or participant.opted_out_at:
-            await asyncio.to_thread(
-                _record_result, log_id, attempts=attempts, error="no longer reachable"
-            )
+            await asyncio.to_thread(_record, Tried(log_id, attempts, error="no longer reachable"))
             continue
         # An earlier try may have reached the provider without an answer: look it up first.
         await _attempt(

@@ -37,8 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -134,11 +133,24 @@ def idle_for_opening(
         .limit(1)
     ).first():
         return "a recent check-in is unfinished"
-    try:
-        with session.begin_nested():  # a savepoint: the caller's transaction goes on
-            return _rasa_state(session, sender_id)
-    except SQLAlchemyError as error:  # no `events` table: Rasa has not started on it
-        return f"Rasa's conversation store was not read ({type(error).__name__})"
+    if not _has_rasa_store(session):
+        return "Rasa's conversation store is not in this database"
+    return _rasa_state(session, sender_id)
+
+
+# Databases where Rasa's `events` table was seen (once made, Rasa keeps it).
+_RASA_STORES: set[str] = set()
+
+
+def _has_rasa_store(session: Session) -> bool:
+    """True when Rasa's SQL tracker store (its `events` table) is in the session's database.
+    Asked of the database (not by a failing query, which would end the transaction) until
+    it is there."""
+    bind = session.get_bind()
+    key = str(bind.url)
+    if key not in _RASA_STORES and inspect(session.connection()).has_table(tracker_events.name):
+        _RASA_STORES.add(key)
+    return key in _RASA_STORES
 
 
 def _rasa_state(session: Session, sender_id: str) -> str | None:

@@ -91,6 +91,7 @@ import asyncio
 import enum
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -118,11 +119,18 @@ from bot.db.session import database_check, in_session, in_session_async
 from bot.db.types import utcnow
 from bot.messaging.delivery import (
     FAILED,
+    QUEUED,
     SUPPRESSED,
     Outcome,
+    Reconciling,
+    Tried,
+    add_outbound,
     deliver,
     deliver_bot_message,
+    message_parts,
+    record_tried,
     retry_failed,
+    try_send,
 )
 from bot.outreach import deferred, engagement
 from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_clients
@@ -146,6 +154,7 @@ from bot.outreach.repository import (
     take_over,
 )
 from bot.participants import incentives
+from bot.participants.enrollment import address_of
 from bot.study.config import StudyConfig, current_study
 from bot.study.wording import messages
 
@@ -182,8 +191,17 @@ STOPPED = "the worker stopped before sending it: back to pending"
 CONCURRENCY = 16
 # How many due messages a worker claims at a time.
 BATCH = 500
+# A stopped worker's opening whose send results were never recorded (`_to_message_log`).
+LOOKED_UP = (
+    "interrupted before its send result was recorded: the message log looks it up at the "
+    "provider and sends it only if it never went out"
+)
 # The handover's mark of a prompt whose opening the worker sends itself.
 FAST = "fast"
+# How many check-in openings are noted, logged, sent and recorded together: a few
+# transactions per group instead of several per opening. A worker stopped mid-group
+# leaves at most this many for the next worker to reconcile.
+OPENING_GROUP = 64
 # Deferred turns (bot.outreach.deferred) a worker runs in Rasa at once, and for how long
 # per tick at most: few, so participants' own turns keep most of Rasa's time.
 CATCH_UP_CONCURRENCY = 2
@@ -208,6 +226,15 @@ WAIT = Wait.WAIT
 
 
 @dataclass(frozen=True)
+class Part:
+    """One logged part of a check-in opening, to send."""
+
+    log_id: int
+    text: str
+    buttons: list[dict[str, str]]
+
+
+@dataclass(frozen=True)
 class Job:
     """A claimed message that passed its checks, with what to send."""
 
@@ -218,6 +245,15 @@ class Job:
     detail: dict[str, Any] = field(default_factory=dict)
     # A check-in prompt the worker sends itself (bot.outreach.deferred): Rasa's opening.
     opening: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A check-in opening to an idle conversation, noted and logged, to send."""
+
+    job: Job
+    address: str
+    parts: list[Part]
 
 
 @dataclass
@@ -366,8 +402,121 @@ class OutreachWorker(Worker):
     async def _dispatch(
         self, claimed: Sequence[Claimed], study: StudyConfig
     ) -> list[tuple[int, OutreachStatus | None]]:
-        """Send claimed messages, at most `concurrency` at once; each participant's one
-        after another, in order (oldest first). Each message's final status."""
+        """Send claimed messages; each message's final status. Check-in openings (the only
+        message of their participant in the batch) go in groups (`_send_openings`);
+        every other message one by one (`_dispatch_each`)."""
+        per_participant = Counter(message.participant_id for message in claimed)
+        singles = [
+            message.id for message in claimed if per_participant[message.participant_id] == 1
+        ]
+        results: list[tuple[int, OutreachStatus | None]] = []
+        taken: set[int] = set()
+        for start in range(0, len(singles), OPENING_GROUP):
+            if self.stopping:
+                break
+            group = singles[start : start + OPENING_GROUP]
+            now = self._clock()
+            openings = await in_session_async(
+                lambda session, group=group, now=now: self._prepare_openings(  # type: ignore[misc]
+                    session, group, study, now
+                )
+            )
+            taken.update(opening.job.message_id for opening in openings)
+            results += await self._send_openings(openings, study, now)
+        rest = [message for message in claimed if message.id not in taken]
+        return results + await self._dispatch_each(rest, study)
+
+    def _prepare_openings(
+        self, session: Session, message_ids: Sequence[int], study: StudyConfig, now: datetime
+    ) -> list[Opening]:
+        """In one transaction: the claimed messages that are check-in prompts to an idle
+        conversation, each checked, noted as handed over, its turn held and its parts
+        logged as queued (before anything is sent). The others are left as they are."""
+        openings = []
+        for message_id in message_ids:
+            message = get_message(session=session, message_id=message_id)
+            if message is None or message.kind != Kind.CHECKIN_PROMPT.value:
+                continue
+            job = self._prepare(session, message_id, study, now)
+            if not isinstance(job, Job) or job.opening is None:
+                continue
+            if not isinstance(self._clients.get(job.participant.channel), Reconciling):
+                continue  # one by one (a stopped worker's sends stay certain; module doc)
+            address = address_of(job.participant)
+            if address is None or not self._note_handover(session, job, study, now):
+                continue
+            parts = []
+            for message_json in job.opening:
+                buttons = [dict(button) for button in message_json.get("buttons") or ()]
+                texts = message_parts(job.participant, str(message_json["text"]), buttons)
+                for index, text in enumerate(texts):
+                    these = buttons if index == len(texts) - 1 else []
+                    log_id = add_outbound(session, job.participant, text, QUEUED, buttons=these)
+                    parts.append(Part(log_id, text, these))
+            openings.append(Opening(job, address, parts))
+        return openings
+
+    async def _send_openings(
+        self, openings: Sequence[Opening], study: StudyConfig, now: datetime
+    ) -> list[tuple[int, OutreachStatus | None]]:
+        """Send logged openings, `concurrency` at once (each one's parts in order), then
+        record every result, each prompt's status and its turn (armed, or dropped when
+        nothing went out) in one transaction."""
+        if not openings:
+            return []
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def send(opening: Opening) -> list[Tried]:
+            participant = opening.job.participant
+            client = self._clients[participant.channel]
+            async with slots:
+                return [
+                    await try_send(
+                        client, opening.address, part.text, part.buttons, part.log_id, 0,
+                        participant.language,
+                    )
+                    for part in opening.parts
+                ]  # fmt: skip
+
+        tried = await asyncio.gather(*(send(opening) for opening in openings))
+
+        def record(session: Session) -> list[tuple[int, OutreachStatus | None]]:
+            done: list[tuple[int, OutreachStatus | None]] = []
+            for opening, results in zip(openings, tried, strict=True):
+                for result in results:
+                    record_tried(session, result)
+                job = opening.job
+                status, note = _delivery_result([result.outcome for result in results])
+                if status is OutreachStatus.SKIPPED:
+                    deferred.drop(session=session, message_id=job.message_id)
+                else:  # sent, or failed and retried from the message log: Rasa runs the turn
+                    deferred.arm(session=session, message_id=job.message_id)
+                if status is OutreachStatus.SENT:
+                    self._prompt_sent(session, job.message_id, job.participant.id, study, now, note)
+                else:
+                    finish(
+                        session=session,
+                        message_id=job.message_id,
+                        token=self._token,
+                        status=status,
+                        note=note,
+                        detail={
+                            **job.detail,
+                            "message_log_ids": [result.log_id for result in results],
+                        },
+                    )
+                done.append((job.message_id, status))
+            return done
+
+        done: list[tuple[int, OutreachStatus | None]] = await in_session_async(record)
+        logger.info("outreach: %s check-in openings sent", len(done))
+        return done
+
+    async def _dispatch_each(
+        self, claimed: Sequence[Claimed], study: StudyConfig
+    ) -> list[tuple[int, OutreachStatus | None]]:
+        """Send claimed messages one by one, at most `concurrency` at once; each
+        participant's one after another, in order (oldest first)."""
         chains: dict[int, list[int]] = {}
         for message in claimed:
             chains.setdefault(message.participant_id, []).append(message.id)
@@ -705,7 +854,10 @@ class OutreachWorker(Worker):
             ]
             prompt = message.kind == Kind.CHECKIN_PROMPT.value
             fast = bool(handover.get(FAST))  # the worker itself sent (and logged) the opening
+            handed_to_log = fast and self._to_message_log(session, message.participant_id, logged)
             status, note = _reconciled(logged, prompt=prompt and not fast)
+            if handed_to_log:
+                status, note = OutreachStatus.SENT, LOOKED_UP
             if fast and status in (OutreachStatus.PENDING, OutreachStatus.SKIPPED):
                 deferred.drop(session=session, message_id=message_id)
             elif fast:
@@ -738,6 +890,25 @@ class OutreachWorker(Worker):
             "outreach %s was interrupted mid-send: %s (%s)", message_id, status.value, note
         )
         return status
+
+    def _to_message_log(
+        self, session: Session, participant_id: int, logged: Sequence[MessageLog]
+    ) -> bool:
+        """An opening's parts logged but with no send result (the worker stopped between
+        logging and recording, mid-group) are left to the message log's retry, which looks
+        each one up at the provider before it sends it again (`retry_failed`): sent once
+        either way. Only for a channel whose provider can be asked (Twilio); on another
+        they stay unknown (failed, not sent again: at most once). True if any was left."""
+        participant = session.get(Participant, participant_id)
+        client = self._clients.get(participant.channel) if participant else None
+        if not isinstance(client, Reconciling):
+            return False
+        unknown = [entry for entry in logged if _logged_status(entry) == UNKNOWN]
+        for entry in unknown:
+            entry.delivery_status = FAILED
+            entry.error = LOOKED_UP
+            entry.next_attempt_at = self._clock()
+        return bool(unknown)
 
     async def _settle_prompt_from_rasa(
         self, message_id: int, study: StudyConfig

@@ -56,6 +56,7 @@ def rasa_events_table(database_url: str) -> Iterator[None]:
     tracker_events.create(engine, checkfirst=True)
     yield
     tracker_events.drop(engine, checkfirst=True)
+    deferred._RASA_STORES.clear()
 
 
 @pytest.fixture
@@ -370,6 +371,61 @@ async def test_a_worker_that_stopped_after_sending_the_opening_does_not_send_it_
     assert scheduled(kind="checkin_prompt", status=SENT)
     assert [turn.status for turn in turns()] == [deferred.PENDING]  # armed by the reconcile
     assert rasa.requests == []
+
+
+def _failing_send(after: int) -> Any:
+    """`try_send` for a worker that stops after `after` sends (their results unrecorded)."""
+
+    def wrap(real: Any) -> Any:
+        calls: list[int] = []
+
+        async def send(*args: Any, **kwargs: Any) -> Any:
+            if len(calls) == after:
+                raise asyncio.CancelledError
+            calls.append(1)
+            tried = await real(*args, **kwargs)
+            if len(calls) == after == len(opening()):  # all sent, none recorded
+                raise asyncio.CancelledError
+            return tried
+
+        return send
+
+    return wrap
+
+
+@pytest.mark.parametrize("sent_before_stopping", [0, 1, 2], ids=["none", "one", "both"])
+async def test_an_sms_group_stopped_mid_send_is_looked_up_at_twilio_and_sent_once(
+    clock: FakeClock,
+    rasa: RasaApiStandIn,
+    twilio: TwilioApiStandIn,
+    workers: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    sent_before_stopping: int,
+) -> None:
+    """SMS openings are logged as a group before any is sent, and their results recorded
+    after: a worker stopped in between leaves parts whose fate is unknown. The next worker
+    hands them to the message log's retry, which asks Twilio before sending again."""
+    sms_participant(clock)
+    crashing = workers()
+    await crashing.tick()
+    clock.set(local(2026, 3, 2, 18))
+    real = worker_module.try_send
+    monkeypatch.setattr(worker_module, "try_send", _failing_send(sent_before_stopping)(real))
+    with pytest.raises(asyncio.CancelledError):
+        await crashing.tick()
+    assert len(twilio.messages) == sent_before_stopping
+
+    monkeypatch.setattr(worker_module, "try_send", real)
+    clock.advance(minutes=10)  # past the lease
+    await workers().tick()
+
+    bodies = [message["Body"] for message in twilio.messages]
+    assert len(bodies) == 2  # each part once: found at Twilio, or sent now
+    assert bodies[0] == opening()[0]["text"]
+    assert bodies[1].startswith(opening()[1]["text"])
+    [prompt] = scheduled(kind="checkin_prompt", status=SENT)
+    assert prompt.note == worker_module.LOOKED_UP
+    assert [turn.status for turn in turns()] == [deferred.PENDING]
 
 
 async def test_the_worker_runs_waiting_turns_in_its_tick_within_its_time_budget(
