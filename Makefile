@@ -115,7 +115,7 @@ bench: setup ## The stack vs plain Rasa on the same model (SQLite, PostgreSQL); 
 	$(BIN)/python -m bench.conversations
 	$(BIN)/python -m bench.conversations --database-url $(BENCH_POSTGRES_URL)
 	$(BIN)/python -m bench.alert_latency
-	$(BIN)/python -m bench.outreach
+	$(BIN)/python -m bench.outreach --workers 2
 
 .PHONY: export-nlu
 export-nlu: $(VENV)/.installed ## Write the messages researchers labelled to var/exports/nlu-reviewed-<date>.yml, for review

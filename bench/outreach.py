@@ -15,21 +15,27 @@ The providers' own limits are set aside here (TWILIO_MPS=0: the stand-in takes
 everything); the table says how long Twilio itself would take to send them at a long
 code's 1 segment a second (see bot/clients/pace.py for how the clients keep those limits).
 
-`--rasa stand-in` replaces the Rasa and action servers by a stand-in that does what a
-scheduled check-in does outside Rasa's dialogue: it opens the check-in record, and sends
+`--rasa stand-in` replaces the Rasa and action servers by a stand-in; with no Rasa store
+in the database every prompt then takes the slow path (one `trigger_intent` call each, as
+for a conversation that is not idle), and the stand-in does what that turn does outside
+Rasa's dialogue: it opens the check-in record, and sends
 the prompt and the first question through the project's own SMS output channel (as
 Rasa's `twilio` output channel does: message log, delivery, the Twilio client), with no
 NLU, policies, tracker or action-server calls. It measures the outreach worker and the
 sending path alone, and runs without a trained model.
 
-What bounds it: each prompt is one Rasa `trigger_intent` turn (no NLU, but three
-action-server calls: action_start_checkin, the form's validation and its first question;
-each reply re-checked by Rasa's jsonschema validation, three policy predictions, a
-tracker load and save), and its two SMS are sent by Rasa's output channel. The table's
-CPU per prompt shows where the time goes; 10,000 prompts in 60 s on 2 cores leaves about
-12 ms of CPU per prompt for everything, less than one such turn.
+How a prompt goes out: the conversations here are idle, so each prompt takes the fast
+path (bot/outreach/deferred.py): the worker sends the check-in's opening itself (the
+prompt and the first question, two SMS) through the message log and the Twilio client,
+SMS openings in groups of 64 (a few transactions per group), and Rasa's own
+`trigger_intent` turn of each check-in runs later, its replies collected and compared
+with what was sent ("Rasa turns of the openings" in the table: by the last prompt most
+still wait; the worker runs them a few at a time after its sends, and the Rasa server
+runs one before the participant's answer). The CPU per prompt is the worker's checks,
+message-log writes and the Twilio library's two requests; `--workers 2` (as production
+runs them, deploy/systemd) splits the prompts between two worker processes.
 
-    python -m bench.outreach [--participants 10000] [--database-url postgresql://...]
+    python -m bench.outreach [--participants 10000] [--workers 2] [--database-url postgresql://...]
                              [--rasa stand-in] [--profile-worker FILE] [--profile-rasa FILE]
 """
 
@@ -101,15 +107,14 @@ class ArrivalWatch:
         seen = 0
         while not self._stop.is_set():
             now = time.perf_counter()
-            messages = self._twilio.messages
-            for message in messages[seen:]:
+            messages, seen = self._twilio.messages_after(seen)
+            for message in messages:
                 to = message.get("To", "")
                 self.arrivals.segments += segments(message.get("Body", ""))
                 if to not in self.arrivals.first:
                     self.arrivals.first[to] = now
                 elif to not in self.arrivals.second:
                     self.arrivals.second[to] = now
-            seen = len(messages)
             time.sleep(POLL_SECONDS)
 
     def __enter__(self) -> ArrivalWatch:

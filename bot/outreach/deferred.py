@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, inspect, or_, select, update
+from sqlalchemy import delete, exists, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -69,6 +69,12 @@ RESUME_WITHIN = timedelta(hours=12)
 # Rasa events that set or clear the active form, and pause or resume the conversation.
 LOOP_EVENTS = ("active_loop", "session_started", "restart")
 PAUSE_EVENTS = ("pause", "resume")
+# Why a conversation is not idle, in the order `idle_for_opening` asks.
+BUSY = (
+    "a handoff is active",
+    "an earlier opening's turn is still waiting",
+    "a recent check-in is unfinished",
+)
 
 
 # The wordings of a scheduled check-in's opening: `action_start_checkin`'s, then the form's
@@ -110,29 +116,21 @@ def idle_for_opening(
     *, session: Session, participant_id: int, sender_id: str, now: datetime
 ) -> str | None:
     """None when a scheduled check-in's opening may be sent without Rasa (module doc);
-    otherwise why not (the slow path is taken)."""
-    if session.execute(
-        select(Handoff.id)
-        .where(Handoff.participant_id == participant_id, Handoff.ended_at.is_(None))
-        .limit(1)
-    ).first():
-        return "a handoff is active"
-    if session.execute(
-        select(DeferredTurn.id)
-        .where(DeferredTurn.participant_id == participant_id, DeferredTurn.status.in_(OPEN))
-        .limit(1)
-    ).first():
-        return "an earlier opening's turn is still waiting"
-    if session.execute(
-        select(Checkin.id)
-        .where(
-            Checkin.participant_id == participant_id,
-            Checkin.status.in_((CheckinStatus.IN_PROGRESS, CheckinStatus.PAUSED)),
-            Checkin.started_at >= now - RESUME_WITHIN,
-        )
-        .limit(1)
-    ).first():
-        return "a recent check-in is unfinished"
+    otherwise why not (the slow path is taken). Two statements: the project's tables, then
+    Rasa's."""
+    handoff = exists().where(Handoff.participant_id == participant_id, Handoff.ended_at.is_(None))
+    waiting = exists().where(
+        DeferredTurn.participant_id == participant_id, DeferredTurn.status.in_(OPEN)
+    )
+    unfinished = exists().where(
+        Checkin.participant_id == participant_id,
+        Checkin.status.in_((CheckinStatus.IN_PROGRESS, CheckinStatus.PAUSED)),
+        Checkin.started_at >= now - RESUME_WITHIN,
+    )
+    found = session.execute(select(handoff, waiting, unfinished)).one()
+    for busy, why in zip(found, BUSY, strict=True):
+        if busy:
+            return why
     if not _has_rasa_store(session):
         return "Rasa's conversation store is not in this database"
     return _rasa_state(session, sender_id)
@@ -154,22 +152,30 @@ def _has_rasa_store(session: Session) -> bool:
 
 
 def _rasa_state(session: Session, sender_id: str) -> str | None:
-    """Why the conversation in Rasa's SQL tracker store is not idle (None: it is)."""
+    """Why the conversation in Rasa's SQL tracker store is not idle (None: it is): its
+    latest form event and its latest pause or resume, in one statement (Rasa's index on
+    `sender_id` finds its rows)."""
     events = tracker_events.c
 
-    def latest(types: Sequence[str]) -> Any:
-        return session.execute(
-            select(events.type_name, events.action_name)
+    def latest(column: Any, types: Sequence[str]) -> Any:
+        return (
+            select(column)
             .where(events.sender_id == sender_id, events.type_name.in_(types))
             .order_by(events.id.desc())
             .limit(1)
-        ).first()
+            .scalar_subquery()
+        )
 
-    loop = latest(LOOP_EVENTS)
-    if loop is not None and loop.type_name == "active_loop" and loop.action_name:
-        return f"a form is active ({loop.action_name})"
-    pause = latest(PAUSE_EVENTS)
-    if pause is not None and pause.type_name == "pause":
+    loop_type, loop_name, pause_type = session.execute(
+        select(
+            latest(events.type_name, LOOP_EVENTS),
+            latest(events.action_name, LOOP_EVENTS),
+            latest(events.type_name, PAUSE_EVENTS),
+        )
+    ).one()
+    if loop_type == "active_loop" and loop_name:
+        return f"a form is active ({loop_name})"
+    if pause_type == "pause":
         return "the conversation is paused"
     return None
 
