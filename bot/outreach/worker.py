@@ -485,27 +485,10 @@ class OutreachWorker(Worker):
             for opening, results in zip(openings, tried, strict=True):
                 for result in results:
                     record_tried(session, result)
-                job = opening.job
                 status, note = _delivery_result([result.outcome for result in results])
-                if status is OutreachStatus.SKIPPED:
-                    deferred.drop(session=session, message_id=job.message_id)
-                else:  # sent, or failed and retried from the message log: Rasa runs the turn
-                    deferred.arm(session=session, message_id=job.message_id)
-                if status is OutreachStatus.SENT:
-                    self._prompt_sent(session, job.message_id, job.participant.id, study, now, note)
-                else:
-                    finish(
-                        session=session,
-                        message_id=job.message_id,
-                        token=self._token,
-                        status=status,
-                        note=note,
-                        detail={
-                            **job.detail,
-                            "message_log_ids": [result.log_id for result in results],
-                        },
-                    )
-                done.append((job.message_id, status))
+                detail = {"message_log_ids": [result.log_id for result in results]}
+                self._record_opening(session, opening.job, status, note, detail, study, now)
+                done.append((opening.job.message_id, status))
             return done
 
         done: list[tuple[int, OutreachStatus | None]] = await in_session_async(record)
@@ -634,28 +617,41 @@ class OutreachWorker(Worker):
                 client, participant, str(message["text"]), message.get("buttons") or ()
             )
         status, note = _delivery_result(outcomes)
-        detail = {**job.detail, "message_log_ids": [outcome.log_id for outcome in outcomes]}
+        detail = {"message_log_ids": [outcome.log_id for outcome in outcomes]}
 
-        def record(session: Session) -> None:
-            if status is OutreachStatus.SKIPPED:
-                deferred.drop(session=session, message_id=job.message_id)
-            else:  # sent, or failed and retried from the message log: Rasa runs the turn
-                deferred.arm(session=session, message_id=job.message_id)
-            if status is OutreachStatus.SENT:
-                self._prompt_sent(session, job.message_id, participant.id, study, now, note)
-            else:
-                finish(
-                    session=session,
-                    message_id=job.message_id,
-                    token=self._token,
-                    status=status,
-                    note=note,
-                    detail=detail,
-                )
-
-        await in_session_async(record)
+        await in_session_async(
+            lambda session: self._record_opening(session, job, status, note, detail, study, now)
+        )
         logger.info("outreach %s (check-in prompt) %s", job.message_id, status.value)
         return status
+
+    def _record_opening(
+        self,
+        session: Session,
+        job: Job,
+        status: OutreachStatus,
+        note: str | None,
+        detail: dict[str, Any],
+        study: StudyConfig,
+        now: datetime,
+    ) -> None:
+        """Record a sent opening: its turn armed (sent, or failed and retried from the
+        message log: Rasa runs it) or dropped (nothing went out), and the prompt's status."""
+        if status is OutreachStatus.SKIPPED:
+            deferred.drop(session=session, message_id=job.message_id)
+        else:
+            deferred.arm(session=session, message_id=job.message_id)
+        if status is OutreachStatus.SENT:
+            self._prompt_sent(session, job.message_id, job.participant.id, study, now, note)
+        else:
+            finish(
+                session=session,
+                message_id=job.message_id,
+                token=self._token,
+                status=status,
+                note=note,
+                detail={**job.detail, **detail},
+            )
 
     async def _send_prompt(self, job: Job, study: StudyConfig, now: datetime) -> OutreachStatus:
         """Start the check-in: its opening sent here (idle conversation), or in Rasa on the
