@@ -99,8 +99,9 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[str]:
     """A migrated, empty database: SQLite in a temporary folder, then the local PostgreSQL."""
-    from bot.db.models import APPEND_ONLY_TABLES, Base
+    from bot.db.models import APPEND_ONLY_TABLES, RASA_TABLES, Base
     from bot.db.session import get_engine, migrate
+    from bot.outreach.deferred import forget_rasa_stores
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'var' / 'trialbot.db'}"
@@ -109,6 +110,12 @@ def database_url(
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     migrate(url)
+    if request.param == "postgresql":
+        # Empty includes Rasa's tables: an earlier test's Rasa store is not this test's.
+        with get_engine(url).begin() as connection:
+            for name in RASA_TABLES:
+                connection.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+    forget_rasa_stores()
     yield url
     if request.param == "postgresql":
         engine = get_engine(url)

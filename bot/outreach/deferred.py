@@ -140,6 +140,11 @@ def idle_for_opening(
 _RASA_STORES: set[str] = set()
 
 
+def forget_rasa_stores() -> None:
+    """Ask the database again whether Rasa's store is there (a test's database replaced)."""
+    _RASA_STORES.clear()
+
+
 def _has_rasa_store(session: Session) -> bool:
     """True when Rasa's SQL tracker store (its `events` table) is in the session's database.
     Asked of the database (not by a failing query, which would end the transaction) until

@@ -56,7 +56,7 @@ def rasa_events_table(database_url: str) -> Iterator[None]:
     tracker_events.create(engine, checkfirst=True)
     yield
     tracker_events.drop(engine, checkfirst=True)
-    deferred._RASA_STORES.clear()
+    deferred.forget_rasa_stores()  # Rasa never drops it; this test does
 
 
 @pytest.fixture
