@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol, runtime_checkable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.clients.base import Button, ChannelClient, SendError, Sent
@@ -79,6 +79,8 @@ class ReplyTo:
 
 # How much earlier than our own clock a provider's record may say it took a message.
 CLOCK_MARGIN = timedelta(minutes=2)
+# How long a process holds a failed message it is sending again (`retry_failed`).
+RETRY_CLAIM = timedelta(minutes=5)
 
 
 @runtime_checkable
@@ -508,12 +510,37 @@ def due_retries(*, session: Session, channel: Channel, now: datetime) -> list[Me
     return list(rows)
 
 
+def _claim_retry(session: Session, entry: MessageLog, now: datetime) -> bool:
+    """Take a due retry for this process: its next try moved RETRY_CLAIM on, if no other
+    process moved it first (several workers retry the same log). The try's result sets
+    it again; a process that stops mid-try leaves it due after the claim, to be looked up
+    at the provider before it is sent."""
+    taken = session.execute(
+        update(MessageLog)
+        .where(
+            MessageLog.id == entry.id,
+            MessageLog.delivery_status == FAILED,
+            MessageLog.next_attempt_at == entry.next_attempt_at,
+        )
+        .values(next_attempt_at=now + RETRY_CLAIM)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.rowcount == 1
+
+
 async def retry_failed(client: ChannelClient, *, now: datetime | None = None) -> int:
     """Send again every failed message of the client's channel that is due; returns how many."""
 
     def load() -> list[tuple[int, int, str, list[Button], datetime, Participant | None]]:
         with session_scope() as session:
-            due = due_retries(session=session, channel=Channel(client.channel), now=now or utcnow())
+            moment = now or utcnow()
+            due = [
+                entry
+                for entry in due_retries(
+                    session=session, channel=Channel(client.channel), now=moment
+                )
+                if _claim_retry(session, entry, moment)
+            ]
             return [
                 (
                     entry.id,

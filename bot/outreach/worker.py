@@ -52,10 +52,14 @@ Checked just before sending (a message that fails a check is skipped with a note
 - nudge: not when the participant wrote anything or completed a check-in since the prompt;
 - visit reminder: the visit is still planned at the time the reminder was planned for.
 
-Check-in prompts go through Rasa (`trigger_intent` of `start_checkin` with the entity
-`trigger: schedule`, output on the participant's channel), so the check-in conversation
-starts there. Nudges, visit and dose reminders are one-way texts sent with
-`bot.messaging.delivery.deliver` (logged, retried, opt-outs kept).
+Check-in prompts start the check-in conversation in Rasa (`trigger_intent` of
+`start_checkin` with the entity `trigger: schedule`). In an idle conversation the worker
+sends what that turn says itself (the opening: prompt and first question) and leaves the
+turn to run later with its replies unsent (`bot.outreach.deferred`); SMS openings go in
+groups (`OPENING_GROUP`: noted and logged in one transaction, sent, recorded in one).
+Otherwise the turn runs at due time with output on the participant's channel. Nudges,
+visit and dose reminders are one-way texts sent with `bot.messaging.delivery.deliver`
+(logged, retried, opt-outs kept).
 
 Nudge: once a prompt is sent, one nudge is planned `nudge_after_minutes` later (key
 `nudge:<prompt id>`, so at most one per prompt). A nudge that would land in quiet hours is
