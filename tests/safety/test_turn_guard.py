@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Escalation, EscalationLevel, EscalationType
+from bot.db.models import DeferredTurn, Escalation, EscalationLevel, EscalationType
 from bot.safety.emergency import record_emergency
 from bot.safety.turn_guard import guard_turn
 from bot.study.config import current_study
@@ -210,3 +210,42 @@ async def test_an_emergency_reply_given_in_either_language_is_not_given_again(
     said = await run("i cant breathe", answers(*wording("emergency")), message_id="m-2")
 
     assert said == wording("emergency")
+
+
+@pytest.mark.parametrize(
+    ("text", "reply"), [("crushing chest pain", "emergency"), ("what is a placebo", None)]
+)
+async def test_a_deferred_turn_that_fails_still_leaves_the_message_its_reply(
+    session: Session, monkeypatch: pytest.MonkeyPatch, text: str, reply: str | None
+) -> None:
+    """A check-in opening's Rasa turn waits to run before this message (bot.outreach.deferred);
+    its run crashes: the participant's own message is still handled and answered, and a red
+    flag still gets the emergency reply."""
+    from bot.db.repository import ensure_web_participant
+    from bot.outreach import deferred
+    from bot.safety import turn_guard
+
+    participant = ensure_web_participant(session=session, sender_id=SENDER)
+    session.flush()
+    deferred.hold(
+        session=session, participant_id=participant.id, sender_id=SENDER, message_id=None,
+        intent="start_checkin", entities={}, said=[{"text": "Hi! Time for your check-in."}],
+    )  # fmt: skip
+    session.execute(update(DeferredTurn).values(status=deferred.PENDING))
+    session.commit()
+    ran: list[list[int]] = []
+
+    async def crashes(agent: Any, turn: Any, waiting: list[int]) -> None:
+        ran.append(waiting)
+        raise RuntimeError("Rasa crashed on the deferred turn")
+
+    monkeypatch.setattr(turn_guard, "_run_deferred", crashes)
+
+    said = await run(text, answers("A placebo looks like the medicine but has none in it."))
+
+    assert len(ran) == 1  # it was tried first
+    if reply:
+        assert said[-len(wording(reply)) :] == wording(reply)
+        assert [e.type for e in escalations(session)] == [EscalationType.EMERGENCY]
+    else:
+        assert said == ["A placebo looks like the medicine but has none in it."]
