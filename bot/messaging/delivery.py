@@ -165,22 +165,23 @@ def log_outbound(
     `language` is the text's language; None: the participant's. `reply`: the log ID of
     the participant's message this answers, and the row's number in that handling.
     """
+    entry = outbound_entry(
+        participant,
+        text,
+        status,
+        buttons=buttons,
+        error=error,
+        sent_by=sent_by,
+        language=language,
+        reply=reply,
+    )
     with session_scope() as session:
-        return add_outbound(
-            session,
-            participant,
-            text,
-            status,
-            buttons=buttons,
-            error=error,
-            sent_by=sent_by,
-            language=language,
-            reply=reply,
-        )
+        session.add(entry)
+        session.flush()
+        return entry.id
 
 
-def add_outbound(
-    session: Session,
+def outbound_entry(
     participant: Participant,
     text: str,
     status: str,
@@ -190,9 +191,10 @@ def add_outbound(
     sent_by: str | None = None,
     language: str | None = None,
     reply: tuple[int, int] | None = None,
-) -> int:
-    """`log_outbound` in the caller's transaction."""
-    entry = MessageLog(
+) -> MessageLog:
+    """A new log row of one outbound message (`log_outbound`), not yet added to a session:
+    many are added and flushed together."""
+    return MessageLog(
         participant_id=participant.id,
         sender_id=participant.sender_id,
         channel=participant.channel,
@@ -207,9 +209,6 @@ def add_outbound(
         reply_to_id=reply[0] if reply else None,
         reply_index=reply[1] if reply else None,
     )
-    session.add(entry)
-    session.flush()
-    return entry.id
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ time, its replies sent by Rasa's output channel, as before.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,6 +75,7 @@ BUSY = (
     "an earlier opening's turn is still waiting",
     "a recent check-in is unfinished",
 )
+NO_RASA_STORE = "Rasa's conversation store is not in this database"
 
 
 # The wordings of a scheduled check-in's opening: `action_start_checkin`'s, then the form's
@@ -131,8 +132,8 @@ def idle_for_opening(
     for busy, why in zip(found, BUSY, strict=True):
         if busy:
             return why
-    if not _has_rasa_store(session):
-        return "Rasa's conversation store is not in this database"
+    if not has_rasa_store(session):
+        return NO_RASA_STORE
     return _rasa_state(session, sender_id)
 
 
@@ -145,7 +146,7 @@ def forget_rasa_stores() -> None:
     _RASA_STORES.clear()
 
 
-def _has_rasa_store(session: Session) -> bool:
+def has_rasa_store(session: Session) -> bool:
     """True when Rasa's SQL tracker store (its `events` table) is in the session's database.
     Asked of the database (not by a failing query, which would end the transaction) until
     it is there."""
@@ -178,9 +179,15 @@ def _rasa_state(session: Session, sender_id: str) -> str | None:
             latest(events.type_name, PAUSE_EVENTS),
         )
     ).one()
-    if loop_type == "active_loop" and loop_name:
-        return f"a form is active ({loop_name})"
-    if pause_type == "pause":
+    return busy_because(loop_type, loop_name) or busy_because(pause_type, None)
+
+
+def busy_because(type_name: str | None, action_name: str | None) -> str | None:
+    """Why a conversation whose latest form (or pause) event is this one is not idle
+    (None: it is): a form still active, or the conversation paused."""
+    if type_name == "active_loop" and action_name:
+        return f"a form is active ({action_name})"
+    if type_name == "pause":
         return "the conversation is paused"
     return None
 
@@ -226,6 +233,18 @@ def drop(*, session: Session, message_id: int) -> None:
     session.execute(
         delete(DeferredTurn)
         .where(DeferredTurn.scheduled_message_id == message_id, DeferredTurn.status == HELD)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def drop_all(*, session: Session, message_ids: Collection[int]) -> None:
+    """`drop` for many openings: one statement."""
+    session.execute(
+        delete(DeferredTurn)
+        .where(
+            DeferredTurn.scheduled_message_id.in_(list(message_ids)),
+            DeferredTurn.status == HELD,
+        )
         .execution_options(synchronize_session=False)
     )
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from itertools import pairwise
 
@@ -27,7 +28,7 @@ from bot.db.models import (
     Participant,
 )
 from bot.escalation.records import raise_escalation
-from bot.outreach.repository import sent_prompt_times
+from bot.outreach.repository import sent_prompt_times_of
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +68,43 @@ def replied_since(*, session: Session, participant: Participant, since: datetime
 
 def missed_in_a_row(*, session: Session, participant_id: int, limit: int) -> int:
     """How many of the latest sent prompts (up to `limit`, before the newest) were missed."""
-    sent = sent_prompt_times(session=session, participant_id=participant_id, limit=limit + 1)
+    return missed_in_a_row_of(session=session, participant_ids=[participant_id], limit=limit).get(
+        participant_id, 0
+    )
+
+
+def missed_in_a_row_of(
+    *, session: Session, participant_ids: Collection[int], limit: int
+) -> dict[int, int]:
+    """`missed_in_a_row` for many participants, in two statements: their latest sent
+    prompts, then their check-ins completed since the oldest of those."""
+    sent = sent_prompt_times_of(session=session, participant_ids=participant_ids, limit=limit + 1)
+    judged = {participant_id: times for participant_id, times in sent.items() if len(times) > 1}
+    if not judged:
+        return {}
+    completed: dict[int, list[datetime]] = {}
+    rows = session.execute(
+        select(Checkin.participant_id, Checkin.completed_at).where(
+            Checkin.participant_id.in_(list(judged)),
+            Checkin.status == CheckinStatus.COMPLETED,
+            Checkin.completed_at >= min(times[-1] for times in judged.values()),
+        )
+    )
+    for participant_id, completed_at in rows:
+        if completed_at is not None:
+            completed.setdefault(participant_id, []).append(completed_at)
+    return {
+        participant_id: _missed(times, completed.get(participant_id, []))
+        for participant_id, times in judged.items()
+    }
+
+
+def _missed(sent: Sequence[datetime], completed: Sequence[datetime]) -> int:
+    """Prompts missed in a row: `sent` newest first, each judged by whether a check-in was
+    completed between it and the next one."""
     missed = 0
     for newer, older in pairwise(sent):
-        if completed_checkin_between(
-            session=session, participant_id=participant_id, start=older, end=newer
-        ):
+        if any(older <= at < newer for at in completed):
             break
         missed += 1
     return missed
@@ -82,32 +114,45 @@ def flag_if_at_risk(
     *, session: Session, participant_id: int, threshold: int, now: datetime
 ) -> int | None:
     """Flag the participant and raise one routine escalation after `threshold` misses.
-
     Returns the escalation's ID, or None when nothing was raised (not enough misses, or
     already flagged).
     """
-    if threshold <= 0:
-        return None
-    missed = missed_in_a_row(session=session, participant_id=participant_id, limit=threshold)
-    if missed < threshold:
-        return None
-    flagged = session.execute(
-        update(Participant)
-        .where(Participant.id == participant_id, Participant.at_risk_since.is_(None))
-        .values(at_risk_since=now)
-        .execution_options(synchronize_session=False)
+    flagged = flag_all_if_at_risk(
+        session=session, participant_ids=[participant_id], threshold=threshold, now=now
     )
-    if flagged.rowcount != 1:
-        return None
-    escalation = raise_escalation(
-        session=session,
-        participant_id=participant_id,
-        level=EscalationLevel.ROUTINE,
-        type=EscalationType.OTHER,
-        reason=f"missed {missed} check-ins in a row: at risk of dropping out",
-    )
-    logger.warning("participant %s at risk of dropping out (%s missed)", participant_id, missed)
-    return escalation.id
+    return flagged.get(participant_id)
+
+
+def flag_all_if_at_risk(
+    *, session: Session, participant_ids: Collection[int], threshold: int, now: datetime
+) -> dict[int, int]:
+    """`flag_if_at_risk` for many participants (their misses counted in two statements);
+    the escalation raised for each one flagged now."""
+    if threshold <= 0 or not participant_ids:
+        return {}
+    raised = {}
+    misses = missed_in_a_row_of(session=session, participant_ids=participant_ids, limit=threshold)
+    for participant_id, missed in misses.items():
+        if missed < threshold:
+            continue
+        flagged = session.execute(
+            update(Participant)
+            .where(Participant.id == participant_id, Participant.at_risk_since.is_(None))
+            .values(at_risk_since=now)
+            .execution_options(synchronize_session=False)
+        )
+        if flagged.rowcount != 1:
+            continue
+        escalation = raise_escalation(
+            session=session,
+            participant_id=participant_id,
+            level=EscalationLevel.ROUTINE,
+            type=EscalationType.OTHER,
+            reason=f"missed {missed} check-ins in a row: at risk of dropping out",
+        )
+        logger.warning("participant %s at risk of dropping out (%s missed)", participant_id, missed)
+        raised[participant_id] = escalation.id
+    return raised
 
 
 def clear_recovered(*, session: Session) -> list[int]:

@@ -311,17 +311,39 @@ def last_log_id(*, session: Session) -> int:
     return int(session.execute(select(func.max(MessageLog.id))).scalar_one_or_none() or 0)
 
 
-def sent_prompt_times(*, session: Session, participant_id: int, limit: int) -> list[datetime]:
-    """When the participant's latest check-in prompts were sent, newest first."""
-    rows = session.execute(
-        select(ScheduledMessage.sent_at)
+def sent_prompt_times_of(
+    *, session: Session, participant_ids: Collection[int], limit: int
+) -> dict[int, list[datetime]]:
+    """When each participant's latest check-in prompts (up to `limit`) were sent, newest
+    first, in one statement."""
+    if not participant_ids or limit <= 0:
+        return {}
+    ranked = (
+        select(
+            ScheduledMessage.participant_id,
+            ScheduledMessage.sent_at,
+            func.row_number()
+            .over(
+                partition_by=ScheduledMessage.participant_id,
+                order_by=(ScheduledMessage.sent_at.desc(), ScheduledMessage.id.desc()),
+            )
+            .label("rank"),
+        )
         .where(
-            ScheduledMessage.participant_id == participant_id,
+            ScheduledMessage.participant_id.in_(list(participant_ids)),
             ScheduledMessage.kind == Kind.CHECKIN_PROMPT.value,
             ScheduledMessage.status == OutreachStatus.SENT,
             ScheduledMessage.sent_at.is_not(None),
         )
-        .order_by(ScheduledMessage.sent_at.desc(), ScheduledMessage.id.desc())
-        .limit(limit)
-    ).scalars()
-    return [sent_at for sent_at in rows if sent_at is not None]
+        .subquery()
+    )
+    times: dict[int, list[datetime]] = {}
+    rows = session.execute(
+        select(ranked.c.participant_id, ranked.c.sent_at)
+        .where(ranked.c.rank <= limit)
+        .order_by(ranked.c.participant_id, ranked.c.rank)
+    )
+    for participant_id, sent_at in rows:
+        if sent_at is not None:
+            times.setdefault(participant_id, []).append(sent_at)
+    return times

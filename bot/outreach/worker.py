@@ -56,7 +56,8 @@ Check-in prompts start the check-in conversation in Rasa (`trigger_intent` of
 `start_checkin` with the entity `trigger: schedule`). In an idle conversation the worker
 sends what that turn says itself (the opening: prompt and first question) and leaves the
 turn to run later with its replies unsent (`bot.outreach.deferred`); SMS openings go in
-groups (`OPENING_GROUP`: noted and logged in one transaction, sent, recorded in one).
+groups (`OPENING_GROUP`: checked with one statement per check for the whole group,
+`bot.outreach.grouped`; noted and logged in one transaction, sent, recorded in one).
 Otherwise the turn runs at due time with output on the participant's channel. Nudges,
 visit and dose reminders are one-way texts sent with `bot.messaging.delivery.deliver`
 (logged, retried, opt-outs kept).
@@ -128,15 +129,14 @@ from bot.messaging.delivery import (
     Outcome,
     Reconciling,
     Tried,
-    add_outbound,
     deliver,
     deliver_bot_message,
     message_parts,
-    record_tried,
+    outbound_entry,
     retry_failed,
     try_send,
 )
-from bot.outreach import deferred, engagement
+from bot.outreach import deferred, engagement, grouped
 from bot.outreach.channels import RASA_OUTPUT_CHANNELS, channel_clients, close_clients
 from bot.outreach.local_time import in_quiet_hours, spoken_when, zone_of
 from bot.outreach.planner import PLAN_AHEAD, plannable_participants, sync_plan
@@ -258,6 +258,16 @@ class Opening:
     job: Job
     address: str
     parts: list[Part]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What came of one opening's sends, to record."""
+
+    job: Job
+    status: OutreachStatus
+    note: str | None
+    detail: dict[str, Any]
 
 
 @dataclass
@@ -434,31 +444,95 @@ class OutreachWorker(Worker):
         self, session: Session, message_ids: Sequence[int], study: StudyConfig, now: datetime
     ) -> list[Opening]:
         """In one transaction: the claimed messages that are check-in prompts to an idle
-        conversation, each checked, noted as handed over, its turn held and its parts
-        logged as queued (before anything is sent). The others are left as they are."""
-        openings = []
+        conversation, checked all at once (`bot.outreach.grouped`), noted as handed over,
+        their turns held and their parts logged as queued (before anything is sent). The
+        others are left as they are, for the one-by-one path to check and send."""
+        facts = grouped.facts(
+            session=session,
+            message_ids=message_ids,
+            now=now,
+            recent=RECENT_CHECKIN,
+            rasa_store=deferred.has_rasa_store(session),
+        )
+        said: dict[str, list[dict[str, Any]]] = {}
+        jobs = []
         for message_id in message_ids:
-            message = get_message(session=session, message_id=message_id)
-            if message is None or message.kind != Kind.CHECKIN_PROMPT.value:
-                continue
-            job = self._prepare(session, message_id, study, now)
-            if not isinstance(job, Job) or job.opening is None:
-                continue
-            if not isinstance(self._clients.get(job.participant.channel), Reconciling):
-                continue  # one by one (a stopped worker's sends stay certain; module doc)
+            job = self._opening_job(facts, message_id, study, now, said)
+            if job is not None:
+                jobs.append(job)
+        if not jobs:
+            return []
+        log_after = last_log_id(session=session)
+        handed = grouped.hand_over_all(
+            session=session,
+            handovers={job.message_id: self._handover(job, study, now, log_after) for job in jobs},
+            messages=facts.messages,
+            token=self._token,
+            now=now,
+        )
+        jobs = [job for job in jobs if job.message_id in handed]
+        grouped.hold_all(session=session, turns=[self._held_turn(job) for job in jobs])
+        logged: list[tuple[Job, str, list[tuple[MessageLog, list[dict[str, str]]]]]] = []
+        for job in jobs:
             address = address_of(job.participant)
-            if address is None or not self._note_handover(session, job, study, now):
-                continue
-            parts = []
-            for message_json in job.opening:
+            if address is None:
+                continue  # `_opening_job` checked it
+            entries = []
+            for message_json in job.opening or ():
                 buttons = [dict(button) for button in message_json.get("buttons") or ()]
                 texts = message_parts(job.participant, str(message_json["text"]), buttons)
                 for index, text in enumerate(texts):
                     these = buttons if index == len(texts) - 1 else []
-                    log_id = add_outbound(session, job.participant, text, QUEUED, buttons=these)
-                    parts.append(Part(log_id, text, these))
-            openings.append(Opening(job, address, parts))
-        return openings
+                    entry = outbound_entry(job.participant, text, QUEUED, buttons=these)
+                    entries.append((entry, these))
+            session.add_all(entry for entry, _ in entries)
+            logged.append((job, address, entries))
+        session.flush()
+        return [
+            Opening(job, address, [Part(entry.id, entry.text, these) for entry, these in entries])
+            for job, address, entries in logged
+        ]
+
+    def _opening_job(
+        self,
+        facts: grouped.GroupFacts,
+        message_id: int,
+        study: StudyConfig,
+        now: datetime,
+        said: dict[str, list[dict[str, Any]]],
+    ) -> Job | None:
+        """A claimed message as a check-in opening to send in a group, when every check of
+        `_prepare` passes and the conversation is idle; None: the one-by-one path decides
+        (wait, skip, Rasa's turn at due time, or a channel whose sends go one by one)."""
+        message = facts.messages.get(message_id)
+        if (
+            message is None
+            or message.kind != Kind.CHECKIN_PROMPT.value
+            or message_id in facts.must_wait
+            or now - message.due_at > timedelta(minutes=study.outreach.late_grace_minutes)
+        ):
+            return None
+        participant = facts.participants.get(message.participant_id)
+        if (
+            participant is None
+            or self._unreachable(participant) is not None
+            # one by one: a stopped worker's sends stay certain (module doc)
+            or not isinstance(self._clients.get(participant.channel), Reconciling)
+            or in_quiet_hours(now, zone_of(participant.timezone), study.quiet_hours)
+            or participant.id in facts.checked_in
+            or participant.id in facts.busy
+        ):
+            return None
+        language = participant.language
+        if language not in said:
+            said[language] = deferred.scheduled_opening(study, language)
+        return Job(
+            message.id,
+            Kind.CHECKIN_PROMPT,
+            participant,
+            detail=dict(message.detail or {}),
+            opening=said[language],
+        )
 
     async def _send_openings(
         self, openings: Sequence[Opening], study: StudyConfig, now: datetime
@@ -483,21 +557,19 @@ class OutreachWorker(Worker):
                 ]  # fmt: skip
 
         tried = await asyncio.gather(*(send(opening) for opening in openings))
+        results = []
+        for opening, each in zip(openings, tried, strict=True):
+            status, note = _delivery_result([result.outcome for result in each])
+            detail = {"message_log_ids": [result.log_id for result in each]}
+            results.append(Recorded(opening.job, status, note, detail))
 
-        def record(session: Session) -> list[tuple[int, OutreachStatus | None]]:
-            done: list[tuple[int, OutreachStatus | None]] = []
-            for opening, results in zip(openings, tried, strict=True):
-                for result in results:
-                    record_tried(session, result)
-                status, note = _delivery_result([result.outcome for result in results])
-                detail = {"message_log_ids": [result.log_id for result in results]}
-                self._record_opening(session, opening.job, status, note, detail, study, now)
-                done.append((opening.job.message_id, status))
-            return done
+        def record(session: Session) -> None:
+            grouped.record_sends(session=session, tried=[one for each in tried for one in each])
+            self._record_openings(session, results, study, now)
 
-        done: list[tuple[int, OutreachStatus | None]] = await in_session_async(record)
-        logger.info("outreach: %s check-in openings sent", len(done))
-        return done
+        await in_session_async(record)
+        logger.info("outreach: %s check-in openings sent", len(results))
+        return [(result.job.message_id, result.status) for result in results]
 
     async def _dispatch_each(
         self, claimed: Sequence[Claimed], study: StudyConfig
@@ -622,40 +694,54 @@ class OutreachWorker(Worker):
             )
         status, note = _delivery_result(outcomes)
         detail = {"message_log_ids": [outcome.log_id for outcome in outcomes]}
-
-        await in_session_async(
-            lambda session: self._record_opening(session, job, status, note, detail, study, now)
-        )
+        recorded = [Recorded(job, status, note, detail)]
+        await in_session_async(lambda session: self._record_openings(session, recorded, study, now))
         logger.info("outreach %s (check-in prompt) %s", job.message_id, status.value)
         return status
 
-    def _record_opening(
+    def _record_openings(
         self,
         session: Session,
-        job: Job,
-        status: OutreachStatus,
-        note: str | None,
-        detail: dict[str, Any],
+        results: Sequence[Recorded],
         study: StudyConfig,
-        now: datetime,
+        sent_at: datetime,
     ) -> None:
-        """Record a sent opening: its turn armed (sent, or failed and retried from the
-        message log: Rasa runs it) or dropped (nothing went out), and the prompt's status."""
-        if status is OutreachStatus.SKIPPED:
-            deferred.drop(session=session, message_id=job.message_id)
-        else:
-            deferred.arm(session=session, message_id=job.message_id)
-        if status is OutreachStatus.SENT:
-            self._prompt_sent(session, job.message_id, job.participant.id, study, now, note)
-        else:
+        """Record sent openings: each one's turn armed (sent, or failed and retried from
+        the message log: Rasa runs it) or dropped (nothing went out), and each prompt's
+        status; a sent prompt gets its nudge and its participant's misses counted. One
+        statement per kind of write for all of them."""
+        skipped = OutreachStatus.SKIPPED
+        grouped.settle_turns(
+            session=session,
+            armed=[result.job.message_id for result in results if result.status is not skipped],
+            dropped=[result.job.message_id for result in results if result.status is skipped],
+        )
+        sent = [result for result in results if result.status is OutreachStatus.SENT]
+        grouped.finish_sent(
+            session=session,
+            message_ids=[result.job.message_id for result in sent if result.note is None],
+            token=self._token,
+            sent_at=sent_at,
+        )
+        for result in results:
+            if result.status is OutreachStatus.SENT and result.note is None:
+                continue
+            sent_now = result.status is OutreachStatus.SENT
             finish(
                 session=session,
-                message_id=job.message_id,
+                message_id=result.job.message_id,
                 token=self._token,
-                status=status,
-                note=note,
-                detail={**job.detail, **detail},
+                status=result.status,
+                note=result.note,
+                sent_at=sent_at if sent_now else None,
+                detail=None if sent_now else {**result.job.detail, **result.detail},
             )
+        self._after_prompts(
+            session,
+            [(result.job.message_id, result.job.participant.id) for result in sent],
+            study,
+            sent_at,
+        )
 
     async def _send_prompt(self, job: Job, study: StudyConfig, now: datetime) -> OutreachStatus:
         """Start the check-in: its opening sent here (idle conversation), or in Rasa on the
@@ -762,10 +848,21 @@ class OutreachWorker(Worker):
             note=note,
             sent_at=sent_at,
         )
-        _plan_nudge(session, participant_id, message_id, study, sent_at)
-        engagement.flag_if_at_risk(
+        self._after_prompts(session, [(message_id, participant_id)], study, sent_at)
+
+    @staticmethod
+    def _after_prompts(
+        session: Session, sent: Sequence[tuple[int, int]], study: StudyConfig, sent_at: datetime
+    ) -> None:
+        """After check-in prompts (message ID, participant ID) were sent: one nudge each,
+        and each participant's missed check-ins in a row counted (flagged at risk after
+        `missed_in_a_row_for_risk`)."""
+        if not sent:
+            return
+        _plan_nudges(session, sent, study, sent_at)
+        engagement.flag_all_if_at_risk(
             session=session,
-            participant_id=participant_id,
+            participant_ids=sorted({participant_id for _, participant_id in sent}),
             threshold=study.checkins.missed_in_a_row_for_risk,
             now=sent_at,
         )
@@ -787,6 +884,23 @@ class OutreachWorker(Worker):
 
     def _note_handover(self, session: Session, job: Job, study: StudyConfig, now: datetime) -> bool:
         """Note on a claimed message what is about to go out; False: the claim is lost."""
+        handover = self._handover(job, study, now, last_log_id(session=session))
+        handed = hand_over(
+            session=session,
+            message_id=job.message_id,
+            token=self._token,
+            now=now,
+            handover=handover,
+        )
+        if handed and job.opening is not None:
+            deferred.hold(session=session, **self._held_turn(job))
+        return handed
+
+    def _handover(
+        self, job: Job, study: StudyConfig, now: datetime, log_after: int
+    ) -> dict[str, Any]:
+        """What a claimed message is about to send (see the module docstring): its texts,
+        and the newest message-log ID before it (`log_after`)."""
         texts = job.texts
         if job.opening is not None:
             texts = [str(message["text"]) for message in job.opening]
@@ -796,31 +910,24 @@ class OutreachWorker(Worker):
                 for key in PROMPT_WORDINGS
                 for text in messages(study, key, language=job.participant.language)
             ]
-        handover = {
+        return {
             "at": now.isoformat(),
-            "log_after": last_log_id(session=session),
+            "log_after": log_after,
             "texts": list(texts),
             # The worker sends the opening itself: the message log has all it sent.
             FAST: job.opening is not None,
         }
-        handed = hand_over(
-            session=session,
-            message_id=job.message_id,
-            token=self._token,
-            now=now,
-            handover=handover,
-        )
-        if handed and job.opening is not None:
-            deferred.hold(
-                session=session,
-                participant_id=job.participant.id,
-                sender_id=job.participant.sender_id,
-                message_id=job.message_id,
-                intent=CHECKIN_INTENT,
-                entities=self._prompt_entities(job),
-                said=job.opening,
-            )
-        return handed
+
+    def _held_turn(self, job: Job) -> dict[str, Any]:
+        """The deferred turn of an opening the worker sends (`deferred.hold`'s arguments)."""
+        return {
+            "participant_id": job.participant.id,
+            "sender_id": job.participant.sender_id,
+            "message_id": job.message_id,
+            "intent": CHECKIN_INTENT,
+            "entities": self._prompt_entities(job),
+            "said": job.opening or [],
+        }
 
     async def _reconcile(
         self, message_id: int, study: StudyConfig, now: datetime
@@ -1141,21 +1248,25 @@ def _visit_job(session: Session, job: Job, study: StudyConfig, now: datetime) ->
     return replace(job, texts=texts)
 
 
-def _plan_nudge(
-    session: Session, participant_id: int, prompt_id: int, study: StudyConfig, now: datetime
+def _plan_nudges(
+    session: Session, sent: Sequence[tuple[int, int]], study: StudyConfig, now: datetime
 ) -> None:
-    """One nudge for a sent prompt, `nudge_after_minutes` later (none when that is 0)."""
+    """One nudge for each sent prompt (prompt ID, participant ID), `nudge_after_minutes`
+    later (none when that is 0)."""
     minutes = study.checkins.nudge_after_minutes
     if minutes <= 0:
         return
-    nudge = Planned(
-        participant_id=participant_id,
-        kind=Kind.CHECKIN_NUDGE,
-        due_at=now + timedelta(minutes=minutes),
-        dedupe_key=f"nudge:{prompt_id}",
-        detail={"prompt_id": prompt_id},
-    )
-    insert_planned(session=session, items=[nudge], now=now)
+    nudges = [
+        Planned(
+            participant_id=participant_id,
+            kind=Kind.CHECKIN_NUDGE,
+            due_at=now + timedelta(minutes=minutes),
+            dedupe_key=f"nudge:{prompt_id}",
+            detail={"prompt_id": prompt_id},
+        )
+        for prompt_id, participant_id in sent
+    ]
+    insert_planned(session=session, items=nudges, now=now)
 
 
 def _is_one_of(text: str, texts: Sequence[str]) -> bool:

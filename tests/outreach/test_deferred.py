@@ -195,9 +195,10 @@ def _unfinished_checkin(who: Any) -> None:
 
 
 def _handoff(who: Any) -> None:
+    """A nurse took the conversation over an hour before the prompt is due."""
     with session_scope() as session:
         nurse = StaffUser(
-            username="nurse",
+            username=f"nurse-{who.id}",
             display_name="Nurse",
             role=StaffRole.STAFF,
             password_hash="x",
@@ -214,13 +215,21 @@ def _handoff(who: Any) -> None:
         )
 
 
+@pytest.mark.parametrize("channel", ["telegram", "sms"])
 @pytest.mark.parametrize(
     "busy", [_form_active, _paused, _unfinished_checkin, _handoff], ids=lambda f: f.__name__
 )
 async def test_a_conversation_that_is_not_idle_gets_the_prompt_from_rasa(
-    clock: FakeClock, rasa: RasaApiStandIn, telegram: TelegramApiStandIn, workers: Any, busy: Any
+    clock: FakeClock,
+    rasa: RasaApiStandIn,
+    workers: Any,
+    busy: Any,
+    channel: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    who = telegram_participant(clock)
+    # Telegram openings go one by one, SMS openings in groups: both ask the same questions.
+    request.getfixturevalue("telegram" if channel == "telegram" else "twilio")
+    who = telegram_participant(clock) if channel == "telegram" else sms_participant(clock)
     worker = workers()
     await worker.tick()
     busy(who)
@@ -229,7 +238,8 @@ async def test_a_conversation_that_is_not_idle_gets_the_prompt_from_rasa(
     await worker.tick()
 
     [call] = rasa.triggers()
-    assert (call.conversation_id, call.output_channel) == (who.sender_id, "telegram")
+    output_channel = "telegram" if channel == "telegram" else "twilio"
+    assert (call.conversation_id, call.output_channel) == (who.sender_id, output_channel)
     assert turns() == []
     assert scheduled(kind="checkin_prompt", status=SENT)
 
