@@ -12,6 +12,9 @@ MODEL       := models/trialbot.tar.gz
 RESULTS     := build/results
 # A PostgreSQL server `make bench` may create (and drop) a bench_<random> database on.
 BENCH_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+# pytest-xdist processes `make pytest` runs the suite in (a test file stays in one):
+# one per core on the 2-core machines it runs on.
+PYTEST_WORKERS ?= 2
 
 # Python 3.10 is the only version Rasa 3.6 and this project support. Take the first
 # python3.10 that really runs: on PATH, or any pyenv install of 3.10.x.
@@ -95,7 +98,7 @@ validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing o
 .PHONY: pytest
 pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model; the console in Chromium)
 	@[ -x "$(CHROMIUM)" ] || echo "Chromium is not at $(CHROMIUM): the browser tests will be skipped (in CI: fail). Install it: sudo apt-get install chromium" >&2
-	$(BIN)/pytest --durations=25 -m "not prod"
+	$(BIN)/pytest --durations=25 -m "not prod" -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: test-prod
 test-prod: $(VENV)/.installed nlp $(MODEL) ## Production topology (nginx, 2 Rasa, PostgreSQL, Redis) with each process killed in turn
