@@ -80,7 +80,9 @@ run: setup ## Set up, then start the assistant, action server and web app (Ctrl-
 	$(BIN)/trialbot run
 
 .PHONY: test
-test: install nlp lint validate train pytest story-test test-prod ## Set up, lint, validate the data, run every test
+test: install nlp lint validate ## Set up, lint, validate the data, run every test (training alongside the tests that need no model)
+	$(MAKE) --no-print-directory -j2 train-logged pytest-unit
+	$(MAKE) --no-print-directory pytest-model story-test test-prod
 
 # --- quality gates ------------------------------------------------------------------
 
@@ -95,10 +97,31 @@ lint: $(VENV)/.installed ## ruff, mypy, and the import layers (no cycles; see py
 validate: $(VENV)/.installed ## rasa data validate --fail-on-warnings, failing on any unexpected warning
 	$(BIN)/python -m bot.nlp.data_check
 
+# The tests that need the trained model (the whole assistant running); `make test` runs the
+# others while the model trains (2 cores: training keeps about one busy).
+MODEL_TESTS := tests/e2e tests/handoff/test_stack.py
+PYTEST      := $(BIN)/pytest --durations=15 -m "not prod" -n $(PYTEST_WORKERS) --dist loadfile
+
 .PHONY: pytest
-pytest: $(VENV)/.installed nlp $(MODEL) ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model; the console in Chromium)
+pytest: pytest-unit pytest-model ## The pytest suite (SQLite and PostgreSQL; end-to-end on the model; the console in Chromium)
+
+.PHONY: pytest-unit
+pytest-unit: $(VENV)/.installed nlp ## The pytest suite but the tests that need the trained model
 	@[ -x "$(CHROMIUM)" ] || echo "Chromium is not at $(CHROMIUM): the browser tests will be skipped (in CI: fail). Install it: sudo apt-get install chromium" >&2
-	$(BIN)/pytest --durations=25 -m "not prod" -n $(PYTEST_WORKERS) --dist loadfile
+	$(PYTEST) $(addprefix --ignore=,$(MODEL_TESTS))
+
+.PHONY: pytest-model
+pytest-model: $(VENV)/.installed nlp $(MODEL) ## The end-to-end tests on the trained model (MODEL_TESTS)
+	$(PYTEST) $(MODEL_TESTS)
+
+# `make train` with its output in a file (it runs beside pytest-unit in `make test`); the
+# end of the log is shown either way.
+.PHONY: train-logged
+train-logged: $(VENV)/.installed nlp
+	@mkdir -p $(RESULTS)
+	@echo "Training the model if stale, beside the tests; log: $(RESULTS)/train.log"
+	@$(MAKE) --no-print-directory train > $(RESULTS)/train.log 2>&1 || { tail -n 40 $(RESULTS)/train.log >&2; exit 1; }
+	@tail -n 2 $(RESULTS)/train.log
 
 .PHONY: test-prod
 test-prod: $(VENV)/.installed nlp $(MODEL) ## Production topology (nginx, 2 Rasa, PostgreSQL, Redis) with each process killed in turn
