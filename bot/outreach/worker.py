@@ -455,11 +455,14 @@ class OutreachWorker(Worker):
             rasa_store=deferred.has_rasa_store(session),
         )
         said: dict[str, list[dict[str, Any]]] = {}
+        addresses: dict[int, str] = {}
         jobs = []
         for message_id in message_ids:
             job = self._opening_job(facts, message_id, study, now, said)
-            if job is not None:
+            address = address_of(job.participant) if job is not None else None
+            if job is not None and address is not None:
                 jobs.append(job)
+                addresses[job.message_id] = address
         if not jobs:
             return []
         log_after = last_log_id(session=session)
@@ -474,9 +477,6 @@ class OutreachWorker(Worker):
         grouped.hold_all(session=session, turns=[self._held_turn(job) for job in jobs])
         logged: list[tuple[Job, str, list[tuple[MessageLog, list[dict[str, str]]]]]] = []
         for job in jobs:
-            address = address_of(job.participant)
-            if address is None:
-                continue  # `_opening_job` checked it
             entries = []
             for message_json in job.opening or ():
                 buttons = [dict(button) for button in message_json.get("buttons") or ()]
@@ -486,7 +486,7 @@ class OutreachWorker(Worker):
                     entry = outbound_entry(job.participant, text, QUEUED, buttons=these)
                     entries.append((entry, these))
             session.add_all(entry for entry, _ in entries)
-            logged.append((job, address, entries))
+            logged.append((job, addresses[job.message_id], entries))
         session.flush()
         return [
             Opening(job, address, [Part(entry.id, entry.text, these) for entry, these in entries])
@@ -503,7 +503,8 @@ class OutreachWorker(Worker):
     ) -> Job | None:
         """A claimed message as a check-in opening to send in a group, when every check of
         `_prepare` passes and the conversation is idle; None: the one-by-one path decides
-        (wait, skip, Rasa's turn at due time, or a channel whose sends go one by one)."""
+        (wait, skip, Rasa's turn at due time, or a channel whose sends go one by one). A
+        job with no address is left to it too."""
         message = facts.messages.get(message_id)
         if (
             message is None
