@@ -25,7 +25,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.clients.rasa_http import RasaHttpApi
-from bot.core.settings import PROJECT_ROOT, Settings
+from bot.core.settings import PROJECT_ROOT, Settings, get_settings
 from bot.db.models import (
     AlertChannel,
     AlertDelivery,
@@ -155,6 +155,10 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         env.setenv("TWILIO_WEBHOOK_BASE_URL", settings.rasa_url)
         for name in ("PUBLIC_BASE_URL", "DATABASE_URL", "DATA_DIR"):
             env.delenv(name, raising=False)
+        # Enrolment below hashes the phone with ENCRYPTION_KEY from the settings: never with
+        # settings cached before these variables were set (an earlier module's, in this
+        # process), or the server would not know the participant's number.
+        get_settings.cache_clear()
         migrate(settings.database_url)
         with session_scope(settings.database_url) as session:
             create_user(
@@ -188,6 +192,8 @@ def assistant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
                 yield Running(settings, f"http://127.0.0.1:{settings.web_port}", twilio, telegram)
         except StartError as error:
             pytest.fail(str(error))
+        finally:
+            get_settings.cache_clear()
 
 
 @pytest.fixture(autouse=True)
@@ -195,8 +201,6 @@ def stack_database(assistant: Running, monkeypatch: pytest.MonkeyPatch) -> None:
     """This module's tests read and write the running assistant's database."""
     monkeypatch.setenv("DATABASE_URL", assistant.url)
     monkeypatch.setenv("DATA_DIR", str(assistant.settings.data_dir))
-    from bot.core.settings import get_settings
-
     get_settings.cache_clear()
 
 
