@@ -505,6 +505,9 @@ def test_an_unacknowledged_emergency_is_re_escalated_on_time_with_an_alert_worke
     topology: Topology,
 ) -> None:
     phone = topology.participants[0]
+    # Earlier phases may have sent this participant the guard's safe reply (a turn killed
+    # mid-way said nothing), which names the emergency number too: count from here on.
+    earlier = len(topology.sms_to(phone))
     _, status = topology.text(phone, EMERGENCY_TEXT)
     assert status == 200
 
@@ -548,4 +551,4 @@ def test_an_unacknowledged_emergency_is_re_escalated_on_time_with_an_alert_worke
     assert len(topology.sms_to(NURSE_PHONE)) == 1
     assert len(topology.sms_to(BACKUP_PHONE)) == 1
     # the participant got the emergency reply once
-    assert sum(1 for body in topology.sms_to(phone) if "911" in body) == 1
+    assert sum(1 for body in topology.sms_to(phone)[earlier:] if "911" in body) == 1
