@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -227,21 +227,29 @@ class Tried:
         return Outcome(self.log_id, self.sent.status if self.sent is not None else FAILED)
 
 
+# The log columns a send's result sets (`sent_values`).
+SENT_COLUMNS = ("attempts", "external_id", "delivery_status", "error", "next_attempt_at")
+
+
+def sent_values(tried: Tried) -> dict[str, Any]:
+    """What a send's result writes to its log row (SENT_COLUMNS)."""
+    sent = tried.sent
+    return {
+        "attempts": tried.attempts,
+        "external_id": sent.external_id if sent is not None else None,
+        "delivery_status": sent.status if sent is not None else FAILED,
+        "error": None if sent is not None else tried.error,
+        "next_attempt_at": None if sent is not None else tried.retry_at,
+    }
+
+
 def record_tried(session: Session, tried: Tried) -> None:
     """Write a send's result to its log row."""
     entry = session.get(MessageLog, tried.log_id)
     if entry is None:
         return
-    entry.attempts = tried.attempts
-    if tried.sent is not None:
-        entry.external_id = tried.sent.external_id
-        entry.delivery_status = tried.sent.status
-        entry.error = None
-        entry.next_attempt_at = None
-    else:
-        entry.delivery_status = FAILED
-        entry.error = tried.error
-        entry.next_attempt_at = tried.retry_at
+    for name, value in sent_values(tried).items():
+        setattr(entry, name, value)
 
 
 def _record(tried: Tried) -> None:

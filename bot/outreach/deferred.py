@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, inspect, or_, select, update
+from sqlalchemy import delete, exists, insert, inspect, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db.models import (
@@ -201,28 +201,61 @@ def hold(
     intent: str,
     entities: Mapping[str, Any],
     said: Sequence[Mapping[str, Any]],
-) -> int:
+) -> None:
     """Note the turn of an opening about to be sent (not run until `arm`)."""
-    row = DeferredTurn(
-        participant_id=participant_id,
-        sender_id=sender_id,
-        scheduled_message_id=message_id,
-        intent=intent,
-        entities=dict(entities),
-        said=[dict(message) for message in said],
-        status=HELD,
-        created_at=utcnow(),
+    hold_all(
+        session=session,
+        turns=[
+            {
+                "participant_id": participant_id,
+                "sender_id": sender_id,
+                "message_id": message_id,
+                "intent": intent,
+                "entities": entities,
+                "said": said,
+            }
+        ],
     )
-    session.add(row)
-    session.flush()
-    return row.id
+
+
+def hold_all(*, session: Session, turns: Sequence[Mapping[str, Any]]) -> None:
+    """`hold` for many openings: one INSERT. Each mapping has `hold`'s arguments."""
+    if not turns:
+        return
+    created = utcnow()
+    session.execute(
+        insert(DeferredTurn.__table__),
+        [
+            {
+                "participant_id": turn["participant_id"],
+                "sender_id": turn["sender_id"],
+                "scheduled_message_id": turn["message_id"],
+                "intent": turn["intent"],
+                "entities": dict(turn["entities"]),
+                "said": [dict(message) for message in turn["said"]],
+                "status": HELD,
+                "created_at": created,
+            }
+            for turn in turns
+        ],
+    )
 
 
 def arm(*, session: Session, message_id: int) -> None:
     """The opening went out: its turn is to run."""
+    arm_all(session=session, message_ids=[message_id])
+
+
+def arm_all(*, session: Session, message_ids: Collection[int]) -> None:
+    """`arm` for many openings: one statement."""
+    if not message_ids:
+        return
     session.execute(
         update(DeferredTurn)
-        .where(DeferredTurn.scheduled_message_id == message_id, DeferredTurn.status == HELD)
+        .where(
+            DeferredTurn.scheduled_message_id.in_(list(message_ids)),
+            DeferredTurn.status == HELD,
+        )
         .values(status=PENDING)
         .execution_options(synchronize_session=False)
     )
@@ -230,15 +263,13 @@ def arm(*, session: Session, message_id: int) -> None:
 
 def drop(*, session: Session, message_id: int) -> None:
     """The opening was not sent: its turn must not run."""
-    session.execute(
-        delete(DeferredTurn)
-        .where(DeferredTurn.scheduled_message_id == message_id, DeferredTurn.status == HELD)
-        .execution_options(synchronize_session=False)
-    )
+    drop_all(session=session, message_ids=[message_id])
 
 
 def drop_all(*, session: Session, message_ids: Collection[int]) -> None:
     """`drop` for many openings: one statement."""
+    if not message_ids:
+        return
     session.execute(
         delete(DeferredTurn)
         .where(

@@ -15,17 +15,18 @@ both to the same cases. A prompt whose answer is not a clean "send the opening n
 is left to the one-by-one path, which asks again and decides (wait, skip, or Rasa's
 turn at due time).
 
-The records after the sends are grouped too (`record_sends`, `armed`, `sent_prompts`).
+The records after the sends are grouped too (`record_sends`, `finish_sent`; the turns:
+`deferred.hold_all`, `arm_all`, `drop_all`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.db.models import (
@@ -39,8 +40,7 @@ from bot.db.models import (
     ScheduledMessage,
     tracker_events,
 )
-from bot.db.types import utcnow
-from bot.messaging.delivery import FAILED, Tried
+from bot.messaging.delivery import SENT_COLUMNS, Tried, sent_values
 from bot.outreach import deferred
 from bot.outreach.repository import HANDOVER
 
@@ -235,79 +235,25 @@ def hand_over_all(
     return set(held)
 
 
-def hold_all(*, session: Session, turns: Sequence[Mapping[str, Any]]) -> None:
-    """Note the turns of openings about to be sent (`deferred.hold`, for many): one INSERT.
-    Each mapping has `participant_id`, `sender_id`, `message_id`, `intent`, `entities`
-    and `said`."""
-    if not turns:
-        return
-    created = utcnow()
-    session.execute(
-        insert(DeferredTurn.__table__),
-        [
-            {
-                "participant_id": turn["participant_id"],
-                "sender_id": turn["sender_id"],
-                "scheduled_message_id": turn["message_id"],
-                "intent": turn["intent"],
-                "entities": dict(turn["entities"]),
-                "said": [dict(message) for message in turn["said"]],
-                "status": deferred.HELD,
-                "created_at": created,
-            }
-            for turn in turns
-        ],
-    )
-
-
 def record_sends(*, session: Session, tried: Iterable[Tried]) -> None:
     """Write each send's result to its log row (`delivery.record_tried`, for many): one
     UPDATE."""
-    rows = []
-    for result in tried:
-        sent = result.sent
-        rows.append(
-            {
-                "log_id": result.log_id,
-                "new_attempts": result.attempts,
-                "new_external_id": sent.external_id if sent is not None else None,
-                "new_status": sent.status if sent is not None else FAILED,
-                "new_error": None if sent is not None else result.error,
-                "new_next_attempt_at": None if sent is not None else result.retry_at,
-            }
-        )
+    rows = [
+        {
+            "log_id": result.log_id,
+            **{f"new_{name}": value for name, value in sent_values(result).items()},
+        }
+        for result in tried
+    ]
     if not rows:
         return
     table = MessageLog.__table__
     session.execute(
         update(table)
         .where(table.c.id == bindparam("log_id"))
-        .values(
-            attempts=bindparam("new_attempts"),
-            external_id=bindparam("new_external_id"),
-            delivery_status=bindparam("new_status"),
-            error=bindparam("new_error"),
-            next_attempt_at=bindparam("new_next_attempt_at"),
-        ),
+        .values({name: bindparam(f"new_{name}") for name in SENT_COLUMNS}),
         rows,
     )
-
-
-def settle_turns(*, session: Session, armed: Collection[int], dropped: Collection[int]) -> None:
-    """Arm the held turns of openings that went out, drop those of openings that did not
-    (`deferred.arm` and `deferred.drop`, for many)."""
-    if armed:
-        session.execute(
-            update(DeferredTurn)
-            .where(
-                DeferredTurn.scheduled_message_id.in_(list(armed)),
-                DeferredTurn.status == deferred.HELD,
-            )
-            .values(status=deferred.PENDING)
-            .execution_options(synchronize_session=False)
-        )
-    if dropped:
-        deferred.drop_all(session=session, message_ids=dropped)
 
 
 def finish_sent(

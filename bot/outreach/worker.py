@@ -474,7 +474,7 @@ class OutreachWorker(Worker):
             now=now,
         )
         jobs = [job for job in jobs if job.message_id in handed]
-        grouped.hold_all(session=session, turns=[self._held_turn(job) for job in jobs])
+        deferred.hold_all(session=session, turns=[self._held_turn(job) for job in jobs])
         logged: list[tuple[Job, str, list[tuple[MessageLog, list[dict[str, str]]]]]] = []
         for job in jobs:
             entries = []
@@ -510,16 +510,14 @@ class OutreachWorker(Worker):
             message is None
             or message.kind != Kind.CHECKIN_PROMPT.value
             or message_id in facts.must_wait
-            or now - message.due_at > timedelta(minutes=study.outreach.late_grace_minutes)
         ):
             return None
         participant = facts.participants.get(message.participant_id)
         if (
             participant is None
-            or self._unreachable(participant) is not None
+            or self._not_now(message, participant, study, now) is not None
             # one by one: a stopped worker's sends stay certain (module doc)
             or not isinstance(self._clients.get(participant.channel), Reconciling)
-            or in_quiet_hours(now, zone_of(participant.timezone), study.quiet_hours)
             or participant.id in facts.checked_in
             or participant.id in facts.busy
         ):
@@ -643,15 +641,28 @@ class OutreachWorker(Worker):
             return Skip("message not found")
         if earlier_unsent(session=session, message=message, now=now):
             return WAIT
-        grace = timedelta(minutes=study.outreach.late_grace_minutes)
+        participant = session.get(Participant, message.participant_id)
+        skip = self._not_now(message, participant, study, now)
+        if skip is not None or participant is None:
+            return skip or Skip("participant not found")
+        return _job_for(session, message, participant, study, now)
+
+    def _not_now(
+        self,
+        message: ScheduledMessage,
+        participant: Participant | None,
+        study: StudyConfig,
+        now: datetime,
+    ) -> Skip | None:
+        """Why a due message is not to be sent now, whatever its kind (None: it may be):
+        too late, no participant, not reachable, or quiet hours."""
         late = now - message.due_at
-        if late > grace:
+        if late > timedelta(minutes=study.outreach.late_grace_minutes):
             return Skip(
                 f"missed: due {int(late.total_seconds() // 60)} min before it could be sent, "
                 f"past the {study.outreach.late_grace_minutes} min grace window",
                 logging.WARNING,
             )
-        participant = session.get(Participant, message.participant_id)
         if participant is None:
             return Skip("participant not found")
         unreachable = self._unreachable(participant)
@@ -659,7 +670,7 @@ class OutreachWorker(Worker):
             return Skip(unreachable)
         if in_quiet_hours(now, zone_of(participant.timezone), study.quiet_hours):
             return Skip("quiet hours")
-        return _job_for(session, message, participant, study, now)
+        return None
 
     def _unreachable(self, participant: Participant) -> str | None:
         """Why the participant gets no proactive message now (None: they can)."""
@@ -712,10 +723,15 @@ class OutreachWorker(Worker):
         status; a sent prompt gets its nudge and its participant's misses counted. One
         statement per kind of write for all of them."""
         skipped = OutreachStatus.SKIPPED
-        grouped.settle_turns(
+        deferred.arm_all(
             session=session,
-            armed=[result.job.message_id for result in results if result.status is not skipped],
-            dropped=[result.job.message_id for result in results if result.status is skipped],
+            message_ids=[
+                result.job.message_id for result in results if result.status is not skipped
+            ],
+        )
+        deferred.drop_all(
+            session=session,
+            message_ids=[result.job.message_id for result in results if result.status is skipped],
         )
         sent = [result for result in results if result.status is OutreachStatus.SENT]
         grouped.finish_sent(
