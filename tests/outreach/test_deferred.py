@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 
 from bot.clients.rasa_http import RasaHttpApi
 from bot.db.models import (
+    Channel,
     Checkin,
     CheckinStatus,
     DeferredTurn,
@@ -32,7 +33,14 @@ from bot.handoff.repository import start_handoff
 from bot.outreach import deferred
 from bot.outreach import worker as worker_module
 from bot.outreach.worker import OutreachWorker
-from tests.outreach.conftest import FakeClock, local, scheduled
+from tests.outreach.conftest import (
+    FakeClock,
+    add_participant,
+    local,
+    scheduled,
+    update_participant,
+    withdraw,
+)
 from tests.outreach.test_worker import (  # noqa: F401 - make_worker: a fixture, by name
     PROMPTS_ONLY,
     closed_port_url,
@@ -454,3 +462,34 @@ async def test_the_worker_runs_waiting_turns_in_its_tick_within_its_time_budget(
 
     assert (report.sent, report.caught_up) == (1, 1)
     assert [turn.status for turn in turns()] == [deferred.DONE]
+
+
+async def test_sms_openings_in_a_group_skip_opted_out_and_withdrawn_participants(
+    clock: FakeClock, rasa: RasaApiStandIn, twilio: TwilioApiStandIn, workers: Any
+) -> None:
+    """SMS openings are checked as a group (bot.outreach.grouped): a STOP and a withdrawal
+    are kept there as one by one; the others in the group get their opening."""
+    who = sms_participant(clock)
+    stopped, gone = (
+        add_participant(
+            study=PROMPTS_ONLY,
+            study_id=study_id,
+            channel=Channel.SMS,
+            address=phone,
+            enrolled_at=clock(),
+        )
+        for study_id, phone in (("P-STOP", "+15555550198"), ("P-GONE", "+15555550199"))
+    )
+    worker = workers()
+    await worker.tick()  # planned for all three
+    update_participant(stopped.id, opted_out_at=clock())
+    withdraw(gone.id)
+    clock.set(local(2026, 3, 2, 18))
+
+    await worker.tick()
+
+    assert rasa.requests == []
+    assert {message["To"] for message in twilio.messages} == {who.address}
+    notes = {row.participant_id: row.note for row in scheduled(status=OutreachStatus.SKIPPED)}
+    assert notes == {stopped.id: "opted out", gone.id: "participant withdrawn"}
+    assert [turn.participant_id for turn in turns()] == [who.id]
